@@ -1,0 +1,1 @@
+"""Data: video decoding, datasets with frame-level ground truth, windowing, synthetic videos."""

@@ -1,0 +1,85 @@
+"""The contract every model family implements (one subclass per file, registered by name).
+
+A family is ONE `nn.Module` holding all its networks (generator, discriminator, encoders, ...) as
+children, so that one `state_dict()` is the whole checkpoint, plus buffers for anything learned
+after training (e.g. a bank of normal latent codes).
+
+Data contract (see `vadlab.outputs.Batch`):
+  * input windows `clip` are (B, C, T, H, W) float in [-1, 1], T = config.window,
+    C = config.channels (1 grey or 3 RGB), H x W = config.height x config.width;
+  * `target` is (B, C, H, W): the window's last frame for `target="window"` families, the frame
+    after the window for `target="next"` (prediction) families;
+  * `score_clip` returns a `ClipOutput` whose `score` is higher for more anomalous frames.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterable
+
+import torch
+from torch import nn
+
+from vadlab.outputs import Batch, ClipOutput
+
+
+@dataclass(frozen=True)
+class BaseConfig:
+    """Fields every family config has (families subclass and add their own)."""
+
+    channels: int = 1
+    height: int = 64
+    width: int = 64
+    window: int = 4
+    lr: float = 2e-4
+    batch_size: int = 8
+
+
+class AnomalyModel(nn.Module):
+    """Base class of all families. Subclasses set `config_class` and implement the abstract methods."""
+
+    config_class: ClassVar[type] = BaseConfig
+    family: ClassVar[str] = "?"  # set by @register_model
+
+    def __init__(self, config: BaseConfig):
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config
+
+    # ---- training -------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named optimizers, e.g. {"generator": Adam(...), "discriminator": Adam(...)}."""
+        raise NotImplementedError
+
+    def train_step(self, batch: Batch, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+        """One optimisation step on a batch of normal windows. Returns named losses (floats)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def validation_loss(self, batch: Batch) -> float:
+        """A loss on held-out NORMAL training windows, used to pick the best epoch (never test labels).
+        Default: mean anomaly score (lower is better for a model of normality)."""
+        return float(self.score_clip(batch).score.mean())
+
+    def prepare_for_scoring(self, batches: Iterable[Batch]) -> None:
+        """Called once after training with the normal training windows (e.g. to build a latent bank)."""
+
+    # ---- scoring --------------------------------------------------------------------------
+    def anomaly_score(self, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Differentiable (B,) anomaly score of (clip, target); the quantity Captum attributes."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def score_clip(self, batch: Batch) -> ClipOutput:
+        """Score a batch of windows (eval mode, no grad)."""
+        raise NotImplementedError
+
+    # ---- helpers --------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """(C, T, H, W) of one input window."""
+        c = self.config
+        return (c.channels, c.window, c.height, c.width)

@@ -1,0 +1,134 @@
+"""The shared vocabulary: what models, scoring, metrics and the app pass to each other.
+
+Everything here is plain numpy (or small tensors for a batch) so that the app, the CLI and notebooks
+can use the results without touching torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+
+
+@dataclass
+class Batch:
+    """One training / scoring batch of windows.
+
+    clip:   (B, C, T, H, W) float in [-1, 1], the input window of T frames.
+    target: (B, C, H, W) the frame the model is judged on: the last frame of the window for
+            reconstruction families, the frame after the window for prediction families.
+    label:  (B,) float 0/1 window labels (only supervised families use them in training), or None.
+    frame_index: (B,) index in its video of the scored (target) frame, or None.
+    """
+
+    clip: torch.Tensor
+    target: torch.Tensor
+    label: Optional[torch.Tensor] = None
+    frame_index: Optional[torch.Tensor] = None
+
+    def to(self, device: torch.device) -> "Batch":
+        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        return Batch(move(self.clip), move(self.target), move(self.label), move(self.frame_index))
+
+
+@dataclass
+class ClipOutput:
+    """What a model says about a batch of windows (one scored frame per window).
+
+    score:     (B,) anomaly score of the scored frame; HIGHER = MORE ANOMALOUS, whatever the family
+               (PSNR families return -PSNR; see `raw` for the value in the paper's units).
+    raw:       (B,) the family's native quantity (MSE, PSNR in dB, latent distance, probability).
+    output:    (B, C, H, W) reconstruction / prediction of the scored frame in [-1, 1], or None for
+               families that produce no image (e.g. a classifier).
+    error_map: (B, H, W) per-pixel anomaly evidence for the scored frame (>= 0), or None.
+    """
+
+    score: torch.Tensor
+    raw: torch.Tensor
+    output: Optional[torch.Tensor] = None
+    error_map: Optional[torch.Tensor] = None
+
+
+@dataclass
+class FrameScores:
+    """Per-frame scores of one video.
+
+    scores:  (N,) float64 anomaly score per frame, higher = more anomalous (unnormalised).
+    raw:     (N,) the family's native quantity per frame.
+    scored:  (N,) bool, True where a window actually scored this frame. Frames before the first
+             full window (the first T-1 frames, or T for prediction families) take the first scored
+             frame's value so that every frame has a score; `scored` says which ones those are.
+    error_maps: (N, h, w) float16 error maps at model resolution, or None when not kept.
+    outputs: (N, C, h, w) uint8 reconstructions / predictions at model resolution, or None.
+    """
+
+    video: str
+    scores: np.ndarray
+    raw: np.ndarray
+    scored: np.ndarray
+    score_kind: str
+    error_maps: Optional[np.ndarray] = None
+    outputs: Optional[np.ndarray] = None
+    fps: float = 25.0
+    labels: Optional[np.ndarray] = None
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+
+@dataclass
+class Event:
+    """A contiguous run of anomalous frames (an alert)."""
+
+    start: int  # first frame index (inclusive)
+    end: int  # last frame index (inclusive)
+    peak_frame: int
+    peak_score: float
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass
+class EvalResult:
+    """Frame-level evaluation of a set of videos.
+
+    micro_auc: ROC AUC over all frames of all videos concatenated.
+    macro_auc: mean of per-video ROC AUCs over the videos that have both classes (nan if none).
+    """
+
+    micro_auc: float
+    macro_auc: float
+    eer: float
+    eer_threshold: float
+    pr_auc: float
+    per_video_auc: dict[str, float]
+    single_class_videos: list[str]
+    n_frames: int
+    n_anomalous: int
+    fpr: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    tpr: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    roc_thresholds: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    precision: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    recall: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    frames_per_second: float = float("nan")
+    pixel_auc: Optional[float] = None
+
+    def summary(self) -> dict[str, float]:
+        """The headline numbers as a flat dict (the CLI's --json keys)."""
+        out = {
+            "micro_auc": self.micro_auc,
+            "macro_auc": self.macro_auc,
+            "eer": self.eer,
+            "pr_auc": self.pr_auc,
+            "frames_per_second": self.frames_per_second,
+            "n_frames": self.n_frames,
+            "n_anomalous": self.n_anomalous,
+            "single_class_videos": list(self.single_class_videos),
+        }
+        if self.pixel_auc is not None:
+            out["pixel_auc"] = self.pixel_auc
+        return out
