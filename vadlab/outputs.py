@@ -6,10 +6,12 @@ can use the results without touching torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # plain numpy users (metrics, plots) need not import torch
+    import torch
 
 
 @dataclass

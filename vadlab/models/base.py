@@ -61,6 +61,9 @@ class AnomalyModel(nn.Module):
         Default: mean anomaly score (lower is better for a model of normality)."""
         return float(self.score_clip(batch).score.mean())
 
+    def on_epoch_start(self, epoch: int, total_epochs: int) -> None:
+        """Called by the training loop before each epoch (0-based), e.g. to switch training phases."""
+
     def prepare_for_scoring(self, batches: Iterable[Batch]) -> None:
         """Called once after training with the normal training windows (e.g. to build a latent bank)."""
 

@@ -1,0 +1,5 @@
+import sys
+
+from vadlab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,322 @@
+"""The use cases the app, the CLI, benchmarks and notebooks share. Returns dataclasses + numpy.
+
+    >>> from vadlab import api
+    >>> ck = api.load("checkpoints/conv_ae_synthetic")
+    >>> scores = api.score_video(ck, "sample_videos/testing/test_01.mp4")
+    >>> result = api.evaluate(ck, "synthetic:sample_videos")
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from vadlab import device as devices
+from vadlab.checkpoint import data_fingerprint, load_checkpoint, read_metadata, resolve_checkpoint_path, save_checkpoint
+from vadlab.data.clips import to_model_frames
+from vadlab.data.datasets import VideoDataset, VideoRecord, load_dataset, read_masks
+from vadlab.data.video import Video, read_video
+from vadlab.metrics import evaluate as evaluate_scores
+from vadlab.metrics import pixel_auc
+from vadlab.models.base import AnomalyModel
+from vadlab.outputs import EvalResult, FrameScores
+from vadlab.registry import ModelSpec, create_model, get_spec
+from vadlab.scoring import score_frames, synchronize
+from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score, with its checkpoint metadata."""
+
+    model: AnomalyModel
+    spec: ModelSpec
+    metadata: dict
+    path: Optional[Path] = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else self.spec.name
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+
+def load(checkpoint: str | Path, device: str = "auto") -> LoadedModel:
+    """Load and validate a checkpoint (stem, .safetensors or .json path)."""
+    dev = devices.resolve(device)
+    model, meta = load_checkpoint(checkpoint, device=str(dev))
+    weights, _ = resolve_checkpoint_path(checkpoint)
+    return LoadedModel(model=model, spec=get_spec(meta["model"]), metadata=meta, path=weights.with_suffix(""))
+
+
+def as_video(video: str | Path | Video | np.ndarray, max_frames: int = 3000, max_side: int = 640) -> Video:
+    """A path (file or frame folder), a decoded Video, or uint8 frames (T, H, W, C) -> Video."""
+    if isinstance(video, Video):
+        return video
+    if isinstance(video, np.ndarray):
+        from vadlab.data.video import VideoInfo
+
+        t, h, w = video.shape[:3]
+        return Video(frames=video, info=VideoInfo(path="<array>", fps=25.0, n_frames=t, width=w, height=h, decoder="array"),
+                     downscaled=False, truncated=False)
+    return read_video(video, max_frames=max_frames, max_side=max_side)
+
+
+def model_frames(model: AnomalyModel, video: Video) -> torch.Tensor:
+    """Decoded frames -> uint8 (T, C, H, W) at the model's resolution."""
+    c = model.config
+    return to_model_frames(video.frames, c.channels, c.height, c.width)
+
+
+def score_video(
+    loaded: LoadedModel,
+    video: str | Path | Video | np.ndarray,
+    name: Optional[str] = None,
+    batch_size: int = 32,
+    keep_maps: bool = True,
+    roi_mask: Optional[np.ndarray] = None,
+    labels: Optional[np.ndarray] = None,
+    progress: Optional[Callable[[float], None]] = None,
+) -> FrameScores:
+    """Score every frame of a video with a loaded model. Scores: higher = more anomalous."""
+    v = as_video(video)
+    if name is None:
+        name = Path(str(video)).stem if isinstance(video, (str, Path)) else "video"
+    frames = model_frames(loaded.model, v)
+    fs = score_frames(loaded.model, frames, loaded.spec.target, loaded.spec.score_kind, name=name,
+                      fps=v.info.fps or 25.0, batch_size=batch_size, keep_maps=keep_maps,
+                      roi_mask=roi_mask, progress=progress)
+    if labels is not None:
+        labels = np.asarray(labels).astype(np.uint8)
+        if len(labels) != len(fs):
+            raise ValueError(f"{name}: {len(labels)} labels for {len(fs)} frames")
+        fs.labels = labels
+    return fs
+
+
+# ------------------------------------------------------------------------------------------------
+# evaluation
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class DatasetScores:
+    """Per-video scores of a dataset's test split, with timing."""
+
+    scores: dict[str, FrameScores]
+    labels: dict[str, np.ndarray]
+    decode_seconds: float
+    score_seconds: float
+    n_frames: int
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.n_frames / self.score_seconds if self.score_seconds > 0 else float("nan")
+
+
+def score_dataset(
+    loaded: LoadedModel,
+    data: str | VideoDataset,
+    batch_size: int = 32,
+    keep_maps: bool = False,
+    videos: Optional[Sequence[str]] = None,
+    progress: Optional[Callable[[float, str], None]] = None,
+) -> DatasetScores:
+    """Score every labelled test video of a dataset spec (e.g. "ped2:../shared/datasets/ped2")."""
+    ds = load_dataset(data) if isinstance(data, str) else data
+    records = [r for r in ds.test if r.labels is not None and (videos is None or r.name in videos)]
+    if not records:
+        raise ValueError(f"{ds.name}: no labelled test videos to evaluate")
+    out: dict[str, FrameScores] = {}
+    labels: dict[str, np.ndarray] = {}
+    decode_s = score_s = 0.0
+    n_frames = 0
+    dev = loaded.device
+    for i, rec in enumerate(records):
+        t = time.perf_counter()
+        v = read_video(rec.source)
+        frames = model_frames(loaded.model, v)
+        decode_s += time.perf_counter() - t
+        synchronize(dev)
+        t = time.perf_counter()
+        fs = score_frames(loaded.model, frames, loaded.spec.target, loaded.spec.score_kind, name=rec.name,
+                          fps=v.info.fps or 25.0, batch_size=batch_size, keep_maps=keep_maps)
+        synchronize(dev)
+        score_s += time.perf_counter() - t
+        if len(rec.labels) != len(fs):
+            raise ValueError(f"{rec.name}: {len(rec.labels)} labels for {len(fs)} decoded frames")
+        fs.labels = np.asarray(rec.labels).astype(np.uint8)
+        out[rec.name] = fs
+        labels[rec.name] = fs.labels
+        n_frames += len(fs)
+        if progress is not None:
+            progress((i + 1) / len(records), rec.name)
+    return DatasetScores(out, labels, decode_s, score_s, n_frames)
+
+
+def evaluate(
+    loaded: LoadedModel,
+    data: str | VideoDataset,
+    normalize: str = "minmax",
+    smooth_sigma: float = 0.0,
+    batch_size: int = 32,
+    pixel_level: bool = False,
+    progress: Optional[Callable[[float, str], None]] = None,
+) -> EvalResult:
+    """Frame-level evaluation of a checkpoint on a dataset's labelled test split.
+
+    normalize: per-video "minmax" (as the papers), "zscore" or "none"; smooth_sigma: Gaussian
+    smoothing (frames) before normalisation. pixel_level: also the pixel AUC of error maps against
+    the dataset's pixel masks (when it has them).
+    """
+    ds = load_dataset(data) if isinstance(data, str) else data
+    scored = score_dataset(loaded, ds, batch_size=batch_size, keep_maps=pixel_level, progress=progress)
+    result = evaluate_scores({k: v.scores for k, v in scored.scores.items()}, scored.labels,
+                             normalize=normalize, smooth_sigma=smooth_sigma)
+    result.frames_per_second = scored.frames_per_second
+    if pixel_level:
+        maps, masks = [], []
+        for rec in ds.test:
+            fs = scored.scores.get(rec.name)
+            if fs is None or fs.error_maps is None:
+                continue
+            m = read_masks(rec, len(fs))
+            if m is not None:
+                maps.append(fs.error_maps.astype(np.float32))
+                masks.append(m)
+        if masks:
+            result.pixel_auc = pixel_auc(maps, masks)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+# ------------------------------------------------------------------------------------------------
+def load_training_videos(ds: VideoDataset, model: AnomalyModel, supervised: bool = False,
+                         max_frames: int = 3000) -> tuple[list[torch.Tensor], Optional[list[np.ndarray]], list[tuple[str, int]]]:
+    """Decode a dataset's training split (or its labelled videos, for supervised families) at the
+    model's resolution. Returns (videos, labels or None, [(name, n_frames)])."""
+    records: list[VideoRecord] = ds.train
+    if supervised:
+        records = [r for r in ds.train + ds.test if r.labels is not None]
+        if not records:
+            raise ValueError(f"{ds.name}: a supervised family needs labelled videos; none found")
+    if not records:
+        raise ValueError(f"{ds.name}: no training videos found")
+    videos, labels, manifest = [], [], []
+    for rec in records:
+        v = read_video(rec.source, max_frames=max_frames)
+        frames = model_frames(model, v)
+        videos.append(frames)
+        manifest.append((rec.name, int(frames.shape[0])))
+        if supervised:
+            labels.append(np.asarray(rec.labels)[: frames.shape[0]])
+    return videos, (labels if supervised else None), manifest
+
+
+def init_from_checkpoint(model: AnomalyModel, checkpoint: str | Path) -> list[str]:
+    """Knowledge transfer: copy every tensor of a checkpoint into `model` (same family, same shapes;
+    a clear error otherwise). Returns the copied tensor names."""
+    source, meta = load_checkpoint(checkpoint, device="cpu")
+    if meta["model"] != model.family:
+        raise ValueError(f"--init-from {checkpoint}: a '{meta['model']}' checkpoint cannot initialise a '{model.family}' model")
+    src, dst = source.state_dict(), model.state_dict()
+    mismatched = [f"{k}: {tuple(src[k].shape)} vs {tuple(v.shape)}" for k, v in dst.items() if k in src and src[k].shape != v.shape]
+    missing = [k for k in dst if k not in src]
+    if mismatched or missing:
+        detail = "; ".join((mismatched + [f"{k}: missing" for k in missing])[:4])
+        raise ValueError(f"--init-from {checkpoint}: shapes do not match this model's config ({detail}); "
+                         "use the same preset/input size as the source checkpoint")
+    model.load_state_dict({k: src[k] for k in dst}, strict=True)
+    return list(dst)
+
+
+def train(
+    family: str,
+    data: str,
+    out: str | Path,
+    preset: str = "tiny",
+    epochs: int = 10,
+    device: str = "auto",
+    init_from: Optional[str | Path] = None,
+    overrides: Optional[dict[str, Any]] = None,
+    train_config: Optional[TrainConfig] = None,
+    on_event: Optional[Callable[[TrainEvent], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    half: bool = False,
+    evaluate_after: bool = True,
+    resume: bool = False,
+) -> tuple[LoadedModel, TrainResult]:
+    """Train a family on a dataset spec and save a checkpoint at `out` (.safetensors + .json).
+
+    The checkpoint's metrics are the test-split evaluation when the dataset has labelled test
+    videos (reported, never used for model selection). Returns the loaded model and the history.
+    """
+    dev = devices.resolve(device)
+    spec = get_spec(family)
+    model = create_model(family, preset, **(overrides or {}))
+    if init_from:
+        init_from_checkpoint(model, init_from)
+    ds = load_dataset(data)
+    videos, labels, manifest = load_training_videos(ds, model, supervised=spec.supervised)
+    cfg = train_config or TrainConfig()
+    cfg = dataclasses.replace(cfg, epochs=epochs)
+    out = Path(out)
+    if out.suffix in (".safetensors", ".json"):
+        out = out.with_suffix("")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state_path = out.parent / (out.name + ".trainstate")
+    result = fit(model, videos, cfg, dev, spec.target, labels=labels, on_event=on_event,
+                 should_stop=should_stop, state_path=state_path, resume=resume)
+    from vadlab.train import distributed_env
+
+    rank, _ = distributed_env()
+    training = {
+        "data": data,
+        "dataset": ds.name,
+        "data_fingerprint": data_fingerprint(manifest),
+        "videos": len(manifest),
+        "frames": int(sum(n for _, n in manifest)),
+        "preset": preset,
+        "overrides": overrides or {},
+        "init_from": str(init_from) if init_from else None,
+        "train_config": dataclasses.asdict(cfg),
+        "device": devices.describe(dev),
+        "seconds": round(result.seconds, 2),
+        "steps": result.steps,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "history": result.history,
+    }
+    loaded = LoadedModel(model=model, spec=spec, metadata={}, path=out)
+    metrics: dict[str, Any] = {}
+    if rank == 0:
+        if evaluate_after and not spec.supervised and any(r.labels is not None for r in ds.test):
+            res = evaluate(loaded, ds)
+            metrics = {"eval_data": data, **{k: v for k, v in res.summary().items() if k != "single_class_videos"}}
+        save_checkpoint(out, model, window=model.config.window, target=spec.target, score_kind=spec.score_kind,
+                        training=training, metrics=metrics, half=half)
+        for suffix in (".safetensors", ".json"):  # the finished checkpoint supersedes the resume state
+            Path(str(state_path) + suffix).unlink(missing_ok=True)
+        loaded.metadata = read_metadata(out)
+    return loaded, result
+
+
+def list_checkpoints(root: str | Path) -> list[dict]:
+    """Metadata of every valid checkpoint under `root` (invalid ones are reported with an error)."""
+    rows = []
+    for meta_path in sorted(Path(root).glob("*.json")):
+        if not meta_path.with_suffix(".safetensors").exists():
+            continue
+        try:
+            meta = read_metadata(meta_path)
+            rows.append({"path": str(meta_path.with_suffix("")), "metadata": meta, "error": None,
+                         "size_mb": meta_path.with_suffix(".safetensors").stat().st_size / 2**20})
+        except Exception as exc:  # noqa: BLE001 - shown to the user, never crashes the zoo
+            rows.append({"path": str(meta_path.with_suffix("")), "metadata": None, "error": str(exc), "size_mb": 0.0})
+    return rows

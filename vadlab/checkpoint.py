@@ -1,0 +1,507 @@
+"""Checkpoints: `NAME.safetensors` (weights) + `NAME.json` (metadata). Validated on load; never unpickles.
+
+The weights file holds the model's full `state_dict()` (parameters AND buffers) written with
+`safetensors`, so loading a checkpoint can never execute code. The JSON file says what the weights
+are (family, config, input size, window, target, score kind), how they were made (training data
+fingerprint, epochs, device, ...), how well they did (metrics), and binds itself to the weights:
+
+  * `weights_sha256`: sha256 of the .safetensors file bytes (a replaced or corrupted weights file
+    is refused);
+  * `digest`: sha256 of the canonical JSON (sorted keys, no spaces) of every OTHER field (an edited
+    metadata file is refused).
+
+These are integrity checks, not signatures: anyone who can write both files can re-sign them. That
+is why `load_checkpoint` also rebuilds the model from the recorded config and refuses any weights
+whose tensor names, shapes or dtypes do not fit it exactly.
+
+Layout on disk (the stem is what `train --out` takes):
+    checkpoints/conv_ae_synth.safetensors
+    checkpoints/conv_ae_synth.json
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import operator
+import os
+import platform
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Optional, Sequence, Union
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from vadlab.registry import UnknownModelError, create_model, get_spec, list_models
+
+SCHEMA = "vadlab.checkpoint/1"
+WEIGHTS_SUFFIX = ".safetensors"
+META_SUFFIX = ".json"
+TARGETS = ("window", "next")
+
+# Every field `save_checkpoint` writes; `read_metadata` refuses a file missing any of them.
+REQUIRED_FIELDS = (
+    "schema",
+    "model",
+    "config",
+    "config_class",
+    "input",
+    "target",
+    "score_kind",
+    "training",
+    "metrics",
+    "created",
+    "versions",
+    "tensors",
+    "weights_sha256",
+    "digest",
+)
+INPUT_FIELDS = ("channels", "height", "width", "window")
+
+PathLike = Union[str, os.PathLike]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: missing file, edited metadata, wrong or corrupted weights."""
+
+
+# ---- paths ------------------------------------------------------------------------------------
+
+def _pair_for(path: PathLike) -> tuple[Path, Path]:
+    """(weights, meta) paths for a stem, a .safetensors path or a .json path (no existence check).
+
+    Suffixes are appended to the full name rather than swapped with `with_suffix`, so a stem with
+    dots in it (`conv_ae.v2`) keeps them.
+    """
+    p = Path(path)
+    name = p.name
+    for suffix in (WEIGHTS_SUFFIX, META_SUFFIX):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    if not name:
+        raise CheckpointError(f"{path}: not a checkpoint path (expected NAME, NAME.safetensors or NAME.json)")
+    return p.with_name(name + WEIGHTS_SUFFIX), p.with_name(name + META_SUFFIX)
+
+
+def resolve_checkpoint_path(path: PathLike) -> tuple[Path, Path]:
+    """Both files of a checkpoint given its stem (`checkpoints/conv_ae_synth`), its `.safetensors`
+    file or its `.json` file. Returns (weights_path, meta_path); raises CheckpointError naming the
+    missing file when either does not exist."""
+    weights_path, meta_path = _pair_for(path)
+    missing = [p for p in (weights_path, meta_path) if not p.is_file()]
+    if missing:
+        names = " and ".join(str(p) for p in missing)
+        raise CheckpointError(
+            f"checkpoint '{path}': missing {names} (a checkpoint is NAME{WEIGHTS_SUFFIX} + NAME{META_SUFFIX}, "
+            "side by side in one folder)"
+        )
+    return weights_path, meta_path
+
+
+# ---- hashing ----------------------------------------------------------------------------------
+
+def file_sha256(path: PathLike) -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB chunks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def metadata_digest(metadata: dict) -> str:
+    """Hex sha256 over the canonical JSON (sorted keys, `(",", ":")` separators) of every field of
+    `metadata` except `digest` itself."""
+    return hashlib.sha256(_canonical_json({k: v for k, v in metadata.items() if k != "digest"})).hexdigest()
+
+
+def data_fingerprint(videos: Iterable[Union[tuple[str, int], PathLike]]) -> str:
+    """A short (16 hex digits) stable sha256 of what a model was trained on.
+
+    videos: `(name, n_frames)` pairs, or paths to video files / frame folders. A path contributes
+            its NAME (not its absolute location, so the fingerprint is the same on every machine)
+            and its size in bytes (a frame folder: its file count and total bytes). The order of
+            the list does not matter.
+    """
+    entries: list[str] = []
+    for item in videos:
+        if isinstance(item, (tuple, list)):
+            try:
+                name, n_frames = item
+                n_frames = operator.index(n_frames)  # int, numpy or torch integer; never a float
+            except (TypeError, ValueError):
+                raise ValueError(f"data_fingerprint: expected (name, n_frames) pairs, got {item!r}") from None
+            entries.append(f"frames:{name}:{n_frames}")
+            continue
+        p = Path(item)
+        if p.is_file():
+            entries.append(f"file:{p.name}:{p.stat().st_size}")
+        elif p.is_dir():
+            files = sorted(f for f in p.iterdir() if f.is_file())
+            entries.append(f"dir:{p.name}:{len(files)}:{sum(f.stat().st_size for f in files)}")
+        else:
+            raise ValueError(f"data_fingerprint: {p} does not exist (pass video files, frame folders or (name, n_frames))")
+    return hashlib.sha256("\n".join(sorted(entries)).encode("utf-8")).hexdigest()[:16]
+
+
+# ---- JSON helpers -----------------------------------------------------------------------------
+
+def _jsonable(value: Any, where: str) -> Any:
+    """Plain JSON types from dataclass / numpy / torch values. Non-finite floats become None (strict
+    JSON has no NaN; e.g. a macro AUC over zero two-class videos). Anything else is refused."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value), where)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"checkpoint metadata {where}: keys must be strings, got {k!r}")
+            out[k] = _jsonable(v, f"{where}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, torch.device):
+        return str(value)
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return _jsonable(value.item(), where)
+    if hasattr(value, "item") and hasattr(value, "dtype") and getattr(value, "ndim", None) == 0:  # numpy scalar
+        return _jsonable(value.item(), where)
+    if hasattr(value, "tolist") and hasattr(value, "dtype"):  # numpy array
+        return _jsonable(value.tolist(), where)
+    raise TypeError(f"checkpoint metadata {where}: cannot store a {type(value).__name__} in JSON")
+
+
+def _pretty_json(obj: Any, level: int = 0) -> str:
+    """Objects one key per line, sorted; lists on one line (keeps the `tensors` table readable).
+    Purely cosmetic: the digest is over the canonical form, not this text."""
+    if isinstance(obj, dict) and obj:
+        inner = "  " * (level + 1)
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_pretty_json(obj[k], level + 1)}" for k in sorted(obj)]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(", ", ": "))
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _vadlab_version() -> str:
+    import vadlab
+
+    version = getattr(vadlab, "__version__", None)
+    if version:
+        return str(version)
+    try:
+        from importlib.metadata import PackageNotFoundError, version as dist_version
+
+        return dist_version("vadlab")
+    except PackageNotFoundError:
+        return "0.1.0"
+
+
+# ---- save -------------------------------------------------------------------------------------
+
+def _weights_to_store(model: torch.nn.Module, half: bool) -> dict[str, torch.Tensor]:
+    """The full state_dict as contiguous CPU tensors, shared storage un-shared (safetensors refuses
+    aliased tensors), floating tensors in float16 when `half`."""
+    seen_storage: set[tuple[int, str]] = set()
+    tensors: dict[str, torch.Tensor] = {}
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().to("cpu")
+        key = (t.untyped_storage().data_ptr(), str(t.device))
+        if key in seen_storage and t.numel() > 0:
+            t = t.clone()
+        seen_storage.add(key)
+        if half and t.is_floating_point() and t.dtype != torch.float16:
+            converted = t.to(torch.float16)
+            if bool((torch.isinf(converted) & torch.isfinite(t)).any()):
+                raise ValueError(
+                    f"tensor '{name}' has values beyond float16's range (|x| > 65504); save with half=False"
+                )
+            t = converted
+        tensors[name] = t.contiguous()
+    return tensors
+
+
+def _tmp_name(target: Path) -> Path:
+    """A fresh hidden name next to `target` for writing before an atomic rename. (Not `mkstemp`: its
+    0600 mode would make shipped checkpoints unreadable to other users; a plain new file follows
+    the umask.)"""
+    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def save_checkpoint(
+    path: PathLike,
+    model: torch.nn.Module,
+    *,
+    window: int,
+    target: str,
+    score_kind: str,
+    training: Optional[dict] = None,
+    metrics: Optional[dict] = None,
+    half: bool = False,
+    extra: Optional[dict] = None,
+) -> Path:
+    """Write `model` as NAME.safetensors + NAME.json (written to temporary files, then renamed).
+
+    path:       the stem (`checkpoints/conv_ae_synth`) or either file's path; folders are created.
+    model:      a registered `AnomalyModel`; its whole `state_dict()` (parameters and buffers) is saved.
+    window:     frames per input window; must equal `model.config.window`.
+    target:     "window" or "next"; must equal the family's registered target.
+    score_kind: what the score measures ("mse", "psnr", ...).
+    training:   how it was trained (data spec, data fingerprint, epochs, steps, device, seconds,
+                train config, ...), any JSON-able dict.
+    metrics:    evaluation results (may be empty). Non-finite floats are stored as null.
+    half:       store floating tensors as float16 (load casts them back to the model's dtype).
+    extra:      anything else the caller wants recorded (stored under "extra").
+    Returns the path of the .safetensors file. Raises ValueError / TypeError for inconsistent input.
+    """
+    family = getattr(model, "family", "?")
+    try:
+        spec = get_spec(family)
+    except UnknownModelError as exc:
+        raise ValueError(f"save_checkpoint: {type(model).__name__} is not a registered model family ({exc})") from None
+    if not isinstance(model, spec.model_class):
+        raise ValueError(f"save_checkpoint: model is a {type(model).__name__}, family '{family}' is {spec.model_class.__name__}")
+    config = model.config
+    if not dataclasses.is_dataclass(config) or not isinstance(config, spec.config_class):
+        raise ValueError(f"save_checkpoint: model.config must be a {spec.config_class.__name__} dataclass")
+    if window != config.window:
+        raise ValueError(f"save_checkpoint: window={window} but the model's config.window is {config.window}")
+    if target not in TARGETS:
+        raise ValueError(f"save_checkpoint: target must be one of {TARGETS}, got {target!r}")
+    if target != spec.target:
+        raise ValueError(f"save_checkpoint: family '{family}' has target '{spec.target}', got '{target}'")
+    if not isinstance(score_kind, str) or not score_kind:
+        raise ValueError(f"save_checkpoint: score_kind must be a non-empty string, got {score_kind!r}")
+
+    weights_path, meta_path = _pair_for(path)
+    tensors = _weights_to_store(model, half)
+    # Everything that can refuse the input happens before any file is written.
+    metadata: dict[str, Any] = {
+        "schema": SCHEMA,
+        "model": family,
+        "config": _jsonable(dataclasses.asdict(config), "config"),
+        "config_class": type(config).__name__,
+        "input": {"channels": config.channels, "height": config.height, "width": config.width, "window": window},
+        "target": target,
+        "score_kind": score_kind,
+        "training": _jsonable(dict(training or {}), "training"),
+        "metrics": _jsonable(dict(metrics or {}), "metrics"),
+        "extra": _jsonable(dict(extra or {}), "extra"),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"vadlab": _vadlab_version(), "torch": torch.__version__, "python": platform.python_version()},
+        "tensors": {name: [list(t.shape), _dtype_name(t.dtype)] for name, t in tensors.items()},
+    }
+
+    # Both files are written under temporary names and renamed only when both are complete, so an
+    # interrupted save never leaves a half-written file (at worst an old pair with one file replaced,
+    # which the sha256 check then refuses).
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    weights_tmp, meta_tmp = _tmp_name(weights_path), _tmp_name(meta_path)
+    try:
+        save_file(tensors, str(weights_tmp), metadata={"vadlab": SCHEMA})
+        metadata["weights_sha256"] = file_sha256(weights_tmp)
+        metadata["digest"] = metadata_digest(metadata)
+        meta_tmp.write_text(_pretty_json(metadata) + "\n", encoding="utf-8")
+        os.replace(weights_tmp, weights_path)
+        os.replace(meta_tmp, meta_path)
+    finally:
+        weights_tmp.unlink(missing_ok=True)
+        meta_tmp.unlink(missing_ok=True)
+    return weights_path
+
+
+# ---- read / load ------------------------------------------------------------------------------
+
+def _read_metadata_file(meta_path: Path) -> dict:
+    try:
+        text = meta_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{meta_path}: metadata is not UTF-8 text ({exc})") from None
+    try:
+        # NaN/Infinity are not JSON; save_checkpoint never writes them.
+        metadata = json.loads(text, parse_constant=lambda c: _raise(CheckpointError(f"{meta_path}: metadata contains {c}, which is not JSON")))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{meta_path}: metadata is not valid JSON ({exc})") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"{meta_path}: metadata must be a JSON object, got a {type(metadata).__name__}")
+    schema = metadata.get("schema")
+    if schema != SCHEMA:
+        raise CheckpointError(f"{meta_path}: unknown checkpoint schema {schema!r} (this vadlab reads '{SCHEMA}')")
+    missing = [f for f in REQUIRED_FIELDS if f not in metadata]
+    if missing:
+        raise CheckpointError(f"{meta_path}: metadata lacks required field(s) {', '.join(missing)}")
+    if metadata["digest"] != metadata_digest(metadata):
+        raise CheckpointError(
+            f"{meta_path}: digest mismatch: metadata was edited after saving (its 'digest' does not match its content)"
+        )
+    return metadata
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+def read_metadata(path: PathLike) -> dict:
+    """The validated metadata of a checkpoint (stem, .safetensors or .json path) without touching the
+    weights: both files must exist, the schema must be known, every required field present and the
+    digest must match. Cheap enough for a table of many checkpoints."""
+    _, meta_path = resolve_checkpoint_path(path)
+    return _read_metadata_file(meta_path)
+
+
+def _config_from_fields(spec: Any, fields: Any, meta_path: Path) -> Any:
+    """Rebuild `spec.config_class` from its recorded fields: every field must be present and known;
+    JSON lists go back to tuples where the dataclass field is a tuple."""
+    cls = spec.config_class
+    if not isinstance(fields, dict):
+        raise CheckpointError(f"{meta_path}: 'config' must be an object of {cls.__name__} fields")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - set(known))
+    missing = sorted(set(known) - set(fields))
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"unknown field(s) {', '.join(unknown)}")
+        if missing:
+            parts.append(f"missing field(s) {', '.join(missing)}")
+        raise CheckpointError(f"{meta_path}: config does not fit {spec.name}'s {cls.__name__}: {'; '.join(parts)}")
+    kwargs = {}
+    for name, value in fields.items():
+        field = known[name]
+        default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+        is_tuple = isinstance(default, tuple) or str(field.type).replace("typing.", "").lower().startswith("tuple")
+        kwargs[name] = _to_tuple(value) if is_tuple and isinstance(value, list) else value
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: config is not a valid {cls.__name__}: {exc}") from None
+
+
+def _to_tuple(value: Any) -> Any:
+    return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _few(names: Sequence[str], n: int = 5) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
+def load_checkpoint(path: PathLike, device: Union[str, torch.device] = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild a model from a checkpoint (stem, .safetensors or .json path); validate everything.
+
+    Checks, in order, each raising CheckpointError with the file and what does not match:
+    both files exist; the metadata is a JSON object; the schema is known; the digest matches (the
+    metadata was not edited); the weights file's sha256 matches `weights_sha256`; the family is
+    registered; the config fits the family's config class (the model is built from it); input,
+    window and target agree with the config and family; the weights file is a real safetensors file
+    written by vadlab (pickles are never loaded); tensor names, shapes and dtypes fit the model's
+    `state_dict()` exactly and match the metadata's `tensors` list.
+    Then loads strictly, casts to the model's dtype, moves to `device` and sets eval mode.
+    Returns (model, metadata).
+    """
+    weights_path, meta_path = resolve_checkpoint_path(path)
+    metadata = _read_metadata_file(meta_path)
+
+    if file_sha256(weights_path) != metadata["weights_sha256"]:
+        raise CheckpointError(
+            f"{weights_path}: weights file does not match its metadata (replaced or corrupted): "
+            f"sha256 differs from 'weights_sha256' in {meta_path.name}"
+        )
+
+    family = metadata["model"]
+    try:
+        if not isinstance(family, str):
+            raise UnknownModelError(family)
+        spec = get_spec(family)
+    except UnknownModelError:
+        raise CheckpointError(
+            f"{meta_path}: model family {family!r} is not registered; registered: {', '.join(list_models())}"
+        ) from None
+    if metadata["config_class"] != spec.config_class.__name__:
+        raise CheckpointError(
+            f"{meta_path}: config_class '{metadata['config_class']}' does not match family '{family}' "
+            f"(which uses {spec.config_class.__name__})"
+        )
+    config = _config_from_fields(spec, metadata["config"], meta_path)
+    expected_input = {name: getattr(config, name) for name in INPUT_FIELDS}
+    if metadata["input"] != expected_input:
+        raise CheckpointError(f"{meta_path}: 'input' {metadata['input']} does not match the config {expected_input}")
+    if metadata["target"] != spec.target:
+        raise CheckpointError(f"{meta_path}: target {metadata['target']!r} but family '{family}' has target '{spec.target}'")
+    try:
+        model = create_model(family, config=config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: cannot build '{family}' from the recorded config: {exc}") from None
+    expected = model.state_dict()
+
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as f:
+            file_meta = f.metadata() or {}
+            names = list(f.keys())
+            shapes = {name: list(f.get_slice(name).get_shape()) for name in names}
+            if file_meta.get("vadlab") != SCHEMA:
+                raise CheckpointError(f"{weights_path}: safetensors file was not written by vadlab.checkpoint ({SCHEMA})")
+            missing = sorted(set(expected) - set(names))
+            unexpected = sorted(set(names) - set(expected))
+            if missing or unexpected:
+                parts = []
+                if missing:
+                    parts.append(f"missing tensor(s) {_few(missing)}")
+                if unexpected:
+                    parts.append(f"unexpected tensor(s) {_few(unexpected)}")
+                raise CheckpointError(f"{weights_path}: weights do not fit a '{family}' model: {'; '.join(parts)}")
+            wrong_shape = [name for name in expected if list(expected[name].shape) != shapes[name]]
+            if wrong_shape:
+                name = wrong_shape[0]
+                others = f" ({len(wrong_shape) - 1} more tensor(s) differ too)" if len(wrong_shape) > 1 else ""
+                raise CheckpointError(
+                    f"{weights_path}: tensor '{name}' has shape {shapes[name]}, the '{family}' model built from "
+                    f"{meta_path.name} expects {list(expected[name].shape)}{others}"
+                )
+            state: dict[str, torch.Tensor] = {}
+            stored: dict[str, list] = {}
+            for name in expected:
+                tensor = f.get_tensor(name)
+                want_dtype = expected[name].dtype
+                if tensor.is_floating_point() != want_dtype.is_floating_point or (
+                    not want_dtype.is_floating_point and tensor.dtype != want_dtype
+                ):
+                    raise CheckpointError(
+                        f"{weights_path}: tensor '{name}' is {_dtype_name(tensor.dtype)}, the model expects {_dtype_name(want_dtype)}"
+                    )
+                stored[name] = [list(tensor.shape), _dtype_name(tensor.dtype)]
+                state[name] = tensor.to(want_dtype)
+    except SafetensorError as exc:
+        raise CheckpointError(f"{weights_path}: not a safetensors file (pickles are never loaded): {exc}") from None
+
+    recorded = metadata["tensors"]
+    if not isinstance(recorded, dict):
+        raise CheckpointError(f"{meta_path}: 'tensors' must be an object {{name: [shape, dtype]}}")
+    differing = sorted(n for n in set(stored) | set(recorded) if recorded.get(n) != stored.get(n))
+    if differing:
+        raise CheckpointError(f"{meta_path}: 'tensors' does not describe the weights file (differs at {_few(differing)})")
+
+    model.load_state_dict(state, strict=True)
+    model.to(torch.device(device))
+    model.eval()
+    return model, metadata
+

@@ -1,0 +1,416 @@
+"""One training loop for every model family.
+
+- device chosen once (`vadlab.device.resolve`), bf16 autocast on CUDA (no loss scaling needed);
+- seeded (python, numpy, torch, data order);
+- progress as `TrainEvent`s (the CLI turns them into tqdm, the app into live curves);
+- validation on a held-out tail of each NORMAL training video; the best epoch is chosen on that
+  validation loss only, never on test labels;
+- resume from a training-state file (weights + optimizer state + epoch) written each epoch;
+- multi-GPU / multi-process data parallelism when launched with `torchrun` (DDP semantics: every
+  rank holds a replica, gradients are all-reduced before each optimizer step, data is sharded).
+  Implemented by wrapping the family's optimizers, so every family's `train_step` works unchanged.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Subset
+
+from vadlab.data.clips import WindowDataset, collate_windows, to_uint8
+from vadlab.models.base import AnomalyModel
+from vadlab.outputs import Batch
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: Optional[int] = None  # None: the model config's batch_size
+    stride: int = 1  # window stride over training videos
+    val_fraction: float = 0.1  # tail of each training video held out for validation (0 = none)
+    seed: int = 0
+    amp: bool = True  # bf16 autocast, CUDA only
+    num_workers: int = 0
+    max_steps_per_epoch: Optional[int] = None
+    max_seconds: Optional[float] = None  # stop after the epoch that crosses this wall time
+    balance_classes: bool = True  # supervised families: under-sample the majority class each epoch
+
+
+@dataclass
+class TrainEvent:
+    kind: str  # "start" | "step" | "epoch" | "done"
+    epoch: int = 0
+    step: int = 0
+    total_steps: int = 0
+    losses: dict = field(default_factory=dict)
+    val_loss: float = float("nan")
+    best_epoch: int = -1
+    seconds: float = 0.0
+    message: str = ""
+    sample: Optional[dict] = None  # {"input": uint8 (H,W,C), "output": uint8 (H,W,C)} at epoch ends
+
+    @property
+    def progress(self) -> float:
+        return 0.0 if not self.total_steps else min(1.0, self.step / self.total_steps)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict]
+    best_epoch: int
+    best_val_loss: float
+    seconds: float
+    steps: int
+    device: str
+    stopped_early: bool = False
+
+
+class TrainingCancelled(RuntimeError):
+    pass
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ------------------------------------------------------------------------------------------------
+# distributed helpers
+# ------------------------------------------------------------------------------------------------
+def distributed_env() -> tuple[int, int]:
+    """(rank, world_size) from torchrun's environment; (0, 1) when not distributed."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def init_distributed(device: torch.device) -> bool:
+    """Initialise the process group when launched by torchrun. Returns True when distributed."""
+    rank, world = distributed_env()
+    if world <= 1:
+        return False
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return True
+
+
+class AllReduceOptimizer:
+    """Wraps an optimizer so that `step()` first averages the gradients of its parameters over all
+    ranks (what DistributedDataParallel does, but independent of the model's forward structure, so
+    GAN families with several networks and several steps per batch work unchanged)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer):
+        self.optimizer = optimizer
+        self.world = dist.get_world_size()
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    # keep collectives aligned across ranks: a missing grad counts as zero
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+                p.grad.div_(self.world)
+        return self.optimizer.step(closure)
+
+    def state_dict(self):
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state)
+
+    @property
+    def param_groups(self):
+        return self.optimizer.param_groups
+
+
+def _broadcast_model(model: torch.nn.Module) -> None:
+    for t in list(model.parameters()) + list(model.buffers()):
+        dist.broadcast(t.data, src=0)
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------------
+def split_train_val(
+    videos: Sequence[torch.Tensor], val_fraction: float, min_frames: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Hold out the last `val_fraction` of every video (contiguous, so overlapping windows do not
+    leak between the splits). Videos too short to split go to training whole."""
+    train, val = [], []
+    for v in videos:
+        n = int(v.shape[0])
+        n_val = int(round(n * val_fraction))
+        if val_fraction <= 0 or n_val < min_frames or n - n_val < min_frames:
+            train.append(v)
+            continue
+        train.append(v[: n - n_val])
+        val.append(v[n - n_val :])
+    return train, val
+
+
+def _balanced_indices(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Under-sample the majority class to the minority's count (S2's balancing)."""
+    pos = np.flatnonzero(labels >= 0.5)
+    neg = np.flatnonzero(labels < 0.5)
+    if len(pos) == 0 or len(neg) == 0:
+        return np.arange(len(labels))
+    k = min(len(pos), len(neg))
+    keep = np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
+    return np.sort(keep)
+
+
+# ------------------------------------------------------------------------------------------------
+# training state (resume)
+# ------------------------------------------------------------------------------------------------
+def _state_file(path: Path, suffix: str) -> str:
+    return str(path) + suffix  # "run.trainstate" -> "run.trainstate.json": never the checkpoint's own files
+
+
+def has_train_state(path: Path) -> bool:
+    return Path(_state_file(path, ".json")).exists()
+
+
+def save_train_state(path: Path, model: AnomalyModel, optimizers: dict, epoch: int, history: list, best: dict) -> None:
+    """Weights + optimizer states + progress, as safetensors + JSON (no pickle)."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        tensors[f"model/{k}"] = v.detach().cpu().contiguous().clone()
+    for k, v in (best.get("state") or {}).items():
+        tensors[f"best/{k}"] = v.detach().cpu().contiguous().clone()
+    opt_meta = {}
+    for name, opt in optimizers.items():
+        sd = opt.state_dict()
+        scalars = {}
+        for pid, st in sd["state"].items():
+            for key, val in st.items():
+                if torch.is_tensor(val):
+                    tensors[f"opt/{name}/{pid}/{key}"] = val.detach().cpu().contiguous().clone()
+                else:
+                    scalars[f"{pid}/{key}"] = val
+        opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
+    save_file(tensors, _state_file(path, ".safetensors"))
+    meta = {"epoch": epoch, "history": history, "best_epoch": best.get("epoch", -1),
+            "best_val_loss": best.get("loss", math.inf), "optimizers": opt_meta}
+    Path(_state_file(path, ".json")).write_text(json.dumps(meta, default=float))
+
+
+def load_train_state(path: Path, model: AnomalyModel, optimizers: dict) -> tuple[int, list, dict]:
+    from safetensors.torch import load_file
+
+    tensors = load_file(_state_file(path, ".safetensors"))
+    meta = json.loads(Path(_state_file(path, ".json")).read_text())
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, strict=True)
+    for name, opt in optimizers.items():
+        om = meta["optimizers"][name]
+        state: dict = {}
+        for key, val in tensors.items():
+            if key.startswith(f"opt/{name}/"):
+                pid, k = key[len(f"opt/{name}/"):].split("/", 1)
+                state.setdefault(int(pid), {})[k] = val
+        for key, val in om["scalars"].items():
+            pid, k = key.split("/", 1)
+            state.setdefault(int(pid), {})[k] = val
+        opt.load_state_dict({"state": state, "param_groups": om["param_groups"]})
+    best_state = {k[5:]: v for k, v in tensors.items() if k.startswith("best/")}
+    best = {"epoch": meta["best_epoch"], "loss": meta["best_val_loss"], "state": best_state or None}
+    return int(meta["epoch"]) + 1, list(meta["history"]), best
+
+
+# ------------------------------------------------------------------------------------------------
+# the loop
+# ------------------------------------------------------------------------------------------------
+def fit(
+    model: AnomalyModel,
+    videos: Sequence[torch.Tensor],
+    config: TrainConfig,
+    device: torch.device,
+    target: str,
+    labels: Optional[Sequence[np.ndarray]] = None,
+    on_event: Optional[Callable[[TrainEvent], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    state_path: Optional[Path] = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train `model` on windows of `videos` (uint8 (T, C, H, W) tensors at model resolution).
+
+    target: "window" or "next" (the family's spec). labels: per-frame 0/1 arrays for supervised
+    families. Returns the history; the model ends holding the BEST epoch's weights (lowest
+    validation loss on held-out normal frames) and is prepared for scoring (e.g. latent bank built).
+    `should_stop()` is polled between steps (the app's cancel button) and raises TrainingCancelled.
+    """
+    emit = on_event or (lambda e: None)
+    distributed = init_distributed(device)
+    rank, world = distributed_env()
+    seed_everything(config.seed)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    model.to(device)
+    if distributed:
+        _broadcast_model(model)
+
+    cfg_model = model.config
+    batch_size = config.batch_size or cfg_model.batch_size
+    span = cfg_model.window + (1 if target == "next" else 0)
+    if labels is not None:
+        # supervised: split labels with the frames
+        train_v, val_v, train_l, val_l = [], [], [], []
+        for v, l in zip(videos, labels):
+            tv, vv = split_train_val([v], config.val_fraction, span)
+            train_v += tv
+            train_l.append(np.asarray(l)[: tv[0].shape[0]])
+            if vv:
+                val_v += vv
+                val_l.append(np.asarray(l)[tv[0].shape[0]:])
+        train_set = WindowDataset(train_v, cfg_model.window, target, config.stride, labels=train_l)
+        val_set = WindowDataset(val_v, cfg_model.window, target, max(1, config.stride), labels=val_l) if val_v else None
+    else:
+        train_v, val_v = split_train_val(videos, config.val_fraction, span)
+        train_set = WindowDataset(train_v, cfg_model.window, target, config.stride)
+        val_set = WindowDataset(val_v, cfg_model.window, target, max(1, config.stride)) if val_v else None
+    if len(train_set) == 0:
+        raise ValueError(
+            f"no training windows: every training video is shorter than {span} frames "
+            f"(window {cfg_model.window}{' + 1 predicted frame' if target == 'next' else ''})"
+        )
+
+    optimizers = model.configure_optimizers()
+    start_epoch, history = 0, []
+    best: dict = {"epoch": -1, "loss": math.inf, "state": None}
+    if resume and state_path is not None and has_train_state(Path(state_path)):
+        start_epoch, history, best = load_train_state(Path(state_path), model, optimizers)
+        model.to(device)
+    if distributed:
+        optimizers = {k: AllReduceOptimizer(v) for k, v in optimizers.items()}
+
+    rng = np.random.default_rng(config.seed)
+    train_labels = None
+    if labels is not None:
+        train_labels = np.array([train_set.window_label(i) for i in range(len(train_set))])
+
+    def epoch_indices(epoch: int) -> np.ndarray:
+        idx = np.arange(len(train_set))
+        if train_labels is not None and config.balance_classes:
+            idx = _balanced_indices(train_labels, np.random.default_rng(config.seed + epoch))
+        perm = np.random.default_rng(config.seed * 1000 + epoch).permutation(idx)
+        return perm[rank::world]  # shard across ranks (identical permutation everywhere)
+
+    steps_per_epoch = math.ceil(len(epoch_indices(0)) / batch_size)
+    if config.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
+    total_steps = steps_per_epoch * config.epochs
+    use_amp = config.amp and device.type == "cuda"
+    t0 = time.time()
+    step = start_epoch * steps_per_epoch
+    if rank == 0:
+        emit(TrainEvent("start", epoch=start_epoch, step=step, total_steps=total_steps,
+                        message=f"{len(train_set)} training windows, {len(val_set) if val_set else 0} validation windows, device {device}"))
+    stopped_early = False
+    sample_batch = None
+    if val_set is not None and len(val_set):
+        sample_batch = collate_windows([val_set[len(val_set) // 2]])
+
+    for epoch in range(start_epoch, config.epochs):
+        model.train()
+        model.on_epoch_start(epoch, config.epochs)
+        loader = DataLoader(Subset(train_set, epoch_indices(epoch).tolist()), batch_size=batch_size,
+                            shuffle=False, collate_fn=collate_windows, num_workers=config.num_workers,
+                            drop_last=False, pin_memory=device.type == "cuda")
+        sums: dict[str, float] = {}
+        n_batches = 0
+        for i, batch in enumerate(loader):
+            if config.max_steps_per_epoch and i >= config.max_steps_per_epoch:
+                break
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled(f"training cancelled at epoch {epoch + 1}, step {step}")
+            batch = batch.to(device)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+                losses = model.train_step(batch, optimizers)
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            n_batches += 1
+            step += 1
+            if rank == 0:
+                emit(TrainEvent("step", epoch=epoch, step=step, total_steps=total_steps, losses=losses,
+                                seconds=time.time() - t0))
+        epoch_losses = {k: v / max(1, n_batches) for k, v in sums.items()}
+        val_loss = evaluate_loss(model, val_set, batch_size, device, use_amp) if val_set is not None else float("nan")
+        # policy: lowest validation loss on held-out NORMAL frames; without a validation split the
+        # last epoch is kept. Test labels are never looked at.
+        improved = not math.isnan(val_loss) and val_loss < best["loss"]
+        if improved or val_set is None:
+            best = {"epoch": epoch, "loss": val_loss if improved else best["loss"],
+                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+        record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": time.time() - t0}
+        history.append(record)
+        if rank == 0:
+            sample = _sample_images(model, sample_batch, device) if sample_batch is not None else None
+            emit(TrainEvent("epoch", epoch=epoch, step=step, total_steps=total_steps, losses=epoch_losses,
+                            val_loss=val_loss, best_epoch=best["epoch"] + 1, seconds=time.time() - t0, sample=sample))
+            if state_path is not None:
+                save_train_state(Path(state_path), model, optimizers if not distributed else
+                                 {k: v.optimizer for k, v in optimizers.items()}, epoch, history, best)
+        if config.max_seconds is not None and time.time() - t0 > config.max_seconds and epoch + 1 < config.epochs:
+            stopped_early = True
+            break
+
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.to(device)
+    model.eval()
+    prepare_loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_windows)
+    with torch.no_grad():
+        model.prepare_for_scoring(b.to(device) for b in prepare_loader)
+    seconds = time.time() - t0
+    if rank == 0:
+        emit(TrainEvent("done", epoch=config.epochs, step=step, total_steps=total_steps, best_epoch=best["epoch"] + 1,
+                        val_loss=best["loss"], seconds=seconds))
+    return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=float(best["loss"]),
+                       seconds=seconds, steps=step, device=str(device), stopped_early=stopped_early)
+
+
+@torch.no_grad()
+def evaluate_loss(model: AnomalyModel, dataset: WindowDataset, batch_size: int, device: torch.device, use_amp: bool) -> float:
+    """Mean `validation_loss` over a dataset (eval mode; training mode restored after)."""
+    if dataset is None or len(dataset) == 0:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    total, n = 0.0, 0
+    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_windows):
+        batch = batch.to(device)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
+            total += model.validation_loss(batch) * batch.clip.shape[0]
+        n += batch.clip.shape[0]
+    model.train(was_training)
+    return total / max(1, n)
+
+
+@torch.no_grad()
+def _sample_images(model: AnomalyModel, batch: Batch, device: torch.device) -> Optional[dict]:
+    was_training = model.training
+    model.eval()
+    out = model.score_clip(batch.to(device))
+    model.train(was_training)
+    if out.output is None:
+        return None
+    return {
+        "input": to_uint8(batch.target[0]).permute(1, 2, 0).cpu().numpy(),  # (H, W, C)
+        "output": to_uint8(out.output[0].float()).permute(1, 2, 0).cpu().numpy(),
+    }
