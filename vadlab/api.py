@@ -311,8 +311,8 @@ def list_checkpoints(root: str | Path) -> list[dict]:
     """Metadata of every valid checkpoint under `root` (invalid ones are reported with an error)."""
     rows = []
     for meta_path in sorted(Path(root).glob("*.json")):
-        if not meta_path.with_suffix(".safetensors").exists():
-            continue
+        if meta_path.name.endswith(".trainstate.json") or not meta_path.with_suffix(".safetensors").exists():
+            continue  # a run in progress (resume state), or a stray JSON
         try:
             meta = read_metadata(meta_path)
             rows.append({"path": str(meta_path.with_suffix("")), "metadata": meta, "error": None,

@@ -154,6 +154,8 @@ def _short(exc: BaseException) -> str:
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     msg = lines[0] if lines else type(exc).__name__
     msg = re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", msg)  # "[06:06:55] src/x.cc:171: " prefix
+    msg = re.sub(r"^\[Errno -?\d+\]\s*", "", msg)  # PyAV's errno prefix
+    msg = re.sub(r":\s*'[^']*'$", "", msg)  # PyAV appends the (possibly temporary) file path
     return msg[:200]
 
 

@@ -141,6 +141,10 @@ class LRCNFeatures(nn.Module):
             layers += [nn.Conv2d(in_ch, filters, kernel), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
             in_ch = filters
         self.convs = nn.Sequential(*layers)
+        for module in self.convs:
+            if isinstance(module, nn.Conv2d):  # He init for ReLU convs: features keep their scale
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
         self.dropout = nn.Dropout(config.dropout)
         filters, h, w = lrcn_feature_shape(config)
         self.lstm = nn.LSTM(filters * h * w, config.lstm_hidden, batch_first=True)

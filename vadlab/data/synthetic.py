@@ -1,0 +1,677 @@
+"""Generated walkway videos with injected anomalies, frame labels and pixel masks.
+
+A seeded, UCSD-Ped2-like surveillance scene for the app's demo inputs, the tests and the shipped tiny
+checkpoints: a static camera looks down a paved walkway that runs vertically through the frame,
+with a lawn on each side, a bench, a lamp post, a bin and a tree. Pedestrians (head, body, two legs
+with a 2-phase swing) walk up and down the walkway at walking speed; 2 to 6 are visible at a time.
+Frames are grey (three equal channels), uint8 (T, H, W, 3), with sensor noise (sigma ~2 grey
+levels) and a slight global illumination flicker.
+
+Anomaly kinds (each occupies one contiguous span of frames, about the middle half of a clip):
+  * ``fast_object``     cyclists / skaters riding along the walkway at 3-5x walking speed;
+  * ``large_object``    a cart (a box ~8x a person's area) driving along the walkway;
+  * ``wrong_direction`` a person (in light clothes) walking ACROSS the lawn and the walkway,
+                        perpendicular to all normal traffic (nobody ever walks on the lawn in
+                        normal video); at the end
+                        of the span they turn and walk on along the walkway like everybody else;
+  * ``erratic``         a pedestrian who stops walking and darts about the walkway erratically,
+                        waving their arms (a new direction every 2-4 frames at 3-5x walking
+                        speed), then walks on normally.
+
+Ground truth is exact: ``masks[t]`` are the pixels covered by the anomalous object(s) in frame t
+while they behave anomalously, and ``labels[t] = masks[t].any()``. Nothing else in the frame
+changes when an anomaly is present (no markers), so a detector has to see the object itself.
+
+Units: positions in pixels of the output frame, speeds in pixels per frame at 10 fps for a 120-px
+high frame (they scale with the frame height and with 10 / fps, so a clip's *physical* motion does
+not depend on its size or frame rate).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Optional, Sequence, get_args
+
+import numpy as np
+
+AnomalyKind = Literal["fast_object", "large_object", "wrong_direction", "erratic"]
+ANOMALY_KINDS: tuple[str, ...] = get_args(AnomalyKind)
+
+_REFERENCE_FPS = 10.0
+_REFERENCE_HEIGHT = 120.0
+
+
+@dataclass
+class SyntheticClip:
+    """One generated video with its ground truth.
+
+    frames: (T, H, W, 3) uint8, grey content (three equal channels).
+    labels: (T,) uint8, 1 where an anomalous object is visible in the frame.
+    masks:  (T, H, W) bool, the anomalous object's pixels.
+    anomaly_kinds: the kinds injected (empty for a normal clip).
+    fps: frames per second.
+    name: a short identifier (the file stem when written by `write_samples`).
+    """
+
+    frames: np.ndarray
+    labels: np.ndarray
+    masks: np.ndarray
+    anomaly_kinds: list[str]
+    fps: float
+    name: str
+
+    def __len__(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def anomalous_span(self) -> Optional[tuple[int, int]]:
+        """(first, last) anomalous frame indices (inclusive), or None for a normal clip."""
+        idx = np.flatnonzero(self.labels)
+        return None if idx.size == 0 else (int(idx[0]), int(idx[-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scene: the static background shared by every clip of one camera
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scene:
+    background: np.ndarray = field(repr=False)  # (H, W) float32 grey levels
+    walk_left: float  # walkway x range [walk_left, walk_right) in pixels
+    walk_right: float
+    scale: float  # frame height / 120
+
+
+def _smooth_noise(rng: np.random.Generator, height: int, width: int, cell: int) -> np.ndarray:
+    """Unit-variance-ish noise varying over `cell` pixels: coarse normal noise, bilinear upsampled."""
+    gh, gw = height // cell + 2, width // cell + 2
+    coarse = rng.normal(0.0, 1.0, size=(gh, gw))
+    ys = np.arange(height) / cell
+    xs = np.arange(width) / cell
+    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+    c00 = coarse[y0][:, x0]
+    c01 = coarse[y0][:, x0 + 1]
+    c10 = coarse[y0 + 1][:, x0]
+    c11 = coarse[y0 + 1][:, x0 + 1]
+    return (c00 * (1 - fy) * (1 - fx) + c01 * (1 - fy) * fx + c10 * fy * (1 - fx) + c11 * fy * fx)
+
+
+def _make_scene(scene_seed: int, width: int, height: int) -> _Scene:
+    rng = np.random.default_rng(np.random.SeedSequence([int(scene_seed), 1]))
+    s = height / _REFERENCE_HEIGHT
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+
+    walk_left = width * rng.uniform(0.31, 0.36)
+    walk_right = walk_left + width * rng.uniform(0.33, 0.37)
+
+    # Lawn: darker, grainy, with large soft patches.
+    lawn = 92.0 + rng.uniform(-6, 6) + 6.0 * _smooth_noise(rng, height, width, max(2, int(12 * s)))
+    grain = rng.normal(0.0, 9.0, size=(height, width))
+    grain = 0.5 * grain + 0.25 * (np.roll(grain, 1, 0) + np.roll(grain, 1, 1))  # soften a little
+    lawn = lawn + grain
+
+    # Paving: light tiles with darker joints, per-tile brightness, fine texture.
+    tile_w, tile_h = max(4, int(round(14 * s))), max(3, int(round(10 * s)))
+    paving_base = 150.0 + rng.uniform(-8, 8)
+    tile_row = (yy // tile_h).astype(int)
+    # Staggered bond: odd rows shifted by half a tile.
+    tile_col = ((xx + (tile_row % 2) * tile_w / 2) // tile_w).astype(int)
+    tile_brightness = rng.normal(0.0, 4.0, size=(tile_row.max() + 1, tile_col.max() + 1))
+    paving = paving_base + tile_brightness[tile_row, tile_col] + rng.normal(0.0, 2.5, size=(height, width))
+    joint = ((yy % tile_h) < 1) | (((xx + (tile_row % 2) * tile_w / 2) % tile_w) < 1)
+    paving = np.where(joint, paving - 14.0, paving)
+    paving = paving + 3.0 * _smooth_noise(rng, height, width, max(2, int(20 * s)))  # stains
+
+    on_walk = (xx >= walk_left) & (xx < walk_right)
+    background = np.where(on_walk, paving, lawn)
+    # Kerbs: a light stone line on each edge of the walkway.
+    kerb = max(1, int(round(2 * s)))
+    for edge in (walk_left, walk_right):
+        band = (xx >= edge - kerb) & (xx < edge)  if edge == walk_left else (xx >= edge) & (xx < edge + kerb)
+        background = np.where(band, 182.0 + rng.normal(0, 3, size=(height, width)), background)
+
+    def stamp(sdf: np.ndarray, value: float, opacity: float = 1.0) -> None:
+        nonlocal background
+        alpha = opacity * np.clip(0.5 - sdf, 0.0, 1.0)
+        background = background * (1 - alpha) + value * alpha
+
+    left_lawn_mid = 0.5 * walk_left
+    right_lawn_mid = 0.5 * (walk_right + width)
+    # Tree on one lawn (dark textured crown with a shadow), bench on the other.
+    tree_on_left = bool(rng.integers(2))
+    tx = (left_lawn_mid if tree_on_left else right_lawn_mid) + rng.uniform(-6, 6) * s
+    ty = height * rng.uniform(0.2, 0.4)
+    r = 12 * s
+    stamp(_sdf_ellipse(xx - tx - 3 * s, yy - ty - 3 * s, r, r * 0.9), 60.0, opacity=0.5)
+    crown = _sdf_ellipse(xx - tx, yy - ty, r, r * 0.9)
+    crown_tex = 55.0 + 12.0 * _smooth_noise(rng, height, width, max(1, int(3 * s)))
+    alpha = np.clip(0.5 - crown, 0.0, 1.0)
+    background = background * (1 - alpha) + crown_tex * alpha
+
+    bx = (right_lawn_mid if tree_on_left else left_lawn_mid) + rng.uniform(-4, 4) * s
+    by = height * rng.uniform(0.55, 0.8)
+    stamp(_sdf_box(xx - bx - 1.5 * s, yy - by - 2 * s, 4 * s, 10 * s, 1.0), 60.0, opacity=0.4)  # shadow
+    stamp(_sdf_box(xx - bx, yy - by, 3.5 * s, 10 * s, 0.5), 72.0)  # bench seat (along the path)
+    stamp(_sdf_box(xx - bx - 2.5 * s, yy - by, 1.0 * s, 10 * s, 0.3), 48.0)  # backrest
+
+    # Lamp post on one kerb, bin on the other.
+    lx = walk_left - 4 * s if rng.integers(2) else walk_right + 4 * s
+    ly = height * rng.uniform(0.15, 0.85)
+    stamp(_sdf_box(xx - lx, yy - ly, 1.0 * s, 10 * s, 0.2), 45.0)
+    stamp(_sdf_ellipse(xx - lx, yy - ly + 10 * s, 2.5 * s, 2.0 * s), 200.0)
+    bin_x = walk_right + 3 * s if lx < walk_left else walk_left - 3 * s
+    bin_y = height * rng.uniform(0.15, 0.85)
+    stamp(_sdf_box(xx - bin_x, yy - bin_y, 2.5 * s, 2.5 * s, 1.0), 58.0)
+
+    return _Scene(background.astype(np.float32), float(walk_left), float(walk_right), float(s))
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes: signed distance fields (pixels; < 0 inside) rendered with a 1-px anti-aliased edge
+# ---------------------------------------------------------------------------------------------
+
+
+def _sdf_ellipse(dx: np.ndarray, dy: np.ndarray, a: float, b: float) -> np.ndarray:
+    """Approximate signed distance to an axis-aligned ellipse with semi-axes a (x), b (y)."""
+    k0 = np.sqrt((dx / a) ** 2 + (dy / b) ** 2)
+    k1 = np.sqrt((dx / a**2) ** 2 + (dy / b**2) ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = k0 * (k0 - 1.0) / k1
+    return np.where(k1 > 1e-9, d, -min(a, b))
+
+
+def _sdf_box(dx: np.ndarray, dy: np.ndarray, half_w: float, half_h: float, radius: float) -> np.ndarray:
+    """Signed distance to an axis-aligned rounded box (half sizes include the rounding)."""
+    radius = min(radius, half_w, half_h)
+    qx = np.abs(dx) - (half_w - radius)
+    qy = np.abs(dy) - (half_h - radius)
+    outside = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2)
+    return outside + np.minimum(np.maximum(qx, qy), 0.0) - radius
+
+
+# A primitive: ("ellipse" | "box", dx, dy, half_w, half_h, radius, grey value, opacity)
+_Primitive = tuple[str, float, float, float, float, float, float, float]
+
+
+def _person_shape(p: dict, phase: int, horizontal: bool, s: float) -> list[_Primitive]:
+    """Head, body and two legs of a walker centred on its body; `phase` 0/1 swings the legs."""
+    body, head, legs = p["body"], p["head"], p["legs"]
+    if horizontal:  # walking sideways: legs open and close in x
+        spread = 1.6 * s if phase else 0.6 * s
+        leg_a = ("box", -spread, 5.0 * s, 0.8 * s, 2.2 * s, 0.4, legs, 1.0)
+        leg_b = ("box", spread, 5.0 * s, 0.8 * s, 2.2 * s, 0.4, legs, 1.0)
+    else:  # walking up/down the path: one leg reaches further than the other
+        reach = 0.9 * s
+        la, lb = (reach, -reach) if phase else (-reach, reach)
+        leg_a = ("box", -1.2 * s, (4.9 * s) + la * 0.5, 0.8 * s, 2.2 * s + la * 0.5, 0.4, legs, 1.0)
+        leg_b = ("box", 1.2 * s, (4.9 * s) + lb * 0.5, 0.8 * s, 2.2 * s + lb * 0.5, 0.4, legs, 1.0)
+    return [
+        ("ellipse", 2.0 * s, 3.0 * s, 3.5 * s, 5.0 * s, 0.0, 0.0, 0.22),  # soft shadow
+        leg_a,
+        leg_b,
+        ("ellipse", 0.0, 0.0, 3.0 * s, 4.0 * s, 0.0, body, 1.0),
+        ("ellipse", 0.0, -5.4 * s, 1.8 * s, 1.8 * s, 0.0, head, 1.0),
+    ]
+
+
+def _waving_arms(p: dict, phase: int, s: float) -> list[_Primitive]:
+    """Two arms stretched out sideways from the shoulders, raised and lowered on alternate frames."""
+    dy = -3.5 * s if phase else -1.0 * s
+    return [
+        ("box", -4.5 * s, dy, 2.6 * s, 0.8 * s, 0.4, p["body"], 1.0),
+        ("box", 4.5 * s, dy, 2.6 * s, 0.8 * s, 0.4, p["body"], 1.0),
+    ]
+
+
+def _rider_shape(p: dict, direction: float, s: float) -> list[_Primitive]:
+    """A cyclist seen from above/behind: a long dark bike (two wheels, frame) under a seated rider."""
+    frame_v = p["bike"]
+    return [
+        ("ellipse", 2.0 * s, 2.0 * s, 3.5 * s, 10.0 * s, 0.0, 0.0, 0.22),
+        ("box", 0.0, 0.0, 0.8 * s, 8.5 * s, 0.5, frame_v, 1.0),  # frame
+        ("ellipse", 0.0, -6.5 * s, 1.3 * s, 3.2 * s, 0.0, frame_v, 1.0),  # wheels
+        ("ellipse", 0.0, 6.5 * s, 1.3 * s, 3.2 * s, 0.0, frame_v, 1.0),
+        ("box", 0.0, -3.5 * direction * s, 3.5 * s, 0.6 * s, 0.3, frame_v, 1.0),  # handlebar (front)
+        ("ellipse", 0.0, 0.5 * direction * s, 3.0 * s, 3.6 * s, 0.0, p["body"], 1.0),  # rider
+        ("ellipse", 0.0, -1.5 * direction * s, 1.8 * s, 1.8 * s, 0.0, p["head"], 1.0),
+    ]
+
+
+def _skater_shape(p: dict, s: float) -> list[_Primitive]:
+    """A skater: a person in a wide fixed stance on a board."""
+    return [
+        ("ellipse", 2.0 * s, 3.0 * s, 4.0 * s, 6.0 * s, 0.0, 0.0, 0.22),
+        ("box", 0.0, 7.0 * s, 1.3 * s, 4.0 * s, 0.6, p["bike"], 1.0),  # board
+        ("box", -2.0 * s, 4.5 * s, 0.9 * s, 2.8 * s, 0.4, p["legs"], 1.0),
+        ("box", 2.0 * s, 4.5 * s, 0.9 * s, 2.8 * s, 0.4, p["legs"], 1.0),
+        ("ellipse", 0.0, 0.0, 3.4 * s, 4.2 * s, 0.0, p["body"], 1.0),
+        ("ellipse", 0.0, -5.6 * s, 1.8 * s, 1.8 * s, 0.0, p["head"], 1.0),
+    ]
+
+
+def _cart_shape(p: dict, direction: float, s: float) -> list[_Primitive]:
+    """A utility cart seen from above: body, roof, windscreen at the front, four wheels."""
+    hw, hh = 11.0 * s, 15.0 * s
+    out: list[_Primitive] = [("box", 3.0 * s, 3.0 * s, hw + 1 * s, hh + 1 * s, 3.0 * s, 0.0, 0.3)]
+    for wx in (-1, 1):
+        for wy in (-1, 1):
+            out.append(("box", wx * (hw + 0.3 * s), wy * (hh - 5 * s), 1.4 * s, 3.0 * s, 0.8, 30.0, 1.0))
+    out += [
+        ("box", 0.0, 0.0, hw, hh, 2.5 * s, p["body"], 1.0),
+        ("box", 0.0, 2.0 * direction * s, hw - 2.5 * s, hh - 6 * s, 1.5 * s, p["roof"], 1.0),
+        ("box", 0.0, (hh - 4.0 * s) * direction, hw - 2.0 * s, 1.8 * s, 1.0, 40.0, 1.0),  # windscreen
+    ]
+    return out
+
+
+def _draw(canvas: np.ndarray, coverage: Optional[np.ndarray], x: float, y: float, shape: list[_Primitive]) -> None:
+    """Alpha-composite `shape` centred at (x, y) onto `canvas` (H, W) float, in place; when
+    `coverage` is given, also record the object's (non-shadow) coverage max into it."""
+    height, width = canvas.shape
+    reach = max(max(abs(dx) + hw, abs(dy) + hh) for _, dx, dy, hw, hh, *_ in shape) + 2
+    x0, x1 = max(0, int(math.floor(x - reach))), min(width, int(math.ceil(x + reach)) + 1)
+    y0, y1 = max(0, int(math.floor(y - reach))), min(height, int(math.ceil(y + reach)) + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    patch = canvas[y0:y1, x0:x1]
+    for kind, dx, dy, hw, hh, radius, value, opacity in shape:
+        px, py = xx - (x + dx), yy - (y + dy)
+        sdf = _sdf_ellipse(px, py, hw, hh) if kind == "ellipse" else _sdf_box(px, py, hw, hh, radius)
+        alpha = np.clip(0.5 - sdf, 0.0, 1.0)
+        if opacity < 1.0:  # a shadow: darkens what is there, never part of the object
+            patch *= 1.0 - opacity * alpha
+            continue
+        patch[:] = patch * (1.0 - alpha) + value * alpha
+        if coverage is not None:
+            np.maximum(coverage[y0:y1, x0:x1], alpha, out=coverage[y0:y1, x0:x1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Actors: every object's whole trajectory is planned first, then frames are rendered
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Actor:
+    kind: str  # "walker", "rider", "skater", "cart"
+    x: np.ndarray  # (T,) centre x per frame
+    y: np.ndarray  # (T,) centre y per frame
+    anomalous: np.ndarray  # (T,) bool: behaving anomalously in this frame
+    appearance: dict
+    heading: np.ndarray  # (T,) +1/-1 travel direction along the path (y) for shapes with a front
+    horizontal: np.ndarray  # (T,) bool: walking sideways (legs swing in x)
+    stride: float  # pixels travelled per leg phase
+    waving: Optional[np.ndarray] = None  # (T,) bool: arms up and waving (erratic behaviour)
+
+
+def _appearance(rng: np.random.Generator) -> dict:
+    light = bool(rng.integers(2))
+    return {
+        "body": float(rng.uniform(178, 228) if light else rng.uniform(32, 88)),
+        "head": float(rng.uniform(38, 95)),
+        "legs": float(rng.uniform(28, 75)),
+        "bike": float(rng.uniform(22, 45)),
+        "roof": float(rng.uniform(60, 90) if light else rng.uniform(190, 225)),
+    }
+
+
+def _walk_speed(rng: np.random.Generator, s: float, fps: float) -> float:
+    return float(rng.uniform(0.6, 1.2) * s * _REFERENCE_FPS / fps)
+
+
+def _plan_pedestrians(rng: np.random.Generator, scene: _Scene, n: int, height: int, fps: float) -> list[_Actor]:
+    """Normal walkers up and down the walkway, entering and leaving, 2-6 visible at a time."""
+    s = scene.scale
+    margin = 6.0 * s
+    x_lo, x_hi = scene.walk_left + margin, scene.walk_right - margin
+    off = 9.0 * s  # a walker is fully outside the frame beyond this distance from an edge
+    spawn_rate = 0.035 * _REFERENCE_FPS / fps  # walkers per frame (both directions together)
+    actors: list[dict] = []
+
+    def new_walker(y: float, direction: float) -> dict:
+        return {
+            "x": float(rng.uniform(x_lo, x_hi)),
+            "y": y,
+            "vy": direction * _walk_speed(rng, s, fps),
+            "vx": float(rng.uniform(-0.04, 0.04) * s * _REFERENCE_FPS / fps),
+            "app": _appearance(rng),
+            "xs": [],
+            "ys": [],
+            "start": None,
+        }
+
+    def visible(a: dict) -> bool:
+        return -off < a["y"] < height + off
+
+    live = [new_walker(float(rng.uniform(0, height)), float(rng.choice([-1.0, 1.0]))) for _ in range(int(rng.integers(3, 6)))]
+    for t in range(n):
+        n_visible = sum(visible(a) for a in live)
+        if n_visible < 2 or (len(live) < 6 and rng.random() < spawn_rate):
+            direction = float(rng.choice([-1.0, 1.0]))
+            live.append(new_walker(-off + 1.0 if direction > 0 else height + off - 1.0, direction))
+        for a in live:
+            if a["start"] is None:
+                a["start"] = t
+            a["xs"].append(a["x"])
+            a["ys"].append(a["y"])
+            a["y"] += a["vy"]
+            a["x"] += a["vx"]
+            if not x_lo <= a["x"] <= x_hi:  # keep to the walkway
+                a["vx"] = -a["vx"]
+                a["x"] = float(np.clip(a["x"], x_lo, x_hi))
+        still = []
+        for a in live:
+            if visible(a) or (a["y"] < -off and a["vy"] > 0) or (a["y"] > height + off and a["vy"] < 0):
+                still.append(a)
+            else:
+                actors.append(a)
+        live = still
+    actors.extend(live)
+
+    out = []
+    for a in actors:
+        xs = np.full(n, np.nan)
+        ys = np.full(n, np.nan)
+        xs[a["start"] : a["start"] + len(a["xs"])] = a["xs"]
+        ys[a["start"] : a["start"] + len(a["ys"])] = a["ys"]
+        out.append(
+            _Actor("walker", xs, ys, np.zeros(n, bool), a["app"], np.full(n, np.sign(a["vy"])), np.zeros(n, bool), 3.0 * s)
+        )
+    return out
+
+
+def _anomaly_span(rng: np.random.Generator, n: int) -> tuple[int, int]:
+    """Target [start, end) of an anomaly: about the middle half of the clip."""
+    start = int(round(n * rng.uniform(0.2, 0.3)))
+    end = int(round(n * rng.uniform(0.7, 0.8)))
+    return start, max(end, start + 1)
+
+
+def _plan_anomaly(kind: str, rng: np.random.Generator, scene: _Scene, n: int, width: int, height: int, fps: float) -> list[_Actor]:
+    s = scene.scale
+    t = np.arange(n, dtype=np.float64)
+    start, end = _anomaly_span(rng, n)
+    walk_mid = 0.5 * (scene.walk_left + scene.walk_right)
+    half_walk = 0.5 * (scene.walk_right - scene.walk_left)
+    time_scale = _REFERENCE_FPS / fps
+
+    if kind == "fast_object":
+        # Riders at 3-5x walking speed; enough of them, one after another, to fill the span.
+        speed = float(0.9 * rng.uniform(3.0, 5.0) * s * time_scale)
+        half_len = 10.0 * s
+        crossing = (height + 2 * half_len) / speed  # frames one rider is visible
+        k = max(1, int(math.ceil((end - start) / crossing)))
+        spacing = (end - start - crossing) / (k - 1) if k > 1 else 0.0
+        spacing = max(spacing, 0.35 * crossing) if k > 1 else 0.0
+        actors = []
+        for i in range(k):
+            enter = start + i * spacing
+            direction = float(rng.choice([-1.0, 1.0]))
+            y0 = -half_len if direction > 0 else height + half_len
+            ys = y0 + direction * speed * (t - enter)
+            xs = np.full(n, walk_mid + rng.uniform(-0.6, 0.6) * half_walk)
+            present = t >= enter
+            ys[~present] = np.nan
+            rider_kind = "rider" if rng.random() < 0.7 else "skater"
+            actors.append(
+                _Actor(rider_kind, xs, ys, present.copy(), _appearance(rng), np.full(n, direction), np.zeros(n, bool), 1e9)
+            )
+        return actors
+
+    if kind == "large_object":
+        half_len = 16.0 * s
+        speed = float(np.clip((height + 2 * half_len) / max(end - start, 1), 1.3 * s * time_scale, 3.2 * s * time_scale))
+        direction = float(rng.choice([-1.0, 1.0]))
+        y0 = -half_len if direction > 0 else height + half_len
+        ys = y0 + direction * speed * (t - start)
+        present = t >= start
+        ys[~present] = np.nan
+        xs = np.full(n, walk_mid + rng.uniform(-0.25, 0.25) * half_walk)
+        return [_Actor("cart", xs, ys, present.copy(), _appearance(rng), np.full(n, direction), np.zeros(n, bool), 1e9)]
+
+    if kind == "wrong_direction":
+        # Across the lawn and onto the walkway, perpendicular to all normal traffic, then turn and
+        # walk on along the walkway (a normal pedestrian again from the turn on).
+        speed = float(rng.uniform(0.9, 1.3) * s * time_scale)
+        from_left = bool(rng.integers(2))
+        x_enter = -5.0 * s if from_left else width + 5.0 * s
+        wanted = speed * (end - start)
+        x_turn = x_enter + wanted if from_left else x_enter - wanted
+        x_turn = float(np.clip(x_turn, scene.walk_left + 6 * s, scene.walk_right - 6 * s))
+        turn = start + abs(x_turn - x_enter) / speed
+        y_cross = float(height * rng.uniform(0.3, 0.7))
+        direction = float(rng.choice([-1.0, 1.0]))
+        across = t < turn
+        xs = np.where(across, x_enter + np.sign(x_turn - x_enter) * speed * (t - start), x_turn)
+        ys = np.where(across, y_cross, y_cross + direction * speed * (t - turn))
+        xs[t < start] = np.nan
+        ys[t < start] = np.nan
+        anomalous = (t >= start) & across
+        appearance = _appearance(rng)
+        appearance["body"] = float(rng.uniform(195, 230))  # light clothes: clearly visible on the grass
+        return [_Actor("walker", xs, ys, anomalous, appearance, np.full(n, direction), across.copy(), 3.0 * s)]
+
+    if kind == "erratic":
+        # Walks in normally, moves erratically on the walkway during the span, walks on out.
+        speed = _walk_speed(rng, s, fps)
+        direction = float(rng.choice([-1.0, 1.0]))
+        x_lo, x_hi = scene.walk_left + 5 * s, scene.walk_right - 5 * s
+        y_lo, y_hi = 0.2 * height, 0.8 * height
+        px, py = float(rng.uniform(x_lo, x_hi)), float(height * rng.uniform(0.35, 0.65))
+        xs = np.empty(n)
+        ys = np.empty(n)
+        before = t < start
+        xs[before] = px
+        ys[before] = py - direction * speed * (start - t[before])
+        x, y = px, py
+        vx = vy = 0.0
+        frames_left = 0  # until the next change of direction
+        for i in range(start, min(end, n)):
+            if frames_left == 0:
+                angle = rng.uniform(0, 2 * math.pi)
+                step = rng.uniform(3.0, 4.5) * s * time_scale
+                vx, vy = step * math.cos(angle), step * math.sin(angle)
+                frames_left = int(rng.integers(2, 5))
+            frames_left -= 1
+            xs[i], ys[i] = x, y
+            x, y = x + vx, y + vy
+            if not x_lo <= x <= x_hi:
+                vx, x = -vx, float(np.clip(x, x_lo, x_hi))
+            if not y_lo <= y <= y_hi:
+                vy, y = -vy, float(np.clip(y, y_lo, y_hi))
+        after = t >= end
+        xs[after] = x
+        ys[after] = y + direction * speed * (t[after] - end)
+        anomalous = (t >= start) & (t < end)
+        return [_Actor("walker", xs, ys, anomalous, _appearance(rng), np.full(n, direction), np.zeros(n, bool), 3.0 * s,
+                       waving=anomalous.copy())]
+
+    raise AssertionError(kind)  # kinds are validated by generate_clip
+
+
+def _shape_at(actor: _Actor, i: int, s: float, distance: float) -> list[_Primitive]:
+    if actor.kind == "walker":
+        phase = int(distance // actor.stride) % 2
+        shape = _person_shape(actor.appearance, phase, bool(actor.horizontal[i]), s)
+        if actor.waving is not None and actor.waving[i]:
+            shape = shape[:3] + _waving_arms(actor.appearance, i % 2, s) + shape[3:]
+        return shape
+    if actor.kind == "rider":
+        return _rider_shape(actor.appearance, float(actor.heading[i]), s)
+    if actor.kind == "skater":
+        return _skater_shape(actor.appearance, s)
+    return _cart_shape(actor.appearance, float(actor.heading[i]), s)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def generate_clip(
+    seed: int,
+    n_frames: int = 120,
+    width: int = 160,
+    height: int = 120,
+    anomalies: Sequence[str] = (),
+    fps: float = 10.0,
+    *,
+    scene_seed: Optional[int] = None,
+    name: Optional[str] = None,
+) -> SyntheticClip:
+    """Generate one walkway clip, deterministically for (seed, scene_seed, sizes, anomalies, fps).
+
+    seed:       the clip's pedestrians, anomalies, noise and flicker.
+    scene_seed: the static background (the camera); clips with the same scene_seed share it.
+                Defaults to `seed`.
+    anomalies:  kinds from `ANOMALY_KINDS` to inject (each in its own contiguous span around the
+                middle half of the clip); empty for a normal clip.
+    Returns a `SyntheticClip` with frames (n_frames, height, width, 3) uint8, labels (n_frames,)
+    uint8 and masks (n_frames, height, width) bool.
+    """
+    unknown = [k for k in anomalies if k not in ANOMALY_KINDS]
+    if isinstance(anomalies, str) or unknown:
+        raise ValueError(f"unknown anomaly kind(s) {unknown or [anomalies]}; choose from {list(ANOMALY_KINDS)}")
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    if width < 32 or height < 32:
+        raise ValueError(f"frames must be at least 32x32 pixels, got {width}x{height}")
+    if not (fps > 0 and math.isfinite(fps)):
+        raise ValueError(f"fps must be a positive number, got {fps}")
+
+    scene = _make_scene(seed if scene_seed is None else scene_seed, width, height)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 2]))
+    actors = _plan_pedestrians(rng, scene, n_frames, height, fps)
+    for kind in anomalies:
+        actors += _plan_anomaly(kind, rng, scene, n_frames, width, height, fps)
+
+    s = scene.scale
+    # Illumination flicker: a slow drift plus a little frame-to-frame jitter (about +-1.5 %).
+    period = rng.uniform(25, 60) * fps / _REFERENCE_FPS
+    gain = 1.0 + 0.01 * np.sin(2 * math.pi * np.arange(n_frames) / period + rng.uniform(0, 2 * math.pi))
+    gain += rng.normal(0.0, 0.004, size=n_frames)
+
+    frames = np.empty((n_frames, height, width, 3), np.uint8)
+    masks = np.zeros((n_frames, height, width), bool)
+    distances = []
+    for a in actors:
+        step = np.hypot(np.diff(a.x, prepend=np.nan), np.diff(a.y, prepend=np.nan))
+        distances.append(np.nancumsum(np.nan_to_num(step)) + rng.uniform(0, a.stride if a.stride < 1e8 else 1))
+    coverage = np.zeros((height, width), np.float32)
+    for i in range(n_frames):
+        canvas = scene.background.copy()
+        present = [j for j, a in enumerate(actors) if np.isfinite(actors[j].y[i])]
+        for j in sorted(present, key=lambda j: actors[j].y[i]):  # farther (higher) first
+            a = actors[j]
+            shape = _shape_at(a, i, s, float(distances[j][i]))
+            if a.anomalous[i]:
+                coverage[:] = 0.0
+                _draw(canvas, coverage, float(a.x[i]), float(a.y[i]), shape)
+                masks[i] |= coverage > 0.5
+            else:
+                _draw(canvas, None, float(a.x[i]), float(a.y[i]), shape)
+        canvas = canvas * gain[i] + rng.normal(0.0, 2.0, size=canvas.shape)
+        frames[i] = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)[..., None]
+    labels = masks.any(axis=(1, 2)).astype(np.uint8)
+    if name is None:
+        name = f"synthetic_{seed}_" + ("+".join(anomalies) if anomalies else "normal")
+    return SyntheticClip(frames, labels, masks, list(anomalies), float(fps), name)
+
+
+_README = """# Sample videos (synthetic)
+
+Generated walkway surveillance clips with injected anomalies and exact ground truth, made by
+`vadlab/data/synthetic.py`:
+
+    python -c "from vadlab.data.synthetic import write_samples; write_samples('{out}', seed={seed}, n_train={n_train}, n_test={n_test}, n_frames={n_frames})"
+
+(or `python -m vadlab samples --out {out}`). Same seed, same files. Every clip shares one static
+scene (one camera, scene seed {seed}): a vertical paved walkway between two lawns, a bench, a lamp
+post, a bin and a tree; clips differ only in who walks through. {width}x{height} pixels, {fps:g} fps,
+grey (three equal channels), H.264 (crf {crf}), sensor noise ~2 grey levels, slight illumination
+flicker. Pedestrians (2-6 visible) walk up and down the walkway at 0.6-1.2 px/frame.
+
+Layout (the generic "folder of videos + labels" layout `vadlab` reads):
+
+    training/train_XX.mp4      normal clips only
+    testing/test_XX.mp4        one anomaly kind per clip, normal frames before and after it
+    testing/labels.json        {{"test_01": [0, 0, 1, ...]}}: 1 where an anomalous object is visible
+    testing/masks/test_XX.npz  key "masks": (T, H, W) bool, the anomalous object's pixels
+    testing/kinds.json         {{"test_01": ["fast_object"]}}
+
+Anomaly kinds: fast_object (cyclists / skaters at 3-5x walking speed along the walkway),
+large_object (a cart ~8x a person's area), wrong_direction (a person walking across the lawn
+and the walkway, perpendicular to all normal traffic, who then turns and walks on normally),
+erratic (a pedestrian darting about erratically and waving their arms, a new direction every
+2-4 frames at 3-5x walking speed).
+
+| clip | frames | kind | anomalous frames |
+|---|---|---|---|
+{rows}
+"""
+
+
+def write_samples(
+    out_dir: str | Path,
+    seed: int = 0,
+    n_train: int = 4,
+    n_test: int = 4,
+    n_frames: int = 120,
+    *,
+    width: int = 160,
+    height: int = 120,
+    fps: float = 10.0,
+    crf: int = 23,
+) -> Path:
+    """Write a small synthetic dataset to `out_dir` and return `out_dir`.
+
+    Layout: training/train_XX.mp4 (normal), testing/test_XX.mp4 (test clip i has anomaly kind
+    ANOMALY_KINDS[i % 4]), testing/labels.json, testing/masks/test_XX.npz (key "masks"),
+    testing/kinds.json and README.md. All clips share one scene (scene_seed = seed).
+    """
+    # Imported here, not at module level: encoding is an export concern and data must not depend
+    # on export at import time (export sits above data in the dependency order).
+    from vadlab.export import write_video
+
+    if n_train < 0 or n_test < 0:
+        raise ValueError(f"n_train and n_test must be >= 0, got {n_train}, {n_test}")
+    out = Path(out_dir)
+    (out / "training").mkdir(parents=True, exist_ok=True)
+    (out / "testing" / "masks").mkdir(parents=True, exist_ok=True)
+    common = dict(n_frames=n_frames, width=width, height=height, fps=fps, scene_seed=seed)
+    rows = []
+    for i in range(n_train):
+        stem = f"train_{i + 1:02d}"
+        clip = generate_clip(seed * 1000 + 1 + i, name=stem, **common)
+        write_video(out / "training" / f"{stem}.mp4", clip.frames, fps, crf=crf)
+        rows.append(f"| training/{stem}.mp4 | {n_frames} | normal | 0 |")
+    labels: dict[str, list[int]] = {}
+    kinds: dict[str, list[str]] = {}
+    for i in range(n_test):
+        stem = f"test_{i + 1:02d}"
+        kind = ANOMALY_KINDS[i % len(ANOMALY_KINDS)]
+        clip = generate_clip(seed * 1000 + 501 + i, anomalies=(kind,), name=stem, **common)
+        write_video(out / "testing" / f"{stem}.mp4", clip.frames, fps, crf=crf)
+        np.savez_compressed(out / "testing" / "masks" / f"{stem}.npz", masks=clip.masks)
+        labels[stem] = [int(v) for v in clip.labels]
+        kinds[stem] = list(clip.anomaly_kinds)
+        span = clip.anomalous_span
+        where = "none" if span is None else f"{span[0]}-{span[1]} ({int(clip.labels.sum())})"
+        rows.append(f"| testing/{stem}.mp4 | {n_frames} | {kind} | {where} |")
+    (out / "testing" / "labels.json").write_text(
+        "{\n" + ",\n".join(f'  "{k}": {json.dumps(v)}' for k, v in labels.items()) + "\n}\n"
+    )
+    (out / "testing" / "kinds.json").write_text(json.dumps(kinds, indent=2) + "\n")
+    (out / "README.md").write_text(
+        _README.format(
+            out=out.as_posix() if not out.is_absolute() else out.name,
+            seed=seed, n_train=n_train, n_test=n_test, n_frames=n_frames,
+            width=width, height=height, fps=fps, crf=crf, rows="\n".join(rows),
+        )
+    )
+    return out

@@ -1,0 +1,360 @@
+"""Exports: H.264 videos (PyAV), annotated videos (heatmap, verdict border, score bar) and per-frame
+scores as CSV / JSON.
+
+Everything takes and returns numpy; frames are uint8 (T, H, W, 3) RGB.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vadlab.outputs import FrameScores
+
+ANOMALOUS_RGB = (230, 32, 32)
+NORMAL_RGB = (40, 200, 70)
+CONTOUR_RGB = (255, 0, 0)
+LABEL_RGB = (255, 170, 0)
+
+# Inferno-like colormap anchors (position, R, G, B), interpolated linearly.
+_COLORMAP_ANCHORS = np.array(
+    [
+        (0.00, 0, 0, 4),
+        (0.15, 40, 11, 84),
+        (0.30, 101, 21, 110),
+        (0.45, 159, 42, 99),
+        (0.60, 212, 72, 66),
+        (0.75, 245, 125, 21),
+        (0.90, 250, 193, 39),
+        (1.00, 252, 255, 164),
+    ],
+    dtype=np.float64,
+)
+
+
+def _check_frames(frames: np.ndarray, what: str = "frames") -> np.ndarray:
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"{what} must be (T, H, W, 3) RGB, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8, got {frames.dtype}; convert with np.clip(x, 0, 255).astype(np.uint8)")
+    if frames.shape[0] == 0 or frames.shape[1] == 0 or frames.shape[2] == 0:
+        raise ValueError(f"{what} is empty (shape {frames.shape}); nothing to write")
+    return frames
+
+
+def write_video(path: Union[str, Path], frames: np.ndarray, fps: float, crf: int = 20) -> Path:
+    """Encode frames (T, H, W, 3) uint8 RGB to an H.264 (libx264, yuv420p) mp4 at `fps`.
+
+    yuv420p needs even sizes: an odd width or height is padded by ONE pixel that repeats the last
+    column / row (edge replication), so the video is at most 1 px larger than the frames.
+    `crf` is x264's constant rate factor (0 = lossless luma, 18-23 = visually good, 51 = worst).
+    Returns the path written. Raises ValueError for empty input, a wrong shape/dtype, or a bad fps.
+    """
+    import av  # imported here: PyAV is only needed when writing videos
+
+    frames = _check_frames(frames)
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if not 0 <= int(crf) <= 51:
+        raise ValueError(f"crf must be in 0..51, got {crf}")
+    _, height, width, _ = frames.shape
+    pad_h, pad_w = height % 2, width % 2
+    if pad_h or pad_w:
+        frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")  # (T, H', W', 3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width = width + pad_w
+        stream.height = height + pad_h
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(int(crf))}
+        for frame in frames:
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():  # flush the encoder
+            container.mux(packet)
+    return path
+
+
+def apply_colormap(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (any shape) -> uint8 RGB (..., 3) with an inferno-like colormap."""
+    v = np.clip(np.nan_to_num(np.asarray(values, dtype=np.float64)), 0.0, 1.0)
+    anchors = _COLORMAP_ANCHORS
+    channels = [np.interp(v, anchors[:, 0], anchors[:, c]) for c in (1, 2, 3)]
+    return np.rint(np.stack(channels, axis=-1)).astype(np.uint8)
+
+
+def _resize_maps(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(T, h, w) float -> (T, height, width) float32, bilinear (torch)."""
+    x = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))[:, None]  # (T, 1, h, w)
+    if x.shape[-2:] == (height, width):
+        return x[:, 0].numpy()
+    out = [F.interpolate(chunk, size=(height, width), mode="bilinear", align_corners=False) for chunk in x.split(64)]
+    return torch.cat(out)[:, 0].numpy()  # (T, height, width)
+
+
+def _outline(region: np.ndarray) -> np.ndarray:
+    """(H, W) bool -> pixels of `region` with a 4-neighbour outside it (a 1-px inner contour)."""
+    padded = np.pad(region, 1, mode="constant", constant_values=False)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    return region & ~interior
+
+
+def annotate_frames(
+    frames: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    error_maps: Optional[np.ndarray] = None,
+    labels: Optional[np.ndarray] = None,
+    *,
+    map_scale: Optional[float] = None,
+    heatmap_alpha: float = 0.6,
+    contour_level: float = 0.5,
+    show_text: bool = True,
+) -> np.ndarray:
+    """Draw each frame's verdict onto a copy of `frames`.
+
+    frames:     (T, H, W, 3) uint8 RGB.
+    scores:     (T,) normalised anomaly scores in [0, 1] (higher = more anomalous).
+    threshold:  a frame is anomalous when score >= threshold.
+    error_maps: optional (T, h, w) float per-pixel evidence at any resolution (resized bilinearly to
+                H x W). Maps are normalised by `map_scale` (default: the 99.5th percentile over the
+                whole video, so a clip's hottest pixels reach 1) and drawn as an inferno heatmap,
+                alpha-blended where the normalised map is above 0.25 (up to `heatmap_alpha`); on
+                anomalous frames, regions where it is >= `contour_level` get a red outline.
+    labels:     optional (T,) 0/1 ground truth, drawn as an orange tick above the score bar.
+    Every frame gets a border (red = anomalous, green = normal) and a score bar along the bottom
+    with a white tick at the threshold; `show_text` adds "frame N  0.73" (PIL's default font).
+    Returns (T, H, W, 3) uint8.
+    """
+    frames = _check_frames(frames)
+    n, height, width, _ = frames.shape
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (n,):
+        raise ValueError(f"scores must be ({n},) to match {n} frames, got {scores.shape}")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain NaN or infinite values")
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels must be ({n},) to match {n} frames, got {labels.shape}")
+    out = frames.astype(np.float32)  # (T, H, W, 3)
+    anomalous = scores >= threshold
+
+    if error_maps is not None:
+        error_maps = np.asarray(error_maps, dtype=np.float32)
+        if error_maps.ndim != 3 or error_maps.shape[0] != n:
+            raise ValueError(f"error_maps must be (T={n}, h, w), got {error_maps.shape}")
+        maps = _resize_maps(np.nan_to_num(error_maps), height, width)  # (T, H, W)
+        scale = float(np.percentile(maps, 99.5)) if map_scale is None else float(map_scale)
+        normalised = np.clip(maps / max(scale, 1e-12), 0.0, 1.0)
+        alpha = heatmap_alpha * np.clip((normalised - 0.25) / 0.75, 0.0, 1.0)[..., None]  # (T, H, W, 1)
+        out = out * (1.0 - alpha) + apply_colormap(normalised).astype(np.float32) * alpha
+        for i in np.flatnonzero(anomalous):
+            contour = _outline(normalised[i] >= contour_level)
+            out[i][contour] = CONTOUR_RGB
+
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    border = max(2, round(min(height, width) / 60))
+    bar_h = max(2, border)
+    inner_left, inner_right = border, width - border
+    for i in range(n):
+        colour = ANOMALOUS_RGB if anomalous[i] else NORMAL_RGB
+        frame = out[i]
+        frame[:border] = colour
+        frame[-border:] = colour
+        frame[:, :border] = colour
+        frame[:, -border:] = colour
+        # Score bar: dark track, filled to the score, white tick at the threshold.
+        y1 = height - border
+        y0 = y1 - bar_h
+        frame[y0:y1, inner_left:inner_right] = (20, 20, 20)
+        span = inner_right - inner_left
+        fill = int(round(float(np.clip(scores[i], 0.0, 1.0)) * span))
+        frame[y0:y1, inner_left : inner_left + fill] = colour
+        tick = inner_left + int(round(float(np.clip(threshold, 0.0, 1.0)) * (span - 1)))
+        frame[y0 - 1 : y1, tick] = (255, 255, 255)
+        if labels is not None and labels[i]:
+            frame[y0 - bar_h - 1 : y0 - 1, inner_left : inner_left + max(3, span // 8)] = LABEL_RGB
+    if show_text:
+        _draw_text(out, scores, border)
+    return out
+
+
+def _draw_text(frames: np.ndarray, scores: np.ndarray, border: int) -> None:
+    """Write "frame N  0.73" in the top-left corner of each frame, in place."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    for i in range(frames.shape[0]):
+        image = Image.fromarray(frames[i])
+        draw = ImageDraw.Draw(image)
+        text = f"frame {i}  {scores[i]:.2f}"
+        left, top, right, bottom = draw.textbbox((border + 2, border + 1), text, font=font)
+        if right >= frames.shape[2] - border or bottom >= frames.shape[1] - border:
+            return  # frames too small for text; the bar and border carry the information
+        draw.rectangle((left - 1, top - 1, right + 1, bottom + 1), fill=(0, 0, 0))
+        draw.text((border + 2, border + 1), text, fill=(255, 255, 255), font=font)
+        frames[i] = np.asarray(image)
+
+
+def write_annotated_video(
+    path: Union[str, Path],
+    frames: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    error_maps: Optional[np.ndarray] = None,
+    fps: float = 10.0,
+    labels: Optional[np.ndarray] = None,
+    crf: int = 20,
+) -> Path:
+    """`annotate_frames` then `write_video`; returns the path written."""
+    annotated = annotate_frames(frames, scores, threshold, error_maps, labels)
+    return write_video(path, annotated, fps, crf=crf)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores as CSV / JSON
+# ---------------------------------------------------------------------------------------------
+
+ScoresLike = Union[FrameScores, Mapping[str, Any]]
+SCORE_COLUMNS = ("frame", "time_s", "score", "normalized_score", "raw", "scored", "anomalous")
+
+
+def min_max_normalize(scores: np.ndarray) -> np.ndarray:
+    """(N,) scores -> (N,) in [0, 1] by the video's own min and max (all zeros if constant)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.size == 0:
+        return scores.copy()
+    low, high = float(np.min(scores)), float(np.max(scores))
+    return np.zeros_like(scores) if high - low <= 0 else (scores - low) / (high - low)
+
+
+def score_rows(
+    frame_scores: ScoresLike,
+    normalized_scores: Optional[np.ndarray] = None,
+    threshold: Optional[float] = None,
+    labels: Optional[np.ndarray] = None,
+) -> list[dict[str, Any]]:
+    """One dict per frame with keys SCORE_COLUMNS (+ "label" when labels are known).
+
+    frame_scores: a `FrameScores`, or a mapping with "scores" (required) and optional "raw",
+                  "scored", "fps", "labels" arrays/values.
+    normalized_scores: (N,) in [0, 1]; default: the video's min-max normalised scores.
+    threshold: on the normalised score; "anomalous" is None when no threshold is given.
+    labels: (N,) 0/1; default: `frame_scores.labels` when present.
+    time_s = frame / fps (seconds).
+    """
+    if isinstance(frame_scores, FrameScores):
+        scores, raw, scored = frame_scores.scores, frame_scores.raw, frame_scores.scored
+        fps, known_labels = frame_scores.fps, frame_scores.labels
+    elif isinstance(frame_scores, Mapping):
+        if "scores" not in frame_scores:
+            raise ValueError(f"a scores mapping needs a 'scores' array; got keys {sorted(frame_scores)}")
+        scores = frame_scores["scores"]
+        raw = frame_scores.get("raw", scores)
+        scored = frame_scores.get("scored")
+        fps = frame_scores.get("fps", 25.0)
+        known_labels = frame_scores.get("labels")
+    else:
+        raise TypeError(f"expected FrameScores or a mapping, got {type(frame_scores).__name__}")
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n = scores.shape[0]
+    raw = np.asarray(raw, dtype=np.float64).reshape(-1)
+    scored = np.ones(n, bool) if scored is None else np.asarray(scored, dtype=bool).reshape(-1)
+    normalized = min_max_normalize(scores) if normalized_scores is None else np.asarray(normalized_scores, np.float64).reshape(-1)
+    labels = known_labels if labels is None else labels
+    labels = None if labels is None else np.asarray(labels).reshape(-1)
+    for what, arr in (("raw", raw), ("scored", scored), ("normalized_scores", normalized), ("labels", labels)):
+        if arr is not None and arr.shape[0] != n:
+            raise ValueError(f"{what} has {arr.shape[0]} values but there are {n} frame scores")
+    if not (fps and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    if threshold is not None and not math.isfinite(threshold):
+        raise ValueError(f"threshold must be finite, got {threshold}")
+    rows = []
+    for i in range(n):
+        row = {
+            "frame": i,
+            "time_s": round(i / float(fps), 6),
+            "score": float(scores[i]),
+            "normalized_score": float(normalized[i]),
+            "raw": float(raw[i]),
+            "scored": bool(scored[i]),
+            "anomalous": None if threshold is None else bool(normalized[i] >= threshold),
+        }
+        if labels is not None:
+            row["label"] = int(labels[i])
+        rows.append(row)
+    return rows
+
+
+def scores_to_csv(
+    frame_scores: ScoresLike,
+    normalized_scores: Optional[np.ndarray] = None,
+    threshold: Optional[float] = None,
+    labels: Optional[np.ndarray] = None,
+) -> str:
+    """CSV text with header `frame,time_s,score,normalized_score,raw,scored,anomalous[,label]`.
+
+    Booleans are written 1/0; `anomalous` is empty when no threshold is given. See `score_rows`.
+    """
+    rows = score_rows(frame_scores, normalized_scores, threshold, labels)
+    columns = list(SCORE_COLUMNS) + (["label"] if rows and "label" in rows[0] else [])
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {
+                **row,
+                "score": repr(row["score"]),
+                "normalized_score": repr(row["normalized_score"]),
+                "raw": repr(row["raw"]),
+                "scored": int(row["scored"]),
+                "anomalous": "" if row["anomalous"] is None else int(row["anomalous"]),
+            }
+        )
+    return buffer.getvalue()
+
+
+def scores_to_json(
+    frame_scores: ScoresLike,
+    normalized_scores: Optional[np.ndarray] = None,
+    threshold: Optional[float] = None,
+    labels: Optional[np.ndarray] = None,
+) -> str:
+    """JSON text: {"video", "score_kind", "fps", "threshold", "columns", "frames": [row, ...]}.
+
+    Rows are `score_rows` dicts (booleans as true/false, `anomalous` null without a threshold).
+    Non-finite scores are written as null (JSON has no NaN).
+    """
+    rows = score_rows(frame_scores, normalized_scores, threshold, labels)
+    for row in rows:
+        for key in ("score", "normalized_score", "raw"):
+            if not math.isfinite(row[key]):
+                row[key] = None
+    is_fs = isinstance(frame_scores, FrameScores)
+    document = {
+        "video": frame_scores.video if is_fs else frame_scores.get("video"),
+        "score_kind": frame_scores.score_kind if is_fs else frame_scores.get("score_kind"),
+        "fps": float(frame_scores.fps if is_fs else frame_scores.get("fps", 25.0)),
+        "threshold": threshold,
+        "columns": list(SCORE_COLUMNS) + (["label"] if rows and "label" in rows[0] else []),
+        "frames": rows,
+    }
+    return json.dumps(document, allow_nan=False)

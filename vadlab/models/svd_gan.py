@@ -1,0 +1,327 @@
+"""SVD-GAN — "SVD-GAN for Real-Time Unsupervised Video Anomaly Detection" (Samuel & Cuzzolin,
+BMVC 2021; the text in papers/ is the anonymous submission #1295).
+
+A GANomaly-like (Akcay et al., ACCV 2018) encoder-decoder-encoder generator with a spatio-temporal
+encoder, trained on normal video with an extra SVD loss. Score: per-pixel squared error between the
+window's LAST frame and its reconstruction, averaged over pixels and channels (MSE, higher = more
+anomalous; the paper min-max normalises it per test sequence, which the evaluation code does).
+
+Architecture (paper Sec. 3.4):
+  * Encoder E, per frame: two depthwise-separable 5x5 stride-2 convolutions (layers.
+    DepthwiseSeparableConv2d) + batch norm + tanh -> (B*T, conv_widths[1], H/4, W/4); then over the
+    window's frames, 4 stacked 3x3 ConvLSTM layers (layers.ConvLSTM): `lstm_layers[0]` at H/4, a 2x2
+    max-pool per frame, `lstm_layers[1]` at H/8 -> latent Z (B, latent_channels, T, H/8, W/8), i.e.
+    the paper's n x 16 x 16 x 128 for 128x128 input.
+  * Decoder, per frame: three 4x4 stride-2 transposed 2D convolutions, batch norm + tanh between
+    them ("batch normalisation with tanh at the end of each layer"), tanh output -> (B, C, T, H, W).
+  * E' = a second encoder of the same architecture on the reconstruction: Z' = E'(G(x)).
+  * Discriminator: the encoder's architecture with LeakyReLU(0.2) instead of tanh, then a
+    full-extent convolution per frame -> one real/fake logit per frame (sigmoid in the loss).
+Losses:
+  G: w_svd * SVD + w_adv * ADV + w_con * CONT + w_enc * ENCOD, with
+     SVD   = mean over frames (B, C, T) of ||x_r - G(x)_r||_F (rank-r approximations, see `svd_loss`),
+     ADV   = feature matching: mean squared difference of the batch-mean discriminator features
+             (the encoder output) of x and G(x) (Salimans et al. 2016, as GANomaly),
+     CONT  = mean |x - G(x)| (L1),
+     ENCOD = mean (E(x) - E'(G(x)))^2 (L2).
+  D: BCE(D(x), real) + BCE(D(G(x)), fake), halved (as GANomaly).
+  G: Adam(lr 2e-4, betas (0.5, 0.999)); D: RMSprop(lr 5e-5), as in the paper. G step, then D step
+  (GANomaly's order).
+
+Deviations and choices, and why:
+  * Latent size: the paper's two stride-2 convolutions give H/4 (32x32 at 128x128) but it states a
+    16x16 latent after the ConvLSTMs, which are resolution-preserving; we put a 2x2 max-pool
+    between the 2nd and 3rd ConvLSTM layer to reach the stated n x 16 x 16 x 128.
+  * The paper also mentions depthwise-separable convolutions INSIDE the LSTM; we use the shared
+    ConvLSTM block (full 3x3 gate convolutions). The depthwise-separable saving applies to the two
+    spatial layers, as the paper's parameter discussion ("Layers 1 and 2") does.
+  * The paper's overall loss (eq. 2) is an unweighted sum; we use GANomaly's weights (w_adv=1,
+    w_con=50, w_enc=1) since the generator is GANomaly's, and w_svd=1: the per-frame Frobenius norm
+    of a 128x128 frame is already ~128x the RMS pixel error, the same order as 50 x the L1 term.
+  * Rank r is not given in the paper; `paper` preset r=10 of 128 (the "few dominant patterns").
+  * Input: 128x128 RGB (the paper mentions separate R, G, B filters); window n=8 frames (not given).
+  * SVD gradient: the VALUE of the loss is exact (torch.linalg.svd in float32, batched over all
+    frames). Its gradient is taken through the tangent space of rank-r matrices (singular vectors
+    treated as constants: A_r = P_U A + A P_V - P_U A P_V), which equals the true gradient when the
+    frame has rank r and drops terms of order sigma_{r+1}/sigma_r otherwise. torch's SVD backward
+    divides by sigma_i^2 - sigma_j^2 and returns NaN for frames with repeated singular values (e.g.
+    a constant or saturated reconstruction), which would poison training.
+  * The discriminator logit is taken with BCE-with-logits: the paper's sigmoid + BCE, stably.
+  * Residual connections mentioned in the introduction are not specified anywhere; none are added.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from vadlab.models.base import AnomalyModel, BaseConfig
+from vadlab.models.layers import ConvLSTM, DepthwiseSeparableConv2d
+from vadlab.outputs import Batch, ClipOutput
+from vadlab.registry import register_model
+
+
+@dataclass(frozen=True)
+class SvdGanConfig(BaseConfig):
+    channels: int = 3
+    height: int = 128
+    width: int = 128
+    window: int = 8
+    lr: float = 2e-4  # generator Adam
+    beta1: float = 0.5  # generator Adam beta1 (GANomaly)
+    lr_discriminator: float = 5e-5  # discriminator RMSprop, as in the paper
+    batch_size: int = 8
+    conv_widths: tuple[int, int] = (128, 128)  # the two depthwise-separable 5x5 stride-2 layers
+    latent_channels: int = 128  # ConvLSTM hidden channels = latent channels
+    lstm_layers: tuple[int, int] = (2, 2)  # ConvLSTM layers before / after the 2x2 pool (4 in all)
+    decoder_widths: tuple[int, int] = (128, 64)  # transposed-conv channels at H/4 and H/2
+    rank: int = 10  # r of the rank-r approximations in the SVD loss
+    use_svd_loss: bool = True  # the paper's ablation ("without SVD loss")
+    w_svd: float = 1.0
+    w_adv: float = 1.0
+    w_con: float = 50.0
+    w_enc: float = 1.0
+
+
+# ------------------------------------------------------------------------------------------------
+# SVD loss
+# ------------------------------------------------------------------------------------------------
+def rank_r_approximation(frames: Union[torch.Tensor, np.ndarray], r: int) -> Union[torch.Tensor, np.ndarray]:
+    """Optimal rank-r approximation (Eckart-Young) of every matrix in `frames`.
+
+    frames: (..., H, W) tensor (any leading dims, e.g. (B, C, T, H, W)) or numpy array.
+    Returns the same shape, float32 (numpy in, numpy out): sum of the r largest singular triplets
+    sigma_i u_i v_i^T of each (H, W) matrix. Batched `torch.linalg.svd` in float32 (autocast off).
+    Differentiable with respect to `frames` through the tangent space of rank-r matrices (singular
+    vectors held constant), which stays finite where torch's SVD backward gives NaN (repeated
+    singular values, e.g. constant frames); see the module docstring.
+    """
+    as_numpy = isinstance(frames, np.ndarray)
+    x = torch.from_numpy(np.asarray(frames, dtype=np.float32)) if as_numpy else frames
+    if x.ndim < 2:
+        raise ValueError(f"rank_r_approximation needs (..., H, W) matrices, got shape {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    if not 1 <= r <= min(h, w):
+        raise ValueError(f"rank r must be in [1, min(H, W)] = [1, {min(h, w)}], got {r}")
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        a = x.float()  # (..., H, W)
+        with torch.no_grad():
+            u, _, vh = torch.linalg.svd(a, full_matrices=False)  # (..., H, k), (..., k, W)
+            u_r = u[..., :r]  # (..., H, r)
+            vh_r = vh[..., :r, :]  # (..., r, W)
+        left = u_r.transpose(-2, -1) @ a  # (..., r, W) = U_r^T A
+        right = a @ vh_r.transpose(-2, -1)  # (..., H, r) = A V_r
+        core = left @ vh_r.transpose(-2, -1)  # (..., r, r) = U_r^T A V_r = diag(sigma_1..r)
+        # P_U A + A P_V - P_U A P_V: each term equals A_r in value
+        approx = u_r @ left + right @ vh_r - u_r @ core @ vh_r  # (..., H, W)
+    return approx.detach().numpy() if as_numpy else approx
+
+
+def svd_loss(x: torch.Tensor, y: torch.Tensor, r: int) -> torch.Tensor:
+    """SVD loss of the paper (eq. 1): mean over frames of || x_r - y_r ||_F.
+
+    x, y: (..., H, W) with equal shapes, e.g. (B, C, T, H, W): every (H, W) matrix is one frame
+    (one channel of one frame for RGB). x_r, y_r are their rank-r approximations. Returns a scalar:
+    the Frobenius norm of the difference per frame, averaged over all leading dims (frames of the
+    window, channels and batch). Units: pixel values ([-1, 1] scale) x sqrt(pixels).
+    """
+    if x.shape != y.shape:
+        raise ValueError(f"svd_loss needs equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
+    both = rank_r_approximation(torch.stack([x, y]), r)  # (2, ..., H, W), one batched SVD
+    diff = both[0] - both[1]
+    with torch.autocast(device_type=diff.device.type, enabled=False):
+        return torch.linalg.matrix_norm(diff.float()).mean()  # Frobenius per frame, mean
+
+
+# ------------------------------------------------------------------------------------------------
+# networks
+# ------------------------------------------------------------------------------------------------
+class SpatioTemporalEncoder(nn.Module):
+    """Depthwise-separable per-frame convolutions + stacked ConvLSTMs.
+
+    (B, C, T, H, W) -> latent (B, latent_channels, T, H/8, W/8).
+    """
+
+    def __init__(self, c: SvdGanConfig, act: Callable[[], nn.Module]):
+        super().__init__()
+        w1, w2 = c.conv_widths
+        self.spatial = nn.Sequential(
+            DepthwiseSeparableConv2d(c.channels, w1, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(w1), act(),
+            DepthwiseSeparableConv2d(w1, w2, 5, stride=2, padding=2, bias=False), nn.BatchNorm2d(w2), act(),
+        )
+        self.lstm_high = ConvLSTM(w2, c.latent_channels, num_layers=c.lstm_layers[0], kernel_size=3)
+        self.lstm_low = ConvLSTM(c.latent_channels, c.latent_channels, num_layers=c.lstm_layers[1], kernel_size=3)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        b, ch, t, h, w = clip.shape
+        frames = clip.permute(0, 2, 1, 3, 4).reshape(b * t, ch, h, w)  # (B*T, C, H, W)
+        feats = self.spatial(frames)  # (B*T, w2, H/4, W/4)
+        feats = feats.view(b, t, *feats.shape[1:]).permute(0, 2, 1, 3, 4)  # (B, w2, T, H/4, W/4)
+        feats = self.lstm_high(feats)  # (B, L, T, H/4, W/4)
+        lat = feats.shape[1]
+        pooled = F.max_pool2d(feats.permute(0, 2, 1, 3, 4).reshape(b * t, lat, h // 4, w // 4), 2)  # (B*T, L, H/8, W/8)
+        pooled = pooled.view(b, t, lat, h // 8, w // 8).permute(0, 2, 1, 3, 4)  # (B, L, T, H/8, W/8)
+        return self.lstm_low(pooled)  # (B, L, T, H/8, W/8)
+
+
+class FrameDecoder(nn.Module):
+    """Per-frame transposed 2D convolutions: latent (B, L, T, H/8, W/8) -> (B, C, T, H, W) in [-1, 1]."""
+
+    def __init__(self, c: SvdGanConfig):
+        super().__init__()
+        d1, d2 = c.decoder_widths
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(c.latent_channels, d1, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(d1), nn.Tanh(),
+            nn.ConvTranspose2d(d1, d2, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(d2), nn.Tanh(),
+            nn.ConvTranspose2d(d2, c.channels, 4, stride=2, padding=1), nn.Tanh(),
+        )
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        b, l, t, h, w = latent.shape
+        frames = self.net(latent.permute(0, 2, 1, 3, 4).reshape(b * t, l, h, w))  # (B*T, C, 8h, 8w)
+        return frames.view(b, t, *frames.shape[1:]).permute(0, 2, 1, 3, 4)  # (B, C, T, H, W)
+
+
+class FrameDiscriminator(nn.Module):
+    """The encoder's architecture (LeakyReLU) + a full-extent convolution per frame.
+
+    (B, C, T, H, W) -> (logits (B, T), features (B, L, T, H/8, W/8)).
+    """
+
+    def __init__(self, c: SvdGanConfig):
+        super().__init__()
+        self.encoder = SpatioTemporalEncoder(c, act=lambda: nn.LeakyReLU(0.2))
+        self.classifier = nn.Conv2d(c.latent_channels, 1, (c.height // 8, c.width // 8))
+
+    def forward(self, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.encoder(clip)  # (B, L, T, h, w)
+        b, l, t, h, w = features.shape
+        logits = self.classifier(features.permute(0, 2, 1, 3, 4).reshape(b * t, l, h, w))  # (B*T, 1, 1, 1)
+        return logits.view(b, t), features
+
+
+class SvdGan(AnomalyModel):
+    """GANomaly-style encoder-decoder-encoder with ConvLSTMs, depthwise convolutions and an SVD loss."""
+
+    config_class = SvdGanConfig
+
+    def __init__(self, config: SvdGanConfig):
+        super().__init__(config)
+        c = config
+        if c.height % 8 or c.width % 8:
+            raise ValueError(f"svd_gan needs height and width divisible by 8, got {c.height}x{c.width}")
+        if not 1 <= c.rank <= min(c.height, c.width):
+            raise ValueError(f"svd_gan rank must be in [1, {min(c.height, c.width)}], got {c.rank}")
+        if min(c.lstm_layers) < 1:
+            raise ValueError(f"svd_gan needs at least one ConvLSTM layer on each side of the pool, got {c.lstm_layers}")
+        self.encoder = SpatioTemporalEncoder(c, act=nn.Tanh)  # E
+        self.decoder = FrameDecoder(c)  # G's decoder
+        self.encoder2 = SpatioTemporalEncoder(c, act=nn.Tanh)  # E'
+        self.discriminator = FrameDiscriminator(c)
+
+    def forward_generator(self, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, C, T, H, W) -> (reconstruction (B, C, T, H, W), Z = E(x), Z' = E'(G(x)))."""
+        latent = self.encoder(clip)
+        recon = self.decoder(latent)
+        return recon, latent, self.encoder2(recon)
+
+    def reconstruct(self, clip: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> (B, C, T, H, W) reconstruction G(x) in [-1, 1]."""
+        return self.decoder(self.encoder(clip))
+
+    def generator_parameters(self):
+        return [*self.encoder.parameters(), *self.decoder.parameters(), *self.encoder2.parameters()]
+
+    def configure_optimizers(self):
+        c = self.config
+        return {
+            "generator": torch.optim.Adam(self.generator_parameters(), lr=c.lr, betas=(c.beta1, 0.999)),
+            "discriminator": torch.optim.RMSprop(self.discriminator.parameters(), lr=c.lr_discriminator),
+        }
+
+    def on_epoch_start(self, epoch: int, total_epochs: int) -> None:
+        """No training phases."""
+
+    def generator_losses(self, clip: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The generator's loss terms on a window (B, C, T, H, W), as scalar tensors with graph.
+
+        Keys: "g_loss" (weighted total), "adversarial", "contextual", "encoder", and "svd" when
+        `use_svd_loss`; "reconstruction" = G(x) itself (B, C, T, H, W), for the discriminator step.
+        """
+        c = self.config
+        recon, latent, latent2 = self.forward_generator(clip)
+        with torch.no_grad():
+            _, real_features = self.discriminator(clip)
+        _, fake_features = self.discriminator(recon)
+        adversarial = (real_features.float().mean(0) - fake_features.float().mean(0)).pow(2).mean()
+        contextual = (clip.float() - recon.float()).abs().mean()
+        encoder = (latent.float() - latent2.float()).pow(2).mean()
+        g_loss = c.w_adv * adversarial + c.w_con * contextual + c.w_enc * encoder
+        out = {"adversarial": adversarial, "contextual": contextual, "encoder": encoder}
+        if c.use_svd_loss:
+            svd = svd_loss(clip, recon, c.rank)
+            g_loss = g_loss + c.w_svd * svd
+            out["svd"] = svd
+        out["g_loss"] = g_loss
+        out["reconstruction"] = recon
+        return out
+
+    def train_step(self, batch: Batch, optimizers) -> dict[str, float]:
+        opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
+        clip = batch.clip
+        losses = self.generator_losses(clip)
+        opt_g.zero_grad(set_to_none=True)
+        losses["g_loss"].backward()
+        opt_g.step()
+
+        # Discriminator: real frames -> 1, reconstructed frames -> 0.
+        d_real, _ = self.discriminator(clip)  # (B, T) logits
+        d_fake, _ = self.discriminator(losses["reconstruction"].detach())
+        d_loss = 0.5 * (
+            F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        )
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        with torch.no_grad():
+            d_accuracy = torch.cat([(d_real > 0).flatten(), (d_fake < 0).flatten()]).float().mean()
+        report = {k: float(v.detach()) for k, v in losses.items() if k != "reconstruction"}
+        report["d_loss"] = float(d_loss.detach())
+        report["d_accuracy"] = float(d_accuracy)
+        return report
+
+    @torch.no_grad()
+    def validation_loss(self, batch: Batch) -> float:
+        """Reconstruction MSE of the whole window (lower is better)."""
+        return float((self.reconstruct(batch.clip).float() - batch.clip.float()).pow(2).mean())
+
+    def anomaly_score(self, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        last = self.reconstruct(clip)[:, :, -1].float()  # (B, C, H, W)
+        return (last - target.float()).pow(2).flatten(1).mean(1)
+
+    @torch.no_grad()
+    def score_clip(self, batch: Batch) -> ClipOutput:
+        last = self.reconstruct(batch.clip)[:, :, -1].float()  # (B, C, H, W) reconstruction of the scored frame
+        error_map = (last - batch.target.float()).pow(2).mean(1)  # (B, H, W)
+        mse = error_map.flatten(1).mean(1)  # (B,)
+        return ClipOutput(score=mse, raw=mse, output=last, error_map=error_map)
+
+
+register_model(
+    "svd_gan",
+    presets={
+        "paper": SvdGanConfig(),
+        "tiny": SvdGanConfig(
+            channels=1, height=64, width=64, window=4, conv_widths=(8, 8), latent_channels=8,
+            lstm_layers=(2, 2), decoder_widths=(8, 8), rank=4, lr=1e-3, batch_size=8,
+        ),
+    },
+    score_kind="mse",
+    target="window",
+    paper="Samuel & Cuzzolin, SVD-GAN for Real-Time Unsupervised Video Anomaly Detection, BMVC 2021",
+)(SvdGan)

@@ -1,0 +1,376 @@
+"""Plotly figures from numpy: anomaly timelines, ROC / PR curves, losses, confusion matrices, images.
+
+No Streamlit here: every function returns a `plotly.graph_objects.Figure`, so the same figures show
+in the app, in Jupyter and in exported notebooks.
+
+Conventions (as in `vadlab.metrics`): one score per frame, HIGHER = MORE ANOMALOUS; a frame is
+flagged anomalous when `score >= threshold`; labels are 0/1 per frame, 1 = anomalous. Timelines put
+the frame index on the x axis (hover shows the time in seconds), so a clicked point's `x` is a frame.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from vadlab.outputs import EvalResult, Event
+
+__all__ = [
+    "COLORS",
+    "spans",
+    "frame_outcomes",
+    "timeline",
+    "timelines",
+    "roc_figure",
+    "pr_figure",
+    "loss_figure",
+    "confusion_figure",
+    "image_figure",
+    "per_video_auc_figure",
+]
+
+# One palette for every figure (colour-blind friendly, Okabe-Ito based).
+COLORS = {
+    "score": "#1f4e79",
+    "threshold": "#c0392b",
+    "flagged": "rgba(214, 39, 40, 0.16)",  # predicted anomalous span
+    "ground_truth": "rgba(230, 159, 0, 0.55)",  # ground-truth band along the bottom
+    "current": "#555555",
+    "tp": "#d62728",  # anomaly caught
+    "fn": "#e69f00",  # anomaly missed
+    "fp": "#8e44ad",  # false alarm
+    "tn": "#2ca02c",  # normal, not flagged
+}
+SERIES_COLORS = ["#1f4e79", "#d55e00", "#009e73", "#cc79a7", "#0072b2", "#e69f00", "#56b4e9", "#000000"]
+OUTCOME_NAMES = {"tp": "true positive", "fp": "false positive", "fn": "false negative", "tn": "true negative"}
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _as_1d(values: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array with one value per frame, got shape {array.shape}")
+    return array
+
+
+def _as_labels(labels: Optional[np.ndarray], n_frames: int) -> Optional[np.ndarray]:
+    if labels is None:
+        return None
+    array = np.asarray(labels).astype(np.int8).ravel()
+    if array.shape[0] != n_frames:
+        raise ValueError(f"labels: {array.shape[0]} labels for {n_frames} frames; need one label per frame")
+    return array
+
+
+def spans(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Contiguous runs of True in a 1-D bool mask as inclusive (start, end) frame pairs."""
+    flags = np.asarray(mask, dtype=np.int8).ravel()
+    edges = np.diff(np.concatenate(([0], flags, [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1) - 1
+    return list(zip(starts.tolist(), ends.tolist()))
+
+
+def frame_outcomes(scores: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Per-frame outcome at `threshold`: an (N,) array of "tp", "fp", "fn" or "tn" strings."""
+    scores = _as_1d(scores, "scores")
+    labels = _as_labels(labels, scores.shape[0])
+    flagged = scores >= threshold
+    positive = labels == 1
+    out = np.full(scores.shape[0], "tn", dtype="<U2")
+    out[flagged & positive] = "tp"
+    out[flagged & ~positive] = "fp"
+    out[~flagged & positive] = "fn"
+    return out
+
+
+def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=15)),
+        height=height,
+        margin=dict(l=50, r=20, t=45, b=40),
+        template="plotly_white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, font=dict(size=11)),
+        hovermode="closest",
+    )
+    return fig
+
+
+def _legend_box(fig: go.Figure, name: str, color: str, group: str) -> None:
+    """A legend entry for shaded shapes (shapes themselves carry no legend in every plotly.js)."""
+    fig.add_trace(
+        go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=group,
+                   marker=dict(symbol="square", size=12, color=color), hoverinfo="skip")
+    )
+
+
+# ---------------------------------------------------------------------------------------- timelines
+def timeline(
+    scores: np.ndarray,
+    threshold: Optional[float] = None,
+    labels: Optional[np.ndarray] = None,
+    events: Optional[Sequence[Event]] = None,
+    current_frame: Optional[int] = None,
+    fps: float = 25.0,
+    title: str = "Anomaly score per frame",
+    name: str = "score",
+    y_title: str = "anomaly score",
+    height: int = 330,
+) -> go.Figure:
+    """The anomaly graph of one video: score per frame against the threshold.
+
+    scores: (N,) per-frame scores (usually normalised to [0, 1]); the "score" trace has exactly one
+    point per frame at x = frame index (hover shows time = index / fps seconds).
+    threshold: drawn as a horizontal line; frames with score >= threshold are flagged.
+    events: anomalous spans to shade in red (default: the runs of flagged frames).
+    labels: (N,) 0/1 ground truth; when given, it is shaded as a band along the bottom, and every
+    frame is marked as a true/false positive/negative at the threshold (the papers' anomaly graphs).
+    current_frame: drawn as a dashed vertical line (the frame shown beside the chart).
+    """
+    scores = _as_1d(scores, "scores")
+    n_frames = scores.shape[0]
+    labels = _as_labels(labels, n_frames)
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    frames = np.arange(n_frames)
+    seconds = frames / fps
+    fig = go.Figure()
+
+    if threshold is not None:
+        if events is not None:
+            flagged_spans = [(e.start, e.end) for e in events]
+        else:
+            flagged_spans = spans(scores >= threshold)
+        for start, end in flagged_spans:
+            fig.add_vrect(x0=start - 0.5, x1=end + 0.5, fillcolor=COLORS["flagged"], line_width=0, layer="below")
+        if flagged_spans:
+            _legend_box(fig, "flagged anomalous", COLORS["flagged"].replace("0.16", "0.5"), "flagged")
+
+    if labels is not None:
+        for start, end in spans(labels == 1):
+            fig.add_vrect(x0=start - 0.5, x1=end + 0.5, y0=0.0, y1=0.06, fillcolor=COLORS["ground_truth"],
+                          line_width=0, layer="below")
+        if labels.any():
+            _legend_box(fig, "ground truth anomalous", COLORS["ground_truth"], "gt")
+
+    fig.add_trace(
+        go.Scatter(
+            x=frames, y=scores, mode="lines", name=name, line=dict(color=COLORS["score"], width=2),
+            customdata=seconds, hovertemplate="frame %{x}<br>t = %{customdata:.2f} s<br>score %{y:.3f}<extra></extra>",
+        )
+    )
+
+    if labels is not None and threshold is not None:
+        outcomes = frame_outcomes(scores, labels, threshold)
+        for outcome in ("tp", "fn", "fp", "tn"):
+            chosen = np.flatnonzero(outcomes == outcome)
+            fig.add_trace(
+                go.Scatter(
+                    x=chosen, y=scores[chosen], mode="markers", name=f"{OUTCOME_NAMES[outcome]} ({chosen.size})",
+                    marker=dict(color=COLORS[outcome], size=5 if outcome == "tn" else 6),
+                    customdata=seconds[chosen], legendgroup=outcome,
+                    hovertemplate=f"frame %{{x}}<br>t = %{{customdata:.2f}} s<br>score %{{y:.3f}}<br>{OUTCOME_NAMES[outcome]}<extra></extra>",
+                )
+            )
+
+    if threshold is not None:
+        fig.add_hline(y=float(threshold), line=dict(color=COLORS["threshold"], width=1.5, dash="dash"),
+                      annotation_text=f"threshold {threshold:.2f}", annotation_position="top left",
+                      annotation_font=dict(color=COLORS["threshold"], size=11))
+    if current_frame is not None and 0 <= current_frame < n_frames:
+        fig.add_vline(x=int(current_frame), line=dict(color=COLORS["current"], width=1.5, dash="dot"))
+
+    _base_layout(fig, title, height)
+    fig.update_xaxes(title_text=f"frame ({fps:g} fps)", range=[-0.5, max(n_frames - 0.5, 0.5)])
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def timelines(
+    series: Mapping[str, np.ndarray],
+    threshold: Optional[float] = None,
+    labels: Optional[np.ndarray] = None,
+    current_frame: Optional[int] = None,
+    fps: float = 25.0,
+    title: str = "Anomaly scores of several models",
+    y_title: str = "anomaly score",
+    height: int = 330,
+) -> go.Figure:
+    """Several score curves of the same video overlaid (Compare variants).
+
+    series: model name -> (N,) scores (same N for all); one line trace per model with one point per
+    frame. threshold, labels (ground truth band) and current_frame as in `timeline`.
+    """
+    if not series:
+        raise ValueError("timelines: no score series given")
+    lengths = {name: _as_1d(values, name).shape[0] for name, values in series.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"timelines: every series needs the same number of frames, got {lengths}")
+    n_frames = next(iter(lengths.values()))
+    labels = _as_labels(labels, n_frames)
+    frames = np.arange(n_frames)
+    seconds = frames / fps
+    fig = go.Figure()
+    if labels is not None:
+        for start, end in spans(labels == 1):
+            fig.add_vrect(x0=start - 0.5, x1=end + 0.5, fillcolor="rgba(230, 159, 0, 0.15)", line_width=0, layer="below")
+        if labels.any():
+            _legend_box(fig, "ground truth anomalous", COLORS["ground_truth"], "gt")
+    for i, (name, values) in enumerate(series.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=frames, y=_as_1d(values, name), mode="lines", name=name,
+                line=dict(color=SERIES_COLORS[i % len(SERIES_COLORS)], width=2), customdata=seconds,
+                hovertemplate=f"{name}<br>frame %{{x}}<br>t = %{{customdata:.2f}} s<br>score %{{y:.3f}}<extra></extra>",
+            )
+        )
+    if threshold is not None:
+        fig.add_hline(y=float(threshold), line=dict(color=COLORS["threshold"], width=1.5, dash="dash"),
+                      annotation_text=f"threshold {threshold:.2f}", annotation_position="top left")
+    if current_frame is not None and 0 <= current_frame < n_frames:
+        fig.add_vline(x=int(current_frame), line=dict(color=COLORS["current"], width=1.5, dash="dot"))
+    _base_layout(fig, title, height)
+    fig.update_xaxes(title_text=f"frame ({fps:g} fps)")
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------- curves
+def roc_figure(results: Mapping[str, EvalResult], title: str = "ROC curve (frame level, micro)", height: int = 420) -> go.Figure:
+    """ROC curves of several evaluations overlaid, each with its equal-error-rate point marked.
+
+    results: name -> EvalResult (its micro `fpr`/`tpr`); the legend shows each micro AUC. The EER
+    point is where the false positive rate equals the miss rate: (EER, 1 - EER).
+    """
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line=dict(color="#aaaaaa", dash="dot"),
+                             hoverinfo="skip"))
+    for i, (name, result) in enumerate(results.items()):
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        fig.add_trace(
+            go.Scatter(x=result.fpr, y=result.tpr, mode="lines", name=f"{name} (AUC {result.micro_auc:.3f})",
+                       line=dict(color=color, width=2), legendgroup=name,
+                       hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>" + name + "</extra>")
+        )
+        if np.isfinite(result.eer):
+            fig.add_trace(
+                go.Scatter(x=[result.eer], y=[1.0 - result.eer], mode="markers+text", name=f"{name} EER {result.eer:.3f}",
+                           marker=dict(color=color, size=11, symbol="x"), text=[f"EER {result.eer:.3f}"],
+                           textposition="bottom right", legendgroup=name, showlegend=False,
+                           hovertemplate="EER %{x:.3f}<extra>" + name + "</extra>")
+            )
+    _base_layout(fig, title, height)
+    fig.update_xaxes(title_text="false positive rate", range=[-0.01, 1.01], constrain="domain")
+    fig.update_yaxes(title_text="true positive rate", range=[-0.01, 1.01], scaleanchor="x", scaleratio=1)
+    fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=0.02, xanchor="right", x=0.98))
+    return fig
+
+
+def pr_figure(results: Mapping[str, EvalResult], title: str = "Precision-recall curve (anomalous = positive)", height: int = 420) -> go.Figure:
+    """Precision-recall curves overlaid; the legend shows each PR-AUC (average precision) and the
+    dotted line is the chance level (share of anomalous frames)."""
+    fig = go.Figure()
+    for i, (name, result) in enumerate(results.items()):
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        fig.add_trace(
+            go.Scatter(x=result.recall, y=result.precision, mode="lines", name=f"{name} (PR-AUC {result.pr_auc:.3f})",
+                       line=dict(color=color, width=2, shape="hv"),
+                       hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra>" + name + "</extra>")
+        )
+        if result.n_frames:
+            base = result.n_anomalous / result.n_frames
+            fig.add_trace(go.Scatter(x=[0, 1], y=[base, base], mode="lines", showlegend=i == 0, name="chance",
+                                     line=dict(color="#aaaaaa", dash="dot"), hoverinfo="skip"))
+    _base_layout(fig, title, height)
+    fig.update_xaxes(title_text="recall", range=[-0.01, 1.01])
+    fig.update_yaxes(title_text="precision", range=[-0.01, 1.05])
+    fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=0.02, xanchor="left", x=0.02))
+    return fig
+
+
+def loss_figure(
+    history: Sequence[Mapping[str, float]],
+    x_key: Optional[str] = None,
+    title: str = "Training losses",
+    skip: Sequence[str] = ("epoch", "step", "seconds"),
+    height: int = 330,
+) -> go.Figure:
+    """One line per loss over training.
+
+    history: a list of records {loss name: value, ...} (the per-epoch `TrainResult.history`, or the
+    losses of step events); x_key: the record field used as x (e.g. "epoch" or "step"; default the
+    record index + 1). Every other numeric field not in `skip` becomes a line; NaNs leave gaps.
+    """
+    fig = go.Figure()
+    names: list[str] = []
+    for record in history:
+        for key, value in record.items():
+            if key == x_key or key in skip or key in names:
+                continue
+            if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
+                names.append(key)
+    xs = [record.get(x_key, i + 1) if x_key else i + 1 for i, record in enumerate(history)]
+    for i, key in enumerate(names):
+        ys = [float(record[key]) if key in record and record[key] is not None else np.nan for record in history]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers" if len(xs) < 40 else "lines", name=key,
+                                 line=dict(color=SERIES_COLORS[i % len(SERIES_COLORS)], width=2)))
+    _base_layout(fig, title, height)
+    fig.update_xaxes(title_text=x_key or "record")
+    fig.update_yaxes(title_text="loss")
+    return fig
+
+
+def confusion_figure(counts: Mapping[str, float], title: str = "Confusion matrix", height: int = 330) -> go.Figure:
+    """2 x 2 confusion matrix from {tp, fp, tn, fn} counts (e.g. `metrics.threshold_metrics`).
+
+    Rows: actual (normal, anomalous); columns: predicted (normal, anomalous); cells show the count
+    and the share of that row.
+    """
+    for key in ("tp", "fp", "tn", "fn"):
+        if key not in counts:
+            raise ValueError(f"confusion_figure: counts need tp, fp, tn and fn; missing '{key}'")
+    matrix = np.array([[counts["tn"], counts["fp"]], [counts["fn"], counts["tp"]]], dtype=np.float64)
+    row_totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, row_totals, out=np.zeros_like(matrix), where=row_totals > 0)
+    names = [["true negative", "false positive"], ["false negative", "true positive"]]
+    text = [[f"{names[r][c]}<br><b>{int(matrix[r, c])}</b><br>{shares[r, c]:.1%} of row" for c in range(2)] for r in range(2)]
+    fig = go.Figure(
+        go.Heatmap(z=shares, x=["predicted normal", "predicted anomalous"], y=["actual normal", "actual anomalous"],
+                   text=text, texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, showscale=False,
+                   hoverinfo="skip")
+    )
+    _base_layout(fig, title, height)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def per_video_auc_figure(per_video_auc: Mapping[str, float], title: str = "AUC per video", height: int = 300) -> go.Figure:
+    """Bar chart of per-video AUCs (single-class videos, whose AUC is undefined, are left out)."""
+    names = [name for name, value in per_video_auc.items() if np.isfinite(value)]
+    values = [per_video_auc[name] for name in names]
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=COLORS["score"],
+                           hovertemplate="%{x}: AUC %{y:.3f}<extra></extra>"))
+    _base_layout(fig, title, height)
+    fig.update_yaxes(title_text="AUC", range=[0, 1])
+    return fig
+
+
+# ----------------------------------------------------------------------------------------- images
+def image_figure(image: np.ndarray, title: str = "", height: int = 300) -> go.Figure:
+    """An image as a figure: uint8 (H, W, 3) RGB or (H, W) grey; float (H, W) maps become a heatmap."""
+    array = np.asarray(image)
+    fig = go.Figure()
+    if array.ndim == 2 and array.dtype != np.uint8:
+        fig.add_trace(go.Heatmap(z=array.astype(np.float64), colorscale="Inferno", showscale=True))
+        fig.update_yaxes(autorange="reversed")
+    elif array.ndim == 2:
+        fig.add_trace(go.Image(z=np.repeat(array[..., None], 3, axis=2)))
+    elif array.ndim == 3 and array.shape[2] in (3, 4) and array.dtype == np.uint8:
+        fig.add_trace(go.Image(z=array[..., :3]))
+    else:
+        raise ValueError(f"image_figure: expected uint8 (H, W, 3), uint8 (H, W) or a float (H, W) map, got {array.shape} {array.dtype}")
+    _base_layout(fig, title, height)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    return fig

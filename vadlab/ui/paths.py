@@ -1,0 +1,127 @@
+"""Where the app may read and write: configured roots, and confinement of paths typed by users.
+
+A served lab must not become a way to read arbitrary files, so every folder a user types (a dataset
+folder, a checkpoint folder) is resolved (symlinks and `..` followed) and must lie inside one of the
+configured roots:
+
+  * the repository's `sample_videos/` and `checkpoints/` (shipped demo data and models);
+  * the user checkpoint folder, `VADLAB_USER_CHECKPOINTS` (default `checkpoints/user/`), where the
+    Train page saves models;
+  * the data folder, `VADLAB_DATA_ROOT` (default `../shared/datasets` beside the repository when it
+    exists). Several data roots can be given, separated by `os.pathsep` (':' on Linux).
+
+Relative paths typed by the user are taken relative to the data root first, then the repository.
+This module does not import Streamlit (it is tested on its own).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+USER_CHECKPOINTS_ENV = "VADLAB_USER_CHECKPOINTS"
+DATA_ROOT_ENV = "VADLAB_DATA_ROOT"
+
+
+class PathNotAllowedError(ValueError):
+    """A user-typed path outside the configured roots (or one that does not exist)."""
+
+
+@dataclass(frozen=True)
+class Roots:
+    """The folders the app reads from (all resolved, absolute)."""
+
+    samples: Path
+    checkpoints: Path
+    user_checkpoints: Path
+    data: tuple[Path, ...]
+
+    @property
+    def readable(self) -> tuple[Path, ...]:
+        """Every root a typed path may fall under."""
+        return (self.samples, self.checkpoints, self.user_checkpoints, *self.data)
+
+
+def sample_videos_dir() -> Path:
+    """The shipped sample videos (`sample_videos/` in the repository)."""
+    return REPO_ROOT / "sample_videos"
+
+
+def shipped_checkpoints_dir() -> Path:
+    """The shipped checkpoints (`checkpoints/` in the repository)."""
+    return REPO_ROOT / "checkpoints"
+
+
+def user_checkpoints_dir() -> Path:
+    """Where the Train page saves checkpoints: $VADLAB_USER_CHECKPOINTS or `checkpoints/user/`."""
+    configured = os.environ.get(USER_CHECKPOINTS_ENV, "").strip()
+    return Path(configured).expanduser().resolve() if configured else (shipped_checkpoints_dir() / "user")
+
+
+def data_roots() -> tuple[Path, ...]:
+    """Dataset roots: $VADLAB_DATA_ROOT (os.pathsep-separated), else `../shared/datasets` beside the
+    repository when it exists, else none."""
+    configured = os.environ.get(DATA_ROOT_ENV, "").strip()
+    if configured:
+        return tuple(Path(p).expanduser().resolve() for p in configured.split(os.pathsep) if p.strip())
+    default = REPO_ROOT.parent / "shared" / "datasets"
+    return (default.resolve(),) if default.is_dir() else ()
+
+
+def roots() -> Roots:
+    """The configured roots, read from the environment on every call (tests change it)."""
+    return Roots(
+        samples=sample_videos_dir().resolve(),
+        checkpoints=shipped_checkpoints_dir().resolve(),
+        user_checkpoints=user_checkpoints_dir().resolve(),
+        data=data_roots(),
+    )
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def confine(text: str | os.PathLike, allowed: Optional[Sequence[Path]] = None, must_exist: bool = True) -> Path:
+    """Resolve a path typed by a user and check that it lies inside an allowed root.
+
+    text: absolute, or relative to the first data root, then the repository root.
+    allowed: the roots (default: `roots().readable`). Returns the resolved absolute path.
+    Raises PathNotAllowedError naming the allowed roots when the path resolves outside all of them
+    (`..`, symlinks and absolute paths included), and when `must_exist` and nothing is there.
+    """
+    raw = str(text).strip()
+    if not raw:
+        raise PathNotAllowedError("no path given; type a folder inside one of the allowed roots")
+    if "\x00" in raw:
+        raise PathNotAllowedError("the path contains a NUL character")
+    allowed_roots = tuple(Path(r).resolve() for r in (allowed if allowed is not None else roots().readable))
+    candidate = Path(raw).expanduser()
+    if candidate.is_absolute():
+        candidates = [candidate]
+    else:
+        bases = [*(r for r in data_roots()), REPO_ROOT]
+        candidates = [base / candidate for base in bases]
+    resolved_candidates = [c.resolve() for c in candidates]
+    for resolved in resolved_candidates:
+        if any(_inside(resolved, root) for root in allowed_roots) and (resolved.exists() or not must_exist):
+            return resolved
+    inside = [r for r in resolved_candidates if any(_inside(r, root) for root in allowed_roots)]
+    listing = ", ".join(str(r) for r in allowed_roots) or "(none configured)"
+    if inside:
+        raise PathNotAllowedError(f"{raw}: no such file or folder (looked at {inside[0]})")
+    raise PathNotAllowedError(
+        f"{raw}: outside the folders this lab may read. Allowed roots: {listing}. "
+        f"Set {DATA_ROOT_ENV} to add a data folder."
+    )
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """A path shown to users: relative to the repository when inside it, else absolute."""
+    p = Path(path).resolve()
+    try:
+        return str(p.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
