@@ -110,7 +110,7 @@ def test_load_labels_any_multi_video_mat_and_bytes(tmp_path):
     assert {k: v.tolist() for k, v in load_labels_any(upload, name="labels.json").items()} == {"x": [0, 1], "y": [1, 1, 0]}
     with pytest.raises(DatasetError, match="need the file name"):
         load_labels_any(upload)
-    with pytest.raises(DatasetError, match="does not fit a video of 3 frames"):
+    with pytest.raises(DatasetError, match=r"video 01: anomalous range \[2:3\] does not fit a video of 2 frames"):
         load_labels_any(tmp_path / "gt.mat", n_frames={"01": 2, "02": 3})
 
 

@@ -246,6 +246,7 @@ class Attribution:
 
 def _baseline(clip: torch.Tensor, kind: str) -> torch.Tensor:
     """'black' = -1 everywhere; 'mean' = the window's mean frame repeated over time."""
+    clip = clip.detach()
     if kind == "black":
         return torch.full_like(clip, -1.0)
     if kind == "mean":
@@ -253,7 +254,8 @@ def _baseline(clip: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"baseline must be one of {BASELINES}, got {kind!r}")
 
 
-def _check_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
+def check_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` merged over the method's defaults; ValueError naming an unknown method/parameter or a bad value."""
     if method not in DEFAULT_PARAMS:
         raise ValueError(f"unknown attribution method {method!r}; choose one of: {', '.join(METHODS)}")
     unknown = sorted(set(params) - set(DEFAULT_PARAMS[method]))
@@ -281,7 +283,7 @@ def attribute(loaded: "LoadedModel", clip: torch.Tensor, target: torch.Tensor, m
                             black, a mid-grey and the mean-frame clip
     The model is put in eval mode (batch norm uses its running statistics).
     """
-    merged = _check_params(method, params)
+    merged = check_params(method, params)
     from captum.attr import GradientShap, IntegratedGradients, Occlusion, Saliency
 
     model = loaded.model
@@ -294,7 +296,7 @@ def attribute(loaded: "LoadedModel", clip: torch.Tensor, target: torch.Tensor, m
         )
     model.eval()
     device = model.device
-    clip = clip.detach().to(device).float()
+    clip = clip.detach().to(device).float().requires_grad_(method != "occlusion")
     target = target.detach().to(device).float()
 
     def forward(x: torch.Tensor) -> torch.Tensor:

@@ -171,7 +171,7 @@ def _as_binary(values, label: str) -> np.ndarray:
     bad = ~np.isin(arr, (0.0, 1.0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DatasetError(f"{label}: labels must be 0 or 1; frame {i} has {arr[i]!r}")
+        raise DatasetError(f"{label}: labels must be 0 or 1; frame {i} has {arr[i]:g}")
     return arr.astype(np.uint8)
 
 

@@ -1,0 +1,231 @@
+"""Widget groups the pages share: the sidebar, checkpoint pickers, the video source picker, the
+dataset picker and the post-processing controls. Each returns plain values (entries, a ClipSource,
+a dataset spec), never widgets."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import streamlit as st
+
+from vadlab import device as devices
+from vadlab.data.datasets import KNOWN_KINDS
+from vadlab.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from vadlab.ui import paths, state
+from vadlab.ui.cache import CheckpointEntry, ClipSource, dataset, display_spec, list_checkpoints, samples_spec, usable_checkpoints
+from vadlab.ui.errors import user_errors
+
+UPLOAD_TYPES = [e.lstrip(".") for e in VIDEO_EXTENSIONS] + ["zip"]
+DATASET_KINDS = [k for k in KNOWN_KINDS if k != "synthetic"]
+
+
+# -------------------------------------------------------------------------------------- sidebar
+def device_choices() -> list[str]:
+    """"auto", "cpu" and every CUDA device present."""
+    import torch
+
+    return ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+
+
+def device_description(name: Optional[str] = None) -> str:
+    """The device a name resolves to, in words ("CPU (2 threads)", "NVIDIA H100 (cuda:0)")."""
+    try:
+        return devices.describe(devices.resolve(name or str(st.session_state.get(state.DEVICE, "auto"))))
+    except ValueError as exc:
+        return f"unavailable ({exc})"
+
+
+def sidebar() -> None:
+    """The shared sidebar: device in use (selectable) and the size of the model zoo."""
+    with st.sidebar:
+        st.selectbox("Device", device_choices(), key=state.DEVICE,
+                     help="Where models run. 'auto' uses a GPU when there is one, else the CPU.")
+        st.caption(f"In use: **{device_description()}**")
+        entries = list_checkpoints()
+        valid = sum(e.error is None for e in entries)
+        st.caption(f"Model zoo: **{valid} checkpoint{'s' if valid != 1 else ''}**"
+                   + (f" ({len(entries) - valid} invalid)" if valid != len(entries) else ""))
+
+
+# ---------------------------------------------------------------------------------- checkpoints
+def _no_checkpoints() -> None:
+    st.warning(
+        "No checkpoints found. Train one on the **Train** page, or from a terminal: "
+        "`python -m vadlab train --model conv_ae --preset tiny --data synthetic:sample_videos "
+        "--epochs 5 --out checkpoints/user/conv_ae_tiny`."
+    )
+    st.stop()
+
+
+def checkpoint_picker(page: str, label: str = "Checkpoint") -> CheckpointEntry:
+    """One checkpoint from the zoo (stops the page with a hint when the zoo is empty)."""
+    entries = {e.path: e for e in usable_checkpoints()}
+    if not entries:
+        _no_checkpoints()
+    path = st.selectbox(label, list(entries), format_func=lambda p: entries[p].label, key=state.widget_key(page, "checkpoint"))
+    return entries[path]
+
+
+def checkpoints_picker(page: str, label: str = "Checkpoints", default_count: int = 1, max_count: int = 6) -> list[CheckpointEntry]:
+    """One or more checkpoints from the zoo; the first `default_count` are preselected."""
+    entries = {e.path: e for e in usable_checkpoints()}
+    if not entries:
+        _no_checkpoints()
+    chosen = st.multiselect(label, list(entries), default=list(entries)[:default_count], max_selections=max_count,
+                            format_func=lambda p: entries[p].label, key=state.widget_key(page, "checkpoints"))
+    return [entries[p] for p in chosen]
+
+
+# ------------------------------------------------------------------------------------- datasets
+def _default_dataset_folder() -> str:
+    for root in paths.data_roots():
+        for name in ("ped2", "ped2_videos"):
+            if (root / name).is_dir():
+                return str(root / name)
+        return str(root)
+    return ""
+
+
+def dataset_folder_picker(page: str) -> Optional[str]:
+    """A dataset spec `KIND:PATH` for a folder typed by the user, confined to the allowed roots.
+
+    Returns None (after a hint) while no folder is typed; raises PathNotAllowedError / DatasetError
+    for a folder outside the roots or without videos (shown by `user_errors`)."""
+    roots = paths.roots()
+    col_kind, col_path = st.columns([1, 3])
+    kind = col_kind.selectbox("Layout", DATASET_KINDS, key=state.widget_key(page, "dataset_kind"),
+                              help="ped2/ped1: Liu et al. frame folders; ucsd: the original UCSD layout; "
+                                   "folder: training/ and testing/ folders of videos with labels.json")
+    folder = col_path.text_input("Dataset folder", value=_default_dataset_folder(), key=state.widget_key(page, "dataset_folder"),
+                                 help="Must lie inside: " + ", ".join(paths.display_path(r) for r in roots.readable))
+    if not folder.strip():
+        st.info("Type a dataset folder (inside " + ", ".join(str(r) for r in roots.data or [roots.samples]) + ").")
+        return None
+    with user_errors():
+        resolved = paths.confine(folder)
+        spec = f"{kind}:{resolved}"
+        dataset(spec)  # validate now: a clear error here beats one deep in scoring
+    return spec
+
+
+def dataset_picker(page: str, allow_folder: bool = True) -> Optional[str]:
+    """Shipped samples or a dataset folder: returns a dataset spec."""
+    options = ["Shipped sample videos"] + (["A dataset folder"] if allow_folder else [])
+    choice = st.radio("Data", options, horizontal=True, key=state.widget_key(page, "data_choice"))
+    if choice == options[0]:
+        spec = samples_spec()
+        if not (paths.sample_videos_dir() / "testing").is_dir():
+            st.warning("The sample videos are missing: run `python -m vadlab samples --out sample_videos`.")
+            st.stop()
+        st.caption(f"Dataset: `{display_spec(spec)}`")
+        return spec
+    return dataset_folder_picker(page)
+
+
+# --------------------------------------------------------------------------------- video source
+def _sample_labels() -> dict[str, list[int]]:
+    labels_file = paths.sample_videos_dir() / "testing" / "labels.json"
+    if not labels_file.is_file():
+        return {}
+    return json.loads(labels_file.read_text())
+
+
+def sample_clips() -> dict[str, Path]:
+    """The shipped sample videos: "testing/test_01" -> path (test clips first)."""
+    out: dict[str, Path] = {}
+    for split in ("testing", "training"):
+        folder = paths.sample_videos_dir() / split
+        if folder.is_dir():
+            for p in sorted(folder.iterdir()):
+                if p.suffix.lower() in VIDEO_EXTENSIONS:
+                    out[f"{split}/{p.stem}"] = p
+    return out
+
+
+def sample_source(name: Optional[str] = None) -> Optional[ClipSource]:
+    """A shipped sample clip (the first test clip by default) with its labels, or None if absent."""
+    clips = sample_clips()
+    if not clips:
+        return None
+    key = name if name in clips else next(iter(clips))
+    path = clips[key]
+    labels = _sample_labels().get(path.stem) if key.startswith("testing/") else None
+    return ClipSource.from_path(path, "sample", labels=None if labels is None else np.asarray(labels, np.uint8))
+
+
+def video_source_picker(page: str) -> Optional[ClipSource]:
+    """Where the video comes from: a shipped sample, an upload, or a clip of a dataset folder.
+
+    Returns a ClipSource, or None while nothing is chosen yet (e.g. no upload)."""
+    choice = st.radio("Video", ["Shipped sample", "Upload", "Dataset clip"], horizontal=True,
+                      key=state.widget_key(page, "source"),
+                      help="Samples are synthetic walkway clips with known anomalies (ground truth shown).")
+    if choice == "Shipped sample":
+        clips = sample_clips()
+        if not clips:
+            st.warning("No sample videos: run `python -m vadlab samples --out sample_videos`.")
+            return None
+        name = st.selectbox("Sample clip", list(clips), key=state.widget_key(page, "sample"))
+        return sample_source(name)
+    if choice == "Upload":
+        upload = st.file_uploader(
+            "Video file (mp4, avi, mov, mkv, webm) or a .zip of frame images", type=UPLOAD_TYPES,
+            key=state.widget_key(page, "upload"),
+            help=f"Decoded within bounded memory: frames are shrunk to at most {_limits()}.",
+        )
+        if upload is None:
+            st.info("Upload a video to score it.")
+            return None
+        return ClipSource.from_upload(upload.name, upload.getvalue())
+    spec = dataset_folder_picker(page)
+    if spec is None:
+        return None
+    ds = dataset(spec)
+    records = {f"testing/{r.name}": r for r in ds.test}
+    records.update({f"training/{r.name}": r for r in ds.train})
+    if not records:
+        st.warning(f"{display_spec(spec)}: no videos.")
+        return None
+    name = st.selectbox("Clip", list(records), key=state.widget_key(page, "dataset_clip"))
+    record = records[name]
+    return ClipSource.from_path(record.source, "dataset", labels=record.labels, name=record.name)
+
+
+def _limits() -> str:
+    from vadlab.ui.cache import MAX_FRAMES, MAX_SIDE
+
+    return f"{MAX_SIDE} px on the longer side and {MAX_FRAMES} frames"
+
+
+# -------------------------------------------------------------------------------- post-processing
+def postprocess_controls(page: str, expanded: bool = False) -> tuple[str, float]:
+    """Normalisation (per video) and Gaussian smoothing (sigma in frames), as `vadlab eval` takes
+    them (--normalize, --smooth). Returns (normalize, smooth_sigma)."""
+    with st.expander("Score post-processing", expanded=expanded):
+        col_norm, col_smooth = st.columns(2)
+        normalize = col_norm.selectbox(
+            "Normalisation (per video)", ["minmax", "zscore", "none"], key=state.widget_key(page, "normalize"),
+            help="minmax: each video's scores scaled to [0, 1], as the papers do. zscore: mean 0, std 1.",
+        )
+        smooth = col_smooth.slider("Smoothing σ (frames)", 0.0, 10.0, 0.0, 0.5, key=state.widget_key(page, "smooth"),
+                                   help="Gaussian smoothing over time, applied before normalisation.")
+    return normalize, float(smooth)
+
+
+def threshold_slider(page: str, normalized: np.ndarray, normalize: str, default: float = 0.5) -> float:
+    """The alert threshold on the post-processed score (frames with score >= threshold are flagged).
+
+    Its range follows the normalisation ([0, 1] for minmax); moving it never re-scores."""
+    if normalize == "minmax":
+        low, high, step, value = 0.0, 1.0, 0.01, default
+    else:
+        low = float(np.floor(np.min(normalized) * 10) / 10) if len(normalized) else 0.0
+        high = float(np.ceil(np.max(normalized) * 10) / 10) if len(normalized) else 1.0
+        high = max(high, low + 0.1)
+        step = round((high - low) / 100, 4) or 0.01
+        value = float(np.clip(2.0 if normalize == "zscore" else (low + high) / 2, low, high))
+    name = "threshold" if normalize == "minmax" else f"threshold_{normalize}_{low:g}_{high:g}"
+    return float(st.slider("Threshold", low, high, value, step, key=state.widget_key(page, name),
+                           help="A frame is flagged anomalous when its score is at or above the threshold."))
