@@ -55,6 +55,11 @@ def test_variants_build_train_and_score(preset):
     assert out.output.shape == (4, c.channels, c.height, c.width)
     assert out.error_map.shape == (4, c.height, c.width) and bool((out.error_map >= 0).all())
     assert math.isfinite(model.validation_loss(batch))
+    clip = batch.clip.clone().requires_grad_(True)  # the Captum path is differentiable
+    score = model.anomaly_score(clip, batch.target)
+    torch.testing.assert_close(score.detach(), out.score)
+    score.sum().backward()
+    assert torch.isfinite(clip.grad).all() and clip.grad.abs().sum() > 0
 
 
 def test_training_window_has_zero_distance_to_the_bank():
@@ -93,18 +98,21 @@ def test_bank_survives_a_safetensors_round_trip(tmp_path):
     assert torch.equal(got.score, expected.score) and torch.equal(got.error_map, expected.error_map)
 
 
-def test_scoring_without_a_bank_raises_an_actionable_error():
+def test_scoring_without_a_bank_is_nan_or_an_actionable_error():
     model = create_model("latent_gan", "tiny").eval()
+    batch = _batch(model.config)
     with pytest.raises(RuntimeError, match="prepare_for_scoring"):
-        model.score_clip(_batch(model.config))
+        model.anomaly_score(batch.clip, batch.target)
+    out = model.score_clip(batch)  # the training loop's preview: images yes, distance undefined
+    assert torch.isnan(out.score).all() and torch.isfinite(out.error_map).all() and out.output is not None
 
 
 def test_knn_distance_is_the_mean_over_the_k_nearest_and_differentiable_at_zero():
     bank = torch.tensor([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]])
     codes = torch.tensor([[0.0, 0.0]], requires_grad=True)
     assert float(knn_distance(codes.detach(), bank, k=1)) == 0.0
-    assert float(knn_distance(codes, bank, k=2)) == pytest.approx(2.5)  # (0 + 5) / 2
-    assert float(knn_distance(codes, bank, k=10)) == pytest.approx(5.0)  # k capped at the bank size
+    assert float(knn_distance(codes.detach(), bank, k=2)) == pytest.approx(2.5)  # (0 + 5) / 2
+    assert float(knn_distance(codes.detach(), bank, k=10)) == pytest.approx(5.0)  # k capped at the bank size
     knn_distance(codes, bank, k=1).sum().backward()
     assert torch.isfinite(codes.grad).all()
 
@@ -134,6 +142,7 @@ def test_roi_zeroes_the_error_map_outside_and_ignores_pixels_there():
 def test_roi_config_accepts_json_lists_and_rejects_bad_polygons():
     cfg = LatentGANConfig(roi=[[[0, 0], [1, 0], [1, 1]]])  # what a JSON checkpoint gives
     assert cfg.roi == (((0.0, 0.0), (1.0, 0.0), (1.0, 1.0)),)
+    assert LatentGANConfig(roi="rect:0,0,0.5,1").roi == parse_roi("rect:0,0,0.5,1")  # the text form too
     with pytest.raises(ROIError, match="outside"):
         LatentGANConfig(roi=(((0, 0), (2, 0), (1, 1)),))
     with pytest.raises(ROIError, match="3 points"):

@@ -69,6 +69,7 @@ def test_family_trains_saves_loads_and_scores(name, tmp_path):
 def test_anomaly_score_is_differentiable(name):
     """Captum attributes `anomaly_score`: it must give an input gradient of the clip's shape."""
     model = create_model(name, "tiny").eval()
+    model.prepare_for_scoring([make_batch(model, seed=5)])  # e.g. latent_gan's bank of normal codes
     batch = make_batch(model, batch_size=2)
     clip = batch.clip.clone().requires_grad_(True)
     score = model.anomaly_score(clip, batch.target)

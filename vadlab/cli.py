@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 
-def _parse_value(text: str) -> Any:
+def _parse_scalar(text: str) -> Any:
     for cast in (int, float):
         try:
             return cast(text)
@@ -20,9 +20,18 @@ def _parse_value(text: str) -> Any:
             pass
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
-    if "," in text:
-        return tuple(_parse_value(t) for t in text.split(","))
     return text
+
+
+def _parse_value(text: str) -> Any:
+    """'3' -> 3, '1e-4' -> 0.0001, 'true' -> True, '32,16,8' -> (32, 16, 8); anything else stays a
+    string (so 'rect:0,0,0.5,1' reaches the config's own parser whole)."""
+    if "," in text:
+        parts = [_parse_scalar(t.strip()) for t in text.split(",")]
+        if all(not isinstance(p, str) for p in parts):
+            return tuple(parts)
+        return text
+    return _parse_scalar(text)
 
 
 def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:

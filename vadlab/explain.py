@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # api imports train, models...; explain only needs the Loaded
     import plotly.graph_objects as go
 
     from vadlab.api import LoadedModel
+    from vadlab.outputs import FrameScores
 
 Method = Literal["integrated_gradients", "saliency", "occlusion", "gradient_shap"]
 METHODS: tuple[str, ...] = ("integrated_gradients", "saliency", "occlusion", "gradient_shap")
@@ -320,12 +321,18 @@ def attribute(loaded: "LoadedModel", clip: torch.Tensor, target: torch.Tensor, m
                 perturbations_per_eval=16)
         else:  # gradient_shap
             baselines = torch.cat([_baseline(clip, "black"), torch.zeros_like(clip), _baseline(clip, "mean")])  # (3, C, T, H, W)
-            # Captum draws noise and baselines from torch's global RNG: seed a forked copy so that
-            # results are reproducible without changing the caller's random state.
-            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                torch.manual_seed(int(merged["seed"]))
-                attributions = GradientShap(forward).attribute(
-                    clip, baselines=baselines, n_samples=int(merged["n_samples"]), stdevs=float(merged["stdevs"]))
+            # Captum draws its noise from torch's global RNG and its baseline picks and interpolation
+            # points from numpy's: seed both for reproducible maps, then give the caller back its
+            # random state untouched.
+            numpy_state = np.random.get_state()
+            try:
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    torch.manual_seed(int(merged["seed"]))
+                    np.random.seed(int(merged["seed"]))
+                    attributions = GradientShap(forward).attribute(
+                        clip, baselines=baselines, n_samples=int(merged["n_samples"]), stdevs=float(merged["stdevs"]))
+            finally:
+                np.random.set_state(numpy_state)
         with torch.no_grad():
             score = float(forward(clip)[0])
     seconds = time.perf_counter() - started
@@ -360,6 +367,46 @@ def explain_frame(loaded: "LoadedModel", frames: Union[torch.Tensor, np.ndarray]
     attr = attribute(loaded, clip, target, method, **params)
     target_rgb = clip_to_rgb(target[:, :, None])[0]  # (H, W, 3)
     return FrameExplanation(frame_index, scored, start, clip_to_rgb(clip), target_rgb, attr)
+
+
+def explain_video_frame(loaded: "LoadedModel", video_frames: np.ndarray, frame_index: int,
+                        method: Method = "saliency", **params: Any) -> FrameExplanation:
+    """`explain_frame` from decoded video frames: uint8 (N, H, W, 3) at any resolution.
+
+    Only the frames of the window (and its target) are converted to the model's resolution."""
+    from vadlab.data.clips import to_model_frames
+
+    cfg = loaded.model.config
+    start, scored = window_span(len(video_frames), cfg.window, loaded.spec.target, frame_index)
+    span = to_model_frames(np.asarray(video_frames[start : scored + 1]), cfg.channels, cfg.height, cfg.width)  # (S, C, H, W)
+    clip, target = window_for_frame(loaded, span, scored - start)
+    attr = attribute(loaded, clip, target, method, **params)
+    return FrameExplanation(frame_index, scored, start, clip_to_rgb(clip), clip_to_rgb(target[:, :, None])[0], attr)
+
+
+def svd_for_frame(loaded: "LoadedModel", video_frames: np.ndarray, scores: "FrameScores", frame_index: int,
+                  r: int) -> dict[str, Any]:
+    """`svd_explorer` of a scored frame and the model's reconstruction / prediction of it.
+
+    video_frames: decoded uint8 (N, H, W, 3); scores: the video's `FrameScores` with `outputs`
+    (scored with keep_maps=True). Both frames are taken at the model's resolution, grey (channel
+    mean for RGB models), in [-1, 1] as the SVD loss sees them. Adds "frame_index" (the scored
+    frame), "frame_uint8" and "reconstruction_uint8" ((h, w) uint8) to the explorer's dict.
+    Raises ValueError when the family produces no image (nothing to compare)."""
+    from vadlab.data.clips import to_model_frames
+
+    if scores.outputs is None:
+        raise ValueError(f"{loaded.name}: this model produces no reconstruction or prediction to compare "
+                         "(or the scores were computed without keep_maps)")
+    cfg = loaded.model.config
+    _, scored = window_span(len(video_frames), cfg.window, loaded.spec.target, frame_index)
+    frame = to_model_frames(np.asarray(video_frames[scored : scored + 1]), cfg.channels, cfg.height, cfg.width)[0]  # (C, H, W)
+    frame_grey = frame.float().mean(0).numpy()  # (H, W) in 0..255
+    output_grey = scores.outputs[scored].astype(np.float32).mean(0)  # (H, W) in 0..255
+    result = svd_explorer(frame_grey / 127.5 - 1.0, output_grey / 127.5 - 1.0, r)
+    result.update(frame_index=scored, frame_uint8=np.rint(frame_grey).astype(np.uint8),
+                  reconstruction_uint8=np.rint(output_grey).astype(np.uint8))
+    return result
 
 
 # ------------------------------------------------------------------------------------------------
@@ -477,3 +524,15 @@ def frame_panels_figure(frame: np.ndarray, output: Optional[np.ndarray], error_m
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(height=280, margin=dict(l=5, r=5, t=40, b=5), title=title or None)
     return fig
+
+
+def scored_frame_figure(frame: np.ndarray, scores: "FrameScores", index: int, title: str = "") -> "go.Figure":
+    """`frame_panels_figure` for frame `index` of a scored video.
+
+    frame: the video's frame `index`, uint8 (H, W, 3) at any resolution; scores: its `FrameScores`
+    (outputs / error maps at model resolution, when kept)."""
+    if not 0 <= index < len(scores):
+        raise IndexError(f"frame {index} is outside the video (0..{len(scores) - 1})")
+    output = None if scores.outputs is None else scores.outputs[index].transpose(1, 2, 0)  # (h, w, C)
+    error_map = None if scores.error_maps is None else scores.error_maps[index].astype(np.float32)
+    return frame_panels_figure(frame, output, error_map, title=title)

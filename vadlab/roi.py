@@ -31,12 +31,12 @@ class ROIError(ValueError):
 
 
 def normalize_polygons(polygons: Any) -> ROI:
-    """Validate an ROI given as nested sequences (tuples or JSON lists) and return it as tuples of
-    float tuples. Raises ROIError naming the offending polygon."""
+    """Validate an ROI given as nested sequences (tuples or JSON lists), or as its text form (see
+    `parse_roi`), and return it as tuples of float tuples. Raises ROIError naming the offending polygon."""
     if polygons is None:
         return ()
     if isinstance(polygons, str):
-        raise ROIError("an ROI is a tuple of polygons; parse text with vadlab.roi.parse_roi first")
+        return parse_roi(polygons)
     out = []
     for i, polygon in enumerate(polygons):
         try:

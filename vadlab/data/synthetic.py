@@ -10,16 +10,15 @@ levels) and a slight global illumination flicker.
 Anomaly kinds (each occupies one contiguous span of frames, about the middle half of a clip):
   * ``fast_object``     cyclists / skaters riding along the walkway at 3-5x walking speed;
   * ``large_object``    a cart (a box ~8x a person's area) driving along the walkway;
-  * ``wrong_direction`` a person (in light clothes) walking ACROSS the lawn and the walkway,
+  * ``wrong_direction`` a person (in light clothes) cutting ACROSS the lawn onto the walkway,
                         perpendicular to all normal traffic (nobody ever walks on the lawn in
-                        normal video); at the end
-                        of the span they turn and walk on along the walkway like everybody else;
-  * ``erratic``         a pedestrian who stops walking and darts about the walkway erratically,
-                        waving their arms (a new direction every 2-4 frames at 3-5x walking
-                        speed), then walks on normally.
+                        normal video), near one end of the path, then off along the walkway;
+  * ``erratic``         a person who darts onto the walkway, about it and off again,
+                        erratically (a new direction every 2-4 frames at 3-5x walking speed),
+                        waving their arms.
 
 Ground truth is exact: ``masks[t]`` are the pixels covered by the anomalous object(s) in frame t
-while they behave anomalously, and ``labels[t] = masks[t].any()``. Nothing else in the frame
+(everything from its entry into the frame to its exit), and ``labels[t] = masks[t].any()``. Nothing else in the frame
 changes when an anomaly is present (no markers), so a detector has to see the object itself.
 
 Units: positions in pixels of the output frame, speeds in pixels per frame at 10 fps for a 120-px
@@ -312,7 +311,8 @@ class _Actor:
 def _appearance(rng: np.random.Generator) -> dict:
     light = bool(rng.integers(2))
     return {
-        "body": float(rng.uniform(178, 228) if light else rng.uniform(32, 88)),
+        # light or dark clothes, about equally far from the paving's grey (~150)
+        "body": float(rng.uniform(195, 230) if light else rng.uniform(65, 105)),
         "head": float(rng.uniform(38, 95)),
         "legs": float(rng.uniform(28, 75)),
         "bike": float(rng.uniform(22, 45)),
@@ -325,12 +325,19 @@ def _walk_speed(rng: np.random.Generator, s: float, fps: float) -> float:
 
 
 def _plan_pedestrians(rng: np.random.Generator, scene: _Scene, n: int, height: int, fps: float) -> list[_Actor]:
-    """Normal walkers up and down the walkway, entering and leaving, 2-6 visible at a time."""
+    """Normal walkers up and down the walkway, entering and leaving, 2-6 visible at a time.
+
+    The crowd density is steady within a clip, as over a minute of real footage: each clip has a
+    target number of walkers (3-5), and when one starts to leave the frame a new one enters at
+    either end (after a short random delay), so the number on screen stays within about one of
+    the target.
+    """
     s = scene.scale
     margin = 6.0 * s
     x_lo, x_hi = scene.walk_left + margin, scene.walk_right - margin
     off = 9.0 * s  # a walker is fully outside the frame beyond this distance from an edge
-    spawn_rate = 0.035 * _REFERENCE_FPS / fps  # walkers per frame (both directions together)
+    edge = 7.0 * s  # a walker whose centre is this close to its exit edge has started to leave
+    target = int(rng.integers(3, 6))
     actors: list[dict] = []
 
     def new_walker(y: float, direction: float) -> dict:
@@ -345,15 +352,19 @@ def _plan_pedestrians(rng: np.random.Generator, scene: _Scene, n: int, height: i
             "start": None,
         }
 
-    def visible(a: dict) -> bool:
-        return -off < a["y"] < height + off
+    def staying(a: dict) -> bool:  # in (or entering) the frame and not yet leaving it
+        return (a["vy"] > 0 and a["y"] < height - edge) or (a["vy"] < 0 and a["y"] > edge)
 
-    live = [new_walker(float(rng.uniform(0, height)), float(rng.choice([-1.0, 1.0]))) for _ in range(int(rng.integers(3, 6)))]
+    live = [new_walker(float(rng.uniform(edge, height - edge)), float(rng.choice([-1.0, 1.0]))) for _ in range(target)]
+    delay = 0
     for t in range(n):
-        n_visible = sum(visible(a) for a in live)
-        if n_visible < 2 or (len(live) < 6 and rng.random() < spawn_rate):
-            direction = float(rng.choice([-1.0, 1.0]))
-            live.append(new_walker(-off + 1.0 if direction > 0 else height + off - 1.0, direction))
+        if sum(staying(a) for a in live) < target:
+            if delay == 0:
+                delay = int(rng.integers(1, 6))
+            delay -= 1
+            if delay == 0:
+                direction = float(rng.choice([-1.0, 1.0]))
+                live.append(new_walker(-off + 1.0 if direction > 0 else height + off - 1.0, direction))
         for a in live:
             if a["start"] is None:
                 a["start"] = t
@@ -364,13 +375,9 @@ def _plan_pedestrians(rng: np.random.Generator, scene: _Scene, n: int, height: i
             if not x_lo <= a["x"] <= x_hi:  # keep to the walkway
                 a["vx"] = -a["vx"]
                 a["x"] = float(np.clip(a["x"], x_lo, x_hi))
-        still = []
-        for a in live:
-            if visible(a) or (a["y"] < -off and a["vy"] > 0) or (a["y"] > height + off and a["vy"] < 0):
-                still.append(a)
-            else:
-                actors.append(a)
-        live = still
+        gone = [a for a in live if (a["vy"] > 0 and a["y"] > height + off) or (a["vy"] < 0 and a["y"] < -off)]
+        actors.extend(gone)
+        live = [a for a in live if not any(a is g for g in gone)]
     actors.extend(live)
 
     out = []
@@ -435,61 +442,70 @@ def _plan_anomaly(kind: str, rng: np.random.Generator, scene: _Scene, n: int, wi
         return [_Actor("cart", xs, ys, present.copy(), _appearance(rng), np.full(n, direction), np.zeros(n, bool), 1e9)]
 
     if kind == "wrong_direction":
-        # Across the lawn and onto the walkway, perpendicular to all normal traffic, then turn and
-        # walk on along the walkway (a normal pedestrian again from the turn on).
-        speed = float(rng.uniform(0.9, 1.3) * s * time_scale)
+        # Cuts across the lawn onto the walkway, perpendicular to all normal traffic, near one end
+        # of the path; there turns and walks off along the walkway. Anomalous while visible.
+        speed = float(rng.uniform(1.1, 1.4) * s * time_scale)  # a brisk walk: cutting a corner
+        start = int(round(n * rng.uniform(0.12, 0.2)))  # the walk is long: start it a little earlier
         from_left = bool(rng.integers(2))
         x_enter = -5.0 * s if from_left else width + 5.0 * s
-        wanted = speed * (end - start)
-        x_turn = x_enter + wanted if from_left else x_enter - wanted
-        x_turn = float(np.clip(x_turn, scene.walk_left + 6 * s, scene.walk_right - 6 * s))
+        x_turn = scene.walk_left + 6 * s if from_left else scene.walk_right - 6 * s
+        off = 9.0 * s
+        to_top = bool(rng.integers(2))
+        exit_distance = float(height * rng.uniform(0.05, 0.15)) + off  # from the crossing to out of frame
+        y_cross = exit_distance - off if to_top else height - (exit_distance - off)
+        direction = -1.0 if to_top else 1.0
         turn = start + abs(x_turn - x_enter) / speed
-        y_cross = float(height * rng.uniform(0.3, 0.7))
-        direction = float(rng.choice([-1.0, 1.0]))
         across = t < turn
         xs = np.where(across, x_enter + np.sign(x_turn - x_enter) * speed * (t - start), x_turn)
         ys = np.where(across, y_cross, y_cross + direction * speed * (t - turn))
-        xs[t < start] = np.nan
-        ys[t < start] = np.nan
-        anomalous = (t >= start) & across
+        gone = (t < start) | (ys < -off) | (ys > height + off)
+        xs[gone] = np.nan
+        ys[gone] = np.nan
         appearance = _appearance(rng)
         appearance["body"] = float(rng.uniform(195, 230))  # light clothes: clearly visible on the grass
-        return [_Actor("walker", xs, ys, anomalous, appearance, np.full(n, direction), across.copy(), 3.0 * s)]
+        return [_Actor("walker", xs, ys, ~gone, appearance, np.full(n, direction), across.copy(), 3.0 * s)]
 
     if kind == "erratic":
-        # Walks in normally, moves erratically on the walkway during the span, walks on out.
-        speed = _walk_speed(rng, s, fps)
-        direction = float(rng.choice([-1.0, 1.0]))
-        x_lo, x_hi = scene.walk_left + 5 * s, scene.walk_right - 5 * s
-        y_lo, y_hi = 0.2 * height, 0.8 * height
-        px, py = float(rng.uniform(x_lo, x_hi)), float(height * rng.uniform(0.35, 0.65))
-        xs = np.empty(n)
-        ys = np.empty(n)
-        before = t < start
-        xs[before] = px
-        ys[before] = py - direction * speed * (start - t[before])
-        x, y = px, py
+        # Darts in from one end of the walkway, darts about on it, darts out at either end: a new
+        # heading every 2-4 frames at 3-5x walking speed, waving their arms; anomalous throughout.
+        off = 10.0 * s
+        x_lo, x_hi = scene.walk_left + 4 * s, scene.walk_right - 4 * s
+        y_lo, y_hi = 0.15 * height, 0.85 * height
+        entry_down = bool(rng.integers(2))
+        x, y = float(rng.uniform(x_lo, x_hi)), (-off + 1.0 if entry_down else height + off - 1.0)
+        exit_down = bool(rng.integers(2))
+        # Leave the middle early enough to be out (about half the frame at ~3.5 px/frame) by `end`.
+        leave_at = end - int(round(0.55 * height / (3.5 * s * time_scale)))
+        xs, ys = np.full(n, np.nan), np.full(n, np.nan)
         vx = vy = 0.0
-        frames_left = 0  # until the next change of direction
-        for i in range(start, min(end, n)):
+        frames_left = 0  # until the next change of heading
+        for i in range(start, n):
+            inside = y_lo <= y <= y_hi
             if frames_left == 0:
-                angle = rng.uniform(0, 2 * math.pi)
+                if i >= leave_at:  # head for the exit, still zig-zagging
+                    goal = math.pi / 2 if exit_down else -math.pi / 2
+                    angle = goal + rng.uniform(-1.0, 1.0)
+                elif not inside:  # still coming in: head for the middle, zig-zagging
+                    goal = math.atan2(0.5 * height - y, walk_mid - x)
+                    angle = goal + rng.uniform(-1.0, 1.0)
+                else:
+                    angle = rng.uniform(0, 2 * math.pi)
                 step = rng.uniform(3.0, 4.5) * s * time_scale
                 vx, vy = step * math.cos(angle), step * math.sin(angle)
                 frames_left = int(rng.integers(2, 5))
             frames_left -= 1
             xs[i], ys[i] = x, y
             x, y = x + vx, y + vy
-            if not x_lo <= x <= x_hi:
+            if not x_lo <= x <= x_hi:  # stays on the walkway
                 vx, x = -vx, float(np.clip(x, x_lo, x_hi))
-            if not y_lo <= y <= y_hi:
+            if inside and i < leave_at and not y_lo <= y <= y_hi:  # darting about the middle
                 vy, y = -vy, float(np.clip(y, y_lo, y_hi))
-        after = t >= end
-        xs[after] = x
-        ys[after] = y + direction * speed * (t[after] - end)
-        anomalous = (t >= start) & (t < end)
-        return [_Actor("walker", xs, ys, anomalous, _appearance(rng), np.full(n, direction), np.zeros(n, bool), 3.0 * s,
-                       waving=anomalous.copy())]
+            if i >= leave_at and not -off <= y <= height + off:
+                break
+        heading = np.where(np.diff(ys, prepend=np.nan) < 0, -1.0, 1.0)
+        present = np.isfinite(ys)
+        return [_Actor("walker", xs, ys, present.copy(), _appearance(rng), heading, np.zeros(n, bool), 3.0 * s,
+                       waving=present.copy())]
 
     raise AssertionError(kind)  # kinds are validated by generate_clip
 
@@ -605,10 +621,10 @@ Layout (the generic "folder of videos + labels" layout `vadlab` reads):
     testing/kinds.json         {{"test_01": ["fast_object"]}}
 
 Anomaly kinds: fast_object (cyclists / skaters at 3-5x walking speed along the walkway),
-large_object (a cart ~8x a person's area), wrong_direction (a person walking across the lawn
-and the walkway, perpendicular to all normal traffic, who then turns and walks on normally),
-erratic (a pedestrian darting about erratically and waving their arms, a new direction every
-2-4 frames at 3-5x walking speed).
+large_object (a cart ~8x a person's area), wrong_direction (a person cutting across the lawn
+onto the walkway, perpendicular to all normal traffic, then walking off along it),
+erratic (a person darting onto the walkway, about it and off again, waving their arms, a new
+direction every 2-4 frames at 3-5x walking speed).
 
 | clip | frames | kind | anomalous frames |
 |---|---|---|---|

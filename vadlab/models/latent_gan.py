@@ -94,7 +94,7 @@ class LatentGANConfig(BaseConfig):
     flip_prob: float = 0.5
     brightness: float = 0.1  # max |offset|, [-1, 1] units
     contrast: float = 0.1  # gain in [1 - contrast, 1 + contrast]
-    roi: tuple[tuple[tuple[float, float], ...], ...] = ()  # polygons of (x, y) in [0, 1]; () = whole frame
+    roi: tuple[tuple[tuple[float, float], ...], ...] = ()  # polygons of (x, y) in [0, 1] (or ROI text); () = whole frame
 
     def __post_init__(self) -> None:
         # JSON gives nested lists; validate the polygons and store them as tuples (hashable, comparable)
@@ -366,8 +366,14 @@ class LatentGAN(AnomalyModel):
 
     @torch.no_grad()
     def score_clip(self, batch: Batch) -> ClipOutput:
+        """Score = k-NN latent distance to the bank. Before `prepare_for_scoring` (e.g. the training
+        loop's per-epoch preview) the distance is undefined and `score`/`raw` are NaN, while `output`
+        and `error_map` are real; `anomaly_score` raises instead."""
         codes = self.encode(batch.clip)  # (B, latent_dim)
-        distance = self._distance(codes)  # (B,)
+        if int(self.bank_count[0]) == 0:
+            distance = torch.full((codes.shape[0],), float("nan"), device=codes.device)
+        else:
+            distance = self._distance(codes)  # (B,)
         last = self.mask_roi(self.decoder(codes)[:, :, -1].float())  # (B, C, H, W) reconstruction of the scored frame
         error_map = (last - self.mask_roi(batch.target.float())).pow(2).mean(1)  # (B, H, W)
         if self.config.roi:

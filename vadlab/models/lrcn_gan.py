@@ -59,6 +59,10 @@ Deviations from the paper, and why:
   * Fine-tuning: the paper fine-tunes "according to the left-most scenario in Table 2" (little new
     data, similar data -> "learn only the classifier"), so with `freeze_transferred_features=True`
     (both presets) phase 2 trains only the head; set it False to fine-tune the whole network.
+  * Initialisation is not given (Keras would use Glorot): the LRCN's ReLU convolutions use He
+    (Kaiming) init with zero bias, so the conv features keep their scale through the three stages;
+    with PyTorch's default init they shrink ~3x per stage and a frozen, briefly pre-trained feature
+    extractor barely depends on its input.
   * Optimisers are not given: Adam (lr 2e-4, beta1 0.5) for G and D, Adam `classifier_lr` for the
     classifier. The paper trains the GAN ~3000 steps then fine-tunes; we split EPOCHS by
     `gan_fraction` (at least one epoch of each phase when there are two or more epochs).
@@ -409,7 +413,7 @@ register_model(
     presets={
         "paper": LRCNGANConfig(),
         "tiny": LRCNGANConfig(
-            height=64, width=64, window=4, lr=1e-3, classifier_lr=1e-3, batch_size=8,
+            height=64, width=64, window=4, lr=1e-3, classifier_lr=5e-3, batch_size=8,
             conv_filters=(8, 8, 8), lstm_hidden=32, dense_hidden=16,
             z_dim=16, generator_base=8, generator_widths=(8, 4),
         ),

@@ -13,6 +13,7 @@ scored twice; moving a slider only re-draws.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
@@ -92,8 +93,7 @@ def _decode(key: str, _source: ClipSource) -> Video:
                                  max_frames=MAX_FRAMES, max_side=MAX_SIDE)
     else:
         video = read_video(_source.path, max_frames=MAX_FRAMES, max_side=MAX_SIDE)
-    video.frames.flags.writeable = False  # shared between reruns and sessions
-    return video
+    return video  # shared between reruns and sessions: callers must not modify the frames
 
 
 def decode(source: ClipSource) -> Video:
@@ -172,7 +172,12 @@ def list_checkpoints() -> list[CheckpointEntry]:
         if folder in seen or not folder.is_dir():
             continue
         seen.add(folder)
-        entries.extend(_entry(row, origin) for row in api.list_checkpoints(folder))
+        names = {e.name for e in entries}
+        for row in api.list_checkpoints(folder):
+            entry = _entry(row, origin)
+            if entry.name in names:  # pages key results by name: keep names unique
+                entry = dataclasses.replace(entry, name=f"{entry.name} ({origin})")
+            entries.append(entry)
     return entries
 
 
@@ -254,22 +259,31 @@ def _progress_bar(text: str) -> tuple[Any, Callable[[float], None]]:
     return bar, update
 
 
+def scores_key(entry: CheckpointEntry, source: ClipSource) -> str:
+    """Identity of a checkpoint's scores of a clip (for caches of things derived from them)."""
+    return f"{checkpoint_key(entry)}|{source.key}"
+
+
 def score(entry: CheckpointEntry, source: ClipSource) -> FrameScores:
     """Per-frame scores of a clip (with error maps and outputs), computed once per checkpoint +
-    clip; a progress bar shows while scoring. Labels of the source are attached."""
+    clip; a progress bar shows while scoring. The source's labels, when known, are attached to the
+    returned FrameScores (the cached one is shared and carries none)."""
     key = ("scores", checkpoint_key(entry), source.key)
-    hit = result_store().get(key)
-    if hit is not None:
-        return hit
-    loaded = load_model(entry)
-    video = decode(source)
-    bar, update = _progress_bar(f"Scoring {source.name} with {entry.name}…")
-    try:
-        frame_scores = api.score_video(loaded, video, name=source.name, keep_maps=True, labels=source.labels,
-                                       progress=update)
-    finally:
-        bar.empty()
-    return result_store().put(key, frame_scores)
+    frame_scores = result_store().get(key)
+    if frame_scores is None:
+        loaded = load_model(entry)
+        video = decode(source)
+        bar, update = _progress_bar(f"Scoring {source.name} with {entry.name}…")
+        try:
+            frame_scores = api.score_video(loaded, video, name=source.name, keep_maps=True, progress=update)
+        finally:
+            bar.empty()
+        result_store().put(key, frame_scores)
+    if source.labels is None:
+        return frame_scores
+    if len(source.labels) != len(frame_scores):
+        raise ValueError(f"{source.name}: {len(source.labels)} labels for {len(frame_scores)} decoded frames")
+    return dataclasses.replace(frame_scores, labels=np.asarray(source.labels).astype(np.uint8))
 
 
 # ---------------------------------------------------------------------------------------- datasets
@@ -336,3 +350,27 @@ def evaluate_dataset(
         if masks:
             result.pixel_auc = pixel_auc(maps, masks)
     return result
+
+
+def clip_scores_and_labels(entry: CheckpointEntry, source: ClipSource,
+                           labels: Optional[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """({name: raw scores}, {name: labels}) of one clip, ready for `metrics.evaluate`.
+
+    labels: (N,) 0/1 for the clip (an uploaded labels file); default: the source's own labels.
+    Raises ValueError when there are none or their length differs from the decoded frame count."""
+    frame_scores = score(entry, dataclasses.replace(source, labels=None))
+    truth = labels if labels is not None else source.labels
+    if truth is None:
+        raise ValueError(f"{source.name}: no ground truth; upload a labels file (CSV/JSON/npy/.mat/.m)")
+    truth = np.asarray(truth).astype(np.uint8).ravel()
+    if len(truth) != len(frame_scores):
+        raise ValueError(f"{source.name}: {len(truth)} labels but the video has {len(frame_scores)} decoded frames; "
+                         "give one 0/1 label per frame")
+    return {source.name: frame_scores.scores}, {source.name: truth}
+
+
+def evaluate_clip(entry: CheckpointEntry, source: ClipSource, labels: Optional[np.ndarray] = None,
+                  normalize: str = "minmax", smooth_sigma: float = 0.0) -> EvalResult:
+    """Frame-level evaluation of one clip against its labels (`metrics.evaluate`, as `vadlab eval`)."""
+    scores, truth = clip_scores_and_labels(entry, source, labels)
+    return evaluate_scores(scores, truth, normalize=normalize, smooth_sigma=smooth_sigma)

@@ -58,6 +58,6 @@ def user_errors(context: str = "", stop: bool = True) -> Iterator[ErrorReport]:
             log.exception("unexpected error in the app")
         report.failed = True
         report.message = error_message(exc)
-        st.error(f"{context}: {report.message}" if context else report.message, icon="🚫")
+        st.error(f"{context}: {report.message}" if context else report.message, icon=":material/error:")
         if stop:
             st.stop()

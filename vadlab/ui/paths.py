@@ -4,7 +4,8 @@ A served lab must not become a way to read arbitrary files, so every folder a us
 folder, a checkpoint folder) is resolved (symlinks and `..` followed) and must lie inside one of the
 configured roots:
 
-  * the repository's `sample_videos/` and `checkpoints/` (shipped demo data and models);
+  * the repository's `sample_videos/` and `checkpoints/` (shipped demo data and models; other
+    folders can be set with `VADLAB_SAMPLE_VIDEOS` and `VADLAB_CHECKPOINTS`);
   * the user checkpoint folder, `VADLAB_USER_CHECKPOINTS` (default `checkpoints/user/`), where the
     Train page saves models;
   * the data folder, `VADLAB_DATA_ROOT` (default `../shared/datasets` beside the repository when it
@@ -23,6 +24,8 @@ from typing import Optional, Sequence
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER_CHECKPOINTS_ENV = "VADLAB_USER_CHECKPOINTS"
 DATA_ROOT_ENV = "VADLAB_DATA_ROOT"
+SAMPLES_ENV = "VADLAB_SAMPLE_VIDEOS"
+CHECKPOINTS_ENV = "VADLAB_CHECKPOINTS"
 
 
 class PathNotAllowedError(ValueError):
@@ -44,20 +47,24 @@ class Roots:
         return (self.samples, self.checkpoints, self.user_checkpoints, *self.data)
 
 
+def _env_path(name: str) -> Optional[Path]:
+    configured = os.environ.get(name, "").strip()
+    return Path(configured).expanduser().resolve() if configured else None
+
+
 def sample_videos_dir() -> Path:
-    """The shipped sample videos (`sample_videos/` in the repository)."""
-    return REPO_ROOT / "sample_videos"
+    """The sample videos: $VADLAB_SAMPLE_VIDEOS, else the shipped `sample_videos/`."""
+    return _env_path(SAMPLES_ENV) or REPO_ROOT / "sample_videos"
 
 
 def shipped_checkpoints_dir() -> Path:
-    """The shipped checkpoints (`checkpoints/` in the repository)."""
-    return REPO_ROOT / "checkpoints"
+    """The shipped checkpoints: $VADLAB_CHECKPOINTS, else `checkpoints/` in the repository."""
+    return _env_path(CHECKPOINTS_ENV) or REPO_ROOT / "checkpoints"
 
 
 def user_checkpoints_dir() -> Path:
     """Where the Train page saves checkpoints: $VADLAB_USER_CHECKPOINTS or `checkpoints/user/`."""
-    configured = os.environ.get(USER_CHECKPOINTS_ENV, "").strip()
-    return Path(configured).expanduser().resolve() if configured else (shipped_checkpoints_dir() / "user")
+    return _env_path(USER_CHECKPOINTS_ENV) or (REPO_ROOT / "checkpoints" / "user")
 
 
 def data_roots() -> tuple[Path, ...]:

@@ -229,3 +229,38 @@ def threshold_slider(page: str, normalized: np.ndarray, normalize: str, default:
     name = "threshold" if normalize == "minmax" else f"threshold_{normalize}_{low:g}_{high:g}"
     return float(st.slider("Threshold", low, high, value, step, key=state.widget_key(page, name),
                            help="A frame is flagged anomalous when its score is at or above the threshold."))
+
+
+def labels_upload(page: str, source: ClipSource, n_frames: int) -> Optional[np.ndarray]:
+    """An optional uploaded labels file for a clip (CSV/JSON/npy/.mat/.m, via
+    `datasets.load_labels_any`). Returns (N,) 0/1 labels, or None when nothing is uploaded.
+
+    Files holding several videos (.mat `gt`, .m, JSON dicts) are matched to the clip by name, else
+    the user picks the entry. Wrong lengths raise DatasetError (shown by `user_errors`)."""
+    from vadlab.data.datasets import load_labels_any
+
+    upload = st.file_uploader(
+        "Labels file (optional when the clip has ground truth)", type=["csv", "txt", "json", "npy", "mat", "m"],
+        key=state.widget_key(page, "labels_upload"),
+        help="One 0/1 per frame (1 = anomalous): CSV/TXT lines or a 'label' column, a JSON list or "
+             '{"video": [...]}, a .npy array, a .mat `gt` cell of [start; end] ranges, or UCSD .m lines.',
+    )
+    if upload is None:
+        return None
+    with user_errors(f"Labels file {upload.name}"):
+        entries = load_labels_any(upload.getvalue(), name=upload.name)
+        if len(entries) == 1:
+            key = next(iter(entries))
+        elif source.name in entries:
+            key = source.name
+        else:
+            key = st.selectbox("Which video of the labels file is this clip?", list(entries),
+                               key=state.widget_key(page, "labels_entry"))
+        labels = entries[key]
+        if len(labels) < n_frames and upload.name.lower().endswith((".mat", ".m")):
+            # range formats end at the last anomalous frame: the remaining frames are normal
+            labels = np.concatenate([labels, np.zeros(n_frames - len(labels), np.uint8)])
+        if len(labels) != n_frames:
+            raise ValueError(f"{upload.name}: {len(labels)} labels but the clip has {n_frames} decoded frames; "
+                             "give one 0/1 label per frame")
+    return labels

@@ -1,0 +1,35 @@
+"""vadlab: the Streamlit lab. Run with `streamlit run app.py`.
+
+Routes with `st.navigation` over the files in pages/ (the Explain and Lab notebook pages are listed
+when their files exist) and draws the shared sidebar (device in use, size of the model zoo).
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from vadlab import ui
+
+HERE = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="vadlab: video anomaly detection lab", page_icon=":material/videocam:", layout="wide",
+                   initial_sidebar_state="expanded")
+
+PAGES = [
+    ("pages/home.py", "Home: model zoo", ":material/home:", "home"),
+    ("pages/score.py", "Score a video", ":material/movie:", "score"),
+    ("pages/explain.py", "Explain", ":material/search_insights:", "explain"),
+    ("pages/evaluate.py", "Evaluate", ":material/monitoring:", "evaluate"),
+    ("pages/compare.py", "Compare variants", ":material/compare:", "compare"),
+    ("pages/notebook.py", "Lab notebook", ":material/book_2:", "notebook"),
+    ("pages/train.py", "Train", ":material/model_training:", "train"),
+]
+
+navigation = st.navigation(
+    [
+        st.Page(str(HERE / path), title=title, icon=icon, url_path=url, default=url == "home")
+        for path, title, icon, url in PAGES
+        if (HERE / path).is_file()
+    ]
+)
+ui.sidebar()
+navigation.run()

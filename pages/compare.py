@@ -1,0 +1,48 @@
+"""Compare variants: several checkpoints on the same clip (timelines, frames) or dataset (metrics)."""
+import streamlit as st
+
+from vadlab import ui
+
+PAGE = "compare"
+
+st.title("Compare variants")
+st.caption("Several models on the same clip or the same dataset: which one separates the anomalies "
+           "best, and where do they disagree?")
+
+entries = ui.checkpoints_picker(PAGE, label="Models to compare", default_count=3)
+if len(entries) < 1:
+    st.info("Choose at least one model (two or more to compare).")
+    st.stop()
+normalize, smooth = ui.postprocess_controls(PAGE)
+on_clip, on_dataset = st.tabs(["On a clip", "On a dataset"])
+
+with on_clip:
+    source = ui.video_source_picker(PAGE)
+    if source is not None:
+        with ui.user_errors(f"Scoring {source.name}", stop=False) as report:
+            video = ui.decode(source)
+            scores = {e.name: ui.score(e, source) for e in entries}
+        if not report.failed:
+            threshold = ui.threshold_slider(PAGE, ui.postprocessed(next(iter(scores.values())), normalize, smooth), normalize)
+            flagged = {e.name: ui.flag(scores[e.name], ui.scores_key(e, source), normalize, smooth, threshold) for e in entries}
+            frame = ui.overlay_timeline_with_slider(flagged, PAGE, title=f"{source.name}: anomaly scores per model")
+            st.markdown("**The same frame through each model** (heatmap overlay, red border = flagged)")
+            ui.compare_panels(video, flagged, frame)
+            ui.clip_comparison_table(flagged)
+
+with on_dataset:
+    spec = ui.dataset_picker(PAGE)
+    if spec is not None:
+        request = (tuple(e.path for e in entries), spec)
+        if st.button("Evaluate all on this dataset", type="primary", key="compare.run"):
+            st.session_state["compare.request"] = request
+        if st.session_state.get("compare.request") == request:
+            with ui.user_errors("Evaluation", stop=False) as report:
+                results = {e.name: ui.evaluate_dataset(e, spec, normalize, smooth) for e in entries}
+            if not report.failed:
+                ui.summary_table(results)
+                ui.curves(results)
+                st.markdown("**AUC per video**")
+                ui.per_video_table(results)
+        else:
+            st.info("Press the button to score the dataset's test videos with every chosen model.")

@@ -1,0 +1,28 @@
+"""Home: what the lab does, the model zoo, the device in use, and a one-click demo."""
+import streamlit as st
+
+from vadlab import ui
+
+st.title("vadlab: video anomaly detection lab")
+st.markdown(
+    "vadlab learns what *normal* looks like in surveillance video, with GAN-based and autoencoder "
+    "models trained only on normal clips, and flags the frames it cannot explain as anomalous. "
+    "Here you can score your own videos frame by frame, see where and why a model raises an alert, "
+    "and evaluate or compare models on benchmark datasets such as UCSD Ped2. "
+    "Everything runs on a laptop CPU with the shipped checkpoints and sample videos; a GPU, when "
+    "present, is used automatically."
+)
+
+st.subheader("Model zoo")
+st.caption(f"Checkpoints in `checkpoints/` (shipped) and in `{ui.paths.display_path(ui.paths.user_checkpoints_dir())}` "
+           "(yours, from the Train page). AUC: frame-level micro AUC on the data named in the checkpoint.")
+ui.zoo_table()
+st.caption(f"Device in use: **{ui.device_description()}**")
+
+st.subheader("Try it: one-click demo")
+st.caption("Scores a shipped sample clip (a synthetic walkway with an injected anomaly) with a shipped "
+           "checkpoint and shows its anomaly timeline against the ground truth.")
+if st.button("Run the demo", type="primary", key="home.demo_button"):
+    st.session_state[ui.state.DEMO] = True
+if st.session_state.get(ui.state.DEMO):
+    ui.demo()

@@ -1,0 +1,720 @@
+"""Lab notebooks: an exploration as an ordered list of cells, saved as JSON, run with a cache, and
+exported as a runnable Python script or a Jupyter notebook.
+
+Cells and what each one consumes (always the nearest cell of that kind ABOVE it):
+
+    clip      {video, labels}            decodes a video (file or frame folder)        -> frames, labels
+    model     {checkpoints, device}      loads one or more checkpoints                 -> models
+    score     {batch_size}               scores every frame with every model  (clip, model)
+    inspect   {frame}                    one frame: scores, real | output | error map  (clip, score)
+    explain   {method, options, frame, model}  Captum attribution of a frame's score
+                                         (clip, model, and inspect when `frame` is null)
+    evaluate  {normalize, smooth_sigma}  frame-level AUC / EER / PR-AUC vs the clip's labels (clip, score)
+
+`run` re-executes a cell only when its key changed: the key hashes the cell's kind, its params
+(defaults filled in), the files it reads (path, mtime, size) and the keys of the cells it consumes,
+so changing the inspect frame re-runs inspect (and an explain that follows it), never score.
+
+Paths in cells are relative to the repository root (or absolute). No Streamlit here.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import time
+import uuid
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Optional
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FORMAT = "vadlab-notebook"
+VERSION = 1
+
+CellKind = Literal["clip", "model", "score", "inspect", "explain", "evaluate"]
+CELL_KINDS: tuple[str, ...] = ("clip", "model", "score", "inspect", "explain", "evaluate")
+CELL_TITLES = {
+    "clip": "Choose a clip",
+    "model": "Choose model(s)",
+    "score": "Score every frame",
+    "inspect": "Inspect a frame",
+    "explain": "Explain the frame's score",
+    "evaluate": "Evaluate against ground truth",
+}
+SCORES_CSV_COLUMNS = ("model", "video", "frame", "score", "raw")
+
+
+class NotebookError(ValueError):
+    """A notebook that cannot be read or run as written (bad JSON, unknown kind, bad parameter)."""
+
+
+# ------------------------------------------------------------------------------------------------
+# cells and their parameters
+# ------------------------------------------------------------------------------------------------
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """One cell parameter: accepted JSON types, default (or required), allowed values, help text."""
+
+    types: tuple[type, ...]
+    default: Any = _REQUIRED
+    choices: Optional[tuple[Any, ...]] = None
+    help: str = ""
+
+
+PARAMS: dict[str, dict[str, Param]] = {
+    "clip": {
+        "video": Param((str,), help="video file or frame folder, relative to the repo root or absolute"),
+        "labels": Param((str,), "auto", help='"auto" (labels.json / NAME.csv beside the video), "none", or a labels file'),
+    },
+    "model": {
+        "checkpoints": Param((list,), help="checkpoint paths (stem, .safetensors or .json)"),
+        "device": Param((str,), "auto", help='"auto", "cpu", "cuda" or "cuda:N"'),
+    },
+    "score": {"batch_size": Param((int,), 32, help="windows per forward pass")},
+    "inspect": {"frame": Param((int,), 0, help="frame index (0-based)")},
+    "explain": {
+        "method": Param((str,), "saliency", ("integrated_gradients", "saliency", "occlusion", "gradient_shap")),
+        "options": Param((dict,), {}, help="the method's parameters (see vadlab.explain.DEFAULT_PARAMS)"),
+        "frame": Param((int, type(None)), None, help="frame to explain; null = the inspect cell's frame"),
+        "model": Param((str, type(None)), None, help="model name; null = the first model"),
+    },
+    "evaluate": {
+        "normalize": Param((str,), "minmax", ("minmax", "zscore", "none")),
+        "smooth_sigma": Param((int, float), 0.0, help="Gaussian smoothing of the scores, in frames"),
+    },
+}
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Cell:
+    """One step of a notebook. params: JSON values (see PARAMS[kind]); missing ones take defaults."""
+
+    kind: CellKind
+    params: dict = field(default_factory=dict)
+    id: str = field(default_factory=_new_id)
+
+    def resolved_params(self) -> dict[str, Any]:
+        """The params with defaults filled in (after `validate_cell`)."""
+        spec = PARAMS[self.kind]
+        return {name: self.params.get(name, p.default) for name, p in spec.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "params": self.params}
+
+
+def validate_cell(cell: Cell, where: str = "cell") -> None:
+    """Raise NotebookError naming the cell and the parameter when `cell` is not runnable as written."""
+    if cell.kind not in PARAMS:
+        raise NotebookError(f"{where}: unknown kind {cell.kind!r}; kinds: {', '.join(CELL_KINDS)}")
+    if not isinstance(cell.id, str) or not cell.id:
+        raise NotebookError(f"{where}: 'id' must be a non-empty string, got {cell.id!r}")
+    if not isinstance(cell.params, dict):
+        raise NotebookError(f"{where}: 'params' must be an object, got {type(cell.params).__name__}")
+    spec = PARAMS[cell.kind]
+    unknown = sorted(set(cell.params) - set(spec))
+    if unknown:
+        raise NotebookError(f"{where} ({cell.kind}): unknown parameter(s) {unknown}; allowed: {', '.join(spec)}")
+    for name, p in spec.items():
+        if name not in cell.params:
+            if p.default is _REQUIRED:
+                raise NotebookError(f"{where} ({cell.kind}): missing required parameter '{name}' ({p.help})")
+            continue
+        value = cell.params[name]
+        ok = isinstance(value, p.types) and not (isinstance(value, bool) and bool not in p.types)
+        if not ok:
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in p.types)
+            raise NotebookError(f"{where} ({cell.kind}): '{name}' must be {wanted}, got {value!r}")
+        if p.choices is not None and value not in p.choices:
+            raise NotebookError(f"{where} ({cell.kind}): '{name}' must be one of {', '.join(map(str, p.choices))}, got {value!r}")
+    params = cell.resolved_params()
+    if cell.kind == "clip" and not params["video"].strip():
+        raise NotebookError(f"{where} (clip): 'video' is empty; give a video file or frame folder")
+    if cell.kind == "model":
+        paths = params["checkpoints"]
+        if not paths or not all(isinstance(x, str) and x.strip() for x in paths):
+            raise NotebookError(f"{where} (model): 'checkpoints' must be a non-empty list of checkpoint paths, got {paths!r}")
+    if cell.kind == "score" and params["batch_size"] < 1:
+        raise NotebookError(f"{where} (score): 'batch_size' must be >= 1, got {params['batch_size']}")
+    if cell.kind in ("inspect", "explain") and params["frame"] is not None and params["frame"] < 0:
+        raise NotebookError(f"{where} ({cell.kind}): 'frame' must be >= 0, got {params['frame']}")
+    if cell.kind == "explain":
+        from vadlab.explain import check_params
+
+        try:
+            check_params(params["method"], dict(params["options"]))
+        except ValueError as exc:
+            raise NotebookError(f"{where} (explain): {exc}") from None
+    if cell.kind == "evaluate" and not (np.isfinite(params["smooth_sigma"]) and params["smooth_sigma"] >= 0):
+        raise NotebookError(f"{where} (evaluate): 'smooth_sigma' must be a number of frames >= 0")
+
+
+@dataclass
+class Notebook:
+    """An ordered list of cells; JSON-serialisable (`to_json` / `from_json`)."""
+
+    cells: list[Cell] = field(default_factory=list)
+    title: str = "Lab notebook"
+    version: int = VERSION
+
+    def add(self, kind: CellKind, **params: Any) -> Cell:
+        """Append a cell (validated) and return it."""
+        cell = Cell(kind, dict(params))
+        validate_cell(cell, f"cell {len(self.cells) + 1}")
+        self.cells.append(cell)
+        return cell
+
+    def validate(self) -> None:
+        """Raise NotebookError for an unknown kind, a bad parameter or duplicate cell ids."""
+        if not isinstance(self.title, str):
+            raise NotebookError(f"'title' must be a string, got {self.title!r}")
+        if self.version != VERSION:
+            raise NotebookError(f"notebook version {self.version!r} is not supported (this vadlab reads version {VERSION})")
+        seen: set[str] = set()
+        for i, cell in enumerate(self.cells):
+            where = f"cell {i + 1}" + (f" (id {cell.id!r})" if isinstance(cell.id, str) else "")
+            validate_cell(cell, where)
+            if cell.id in seen:
+                raise NotebookError(f"{where}: duplicate cell id; every cell needs its own id")
+            seen.add(cell.id)
+
+    def to_json(self) -> str:
+        """The notebook as JSON text: {"format", "version", "title", "cells": [{id, kind, params}]}."""
+        self.validate()
+        doc = {"format": FORMAT, "version": self.version, "title": self.title,
+               "cells": [c.to_dict() for c in self.cells]}
+        return json.dumps(doc, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Notebook":
+        """Parse and validate notebook JSON (as written by `to_json`). Raises NotebookError."""
+        if isinstance(text, (bytes, bytearray)):
+            try:
+                text = bytes(text).decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise NotebookError("the notebook file is not UTF-8 text; expected the JSON a vadlab notebook saves") from None
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NotebookError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(doc, dict) or "cells" not in doc:
+            raise NotebookError('not a vadlab notebook: expected an object with "cells" (and "title", "version")')
+        if doc.get("format", FORMAT) != FORMAT:
+            raise NotebookError(f"not a vadlab notebook: format is {doc.get('format')!r}, expected {FORMAT!r}")
+        if not isinstance(doc["cells"], list):
+            raise NotebookError(f'"cells" must be a list, got {type(doc["cells"]).__name__}')
+        cells = []
+        for i, item in enumerate(doc["cells"]):
+            if not isinstance(item, dict) or "kind" not in item:
+                raise NotebookError(f'cell {i + 1}: expected an object with "kind" and "params", got {item!r:.80}')
+            extra = sorted(set(item) - {"id", "kind", "params"})
+            if extra:
+                raise NotebookError(f"cell {i + 1}: unknown field(s) {extra}; a cell has id, kind and params")
+            cells.append(Cell(kind=item["kind"], params=item.get("params", {}), id=item.get("id", _new_id())))
+        notebook = cls(cells=cells, title=doc.get("title", "Lab notebook"), version=doc.get("version", VERSION))
+        notebook.validate()
+        return notebook
+
+
+def starter_notebook(video: str = "sample_videos/testing/test_01.mp4",
+                     checkpoint: str = "checkpoints/conv_ae_synthetic", frame: int = 60) -> Notebook:
+    """A first exploration: a sample clip, a shipped checkpoint, its scores and one frame."""
+    nb = Notebook(title="First look")
+    nb.add("clip", video=video, labels="auto")
+    nb.add("model", checkpoints=[checkpoint], device="auto")
+    nb.add("score", batch_size=32)
+    nb.add("inspect", frame=frame)
+    return nb
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers shared by `run` and the exported code
+# ------------------------------------------------------------------------------------------------
+def resolve_path(path: str | Path, root: Optional[Path] = None) -> Path:
+    """A cell path: absolute as is, relative to `root` (default: the repository root)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (root or REPO_ROOT) / p
+
+
+def clip_labels(video_path: str | Path, labels: str, n_frames: int) -> Optional[np.ndarray]:
+    """(N,) uint8 frame labels of a clip, or None.
+
+    labels: "none"; "auto" = a labels.json beside the video (keyed by the video's name) or
+    NAME.csv / .npy / .json next to it (None when there is none); or the path of a labels file (one
+    video, or several keyed by name; see `load_labels_any` for the formats). Raises DatasetError
+    when labels exist but their length is not n_frames."""
+    from vadlab.data.datasets import DatasetError, load_dataset, load_labels_any
+
+    video_path = Path(video_path)
+    if labels == "none":
+        return None
+    if labels == "auto":
+        record = [r for r in load_dataset(f"folder:{video_path}").test if r.labels is not None]
+        found = record[0].labels if record else None
+    else:
+        by_name = load_labels_any(Path(labels), n_frames={video_path.stem: n_frames})
+        if len(by_name) == 1:
+            found = next(iter(by_name.values()))
+        elif video_path.stem in by_name:
+            found = by_name[video_path.stem]
+        else:
+            raise DatasetError(f"{labels}: no labels for '{video_path.stem}' (it lists {', '.join(list(by_name)[:5])}...)")
+    if found is None:
+        return None
+    found = np.asarray(found).astype(np.uint8)
+    if len(found) != n_frames:
+        raise DatasetError(f"{video_path.name}: {len(found)} labels but {n_frames} decoded frames")
+    return found
+
+
+def unique_name(existing: Mapping[str, Any], name: str) -> str:
+    """`name`, or `name#2`, `name#3`... when a model of that name is already loaded."""
+    if name not in existing:
+        return name
+    i = 2
+    while f"{name}#{i}" in existing:
+        i += 1
+    return f"{name}#{i}"
+
+
+def scores_csv(scores: Mapping[str, Any]) -> str:
+    """Per-frame scores of every model as CSV: model,video,frame,score,raw (floats written exactly, repr).
+
+    scores: model name -> `FrameScores` (the output of a score cell)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SCORES_CSV_COLUMNS)
+    for name, fs in scores.items():
+        for i in range(len(fs)):
+            writer.writerow([name, fs.video, i, repr(float(fs.scores[i])), repr(float(fs.raw[i]))])
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+# running
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class CellResult:
+    """What one cell produced. output: kind-specific dict (see `run`), None when it failed.
+    key: the cache key; cached: True when the output came from the cache; seconds: runtime of the
+    execution that produced it."""
+
+    cell_id: str
+    kind: str
+    key: str
+    output: Optional[dict] = None
+    error: Optional[str] = None
+    cached: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class NotebookCache:
+    """Cell outputs by key (least recently used dropped beyond `max_entries`); counts executions.
+
+    executions: Counter of cell kind -> number of times a cell of that kind actually ran."""
+
+    def __init__(self, max_entries: int = 48):
+        self.max_entries = max_entries
+        self._store: "OrderedDict[str, dict]" = OrderedDict()
+        self.executions: Counter = Counter()
+
+    def get(self, key: str) -> Optional[dict]:
+        if key in self._store:
+            self._store.move_to_end(key)
+            return self._store[key]
+        return None
+
+    def put(self, key: str, output: dict) -> None:
+        self._store[key] = output
+        self._store.move_to_end(key)
+        while len(self._store) > self.max_entries:
+            self._store.popitem(last=False)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._store
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+
+def _needs(cell: Cell) -> tuple[str, ...]:
+    if cell.kind == "score":
+        return ("clip", "model")
+    if cell.kind == "inspect":
+        return ("clip", "score")
+    if cell.kind == "explain":
+        return ("clip", "model") + (("inspect",) if cell.resolved_params()["frame"] is None else ())
+    if cell.kind == "evaluate":
+        return ("clip", "score")
+    return ()
+
+
+def _stamp(path: Path) -> str:
+    """What identifies a file's content cheaply: path, mtime, size (newest entry for folders)."""
+    try:
+        st = path.stat()
+        if path.is_dir():
+            newest = max((e.stat().st_mtime_ns for e in path.iterdir()), default=st.st_mtime_ns)
+            return f"{path}:{newest}"
+        return f"{path}:{st.st_mtime_ns}:{st.st_size}"
+    except OSError:
+        return f"{path}:missing"
+
+
+def _checkpoint_files(path: Path) -> list[Path]:
+    stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return [stem.parent / (stem.name + ".safetensors"), stem.parent / (stem.name + ".json")]
+
+
+def cell_key(cell: Cell, upstream: Mapping[str, str], root: Optional[Path] = None) -> str:
+    """sha256 of the cell's kind, params, the files it reads and its upstream cells' keys."""
+    params = cell.resolved_params()
+    files: list[str] = []
+    if cell.kind == "clip":
+        video = resolve_path(params["video"], root)
+        files.append(_stamp(video))
+        if params["labels"] not in ("auto", "none"):
+            files.append(_stamp(resolve_path(params["labels"], root)))
+        elif params["labels"] == "auto":
+            files.append(_stamp(video.parent / "labels.json"))
+    if cell.kind == "model":
+        for ck in params["checkpoints"]:
+            files.extend(_stamp(p) for p in _checkpoint_files(resolve_path(ck, root)))
+    payload = {"kind": cell.kind, "params": params, "files": files, "upstream": dict(sorted(upstream.items()))}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _labels_arg(labels: str, root: Optional[Path]) -> str:
+    return labels if labels in ("auto", "none") else str(resolve_path(labels, root))
+
+
+def _run_clip(p: dict, up: dict, root: Optional[Path]) -> dict:
+    from vadlab import api
+
+    video_path = resolve_path(p["video"], root)
+    video = api.as_video(video_path)
+    labels = clip_labels(video_path, _labels_arg(p["labels"], root), len(video.frames))
+    return {"video": video, "path": video_path, "name": video_path.stem, "labels": labels,
+            "n_frames": len(video.frames), "fps": video.info.fps or 25.0}
+
+
+def _run_model(p: dict, up: dict, root: Optional[Path]) -> dict:
+    from vadlab import api
+
+    models: dict[str, Any] = {}
+    for checkpoint in p["checkpoints"]:
+        loaded = api.load(resolve_path(checkpoint, root), device=p["device"])
+        models[unique_name(models, loaded.name)] = loaded
+    return {"models": models}
+
+
+def _run_score(p: dict, up: dict, root: Optional[Path]) -> dict:
+    from vadlab import api, plots
+    from vadlab.metrics import normalize_scores
+
+    clip, models = up["clip"], up["model"]["models"]
+    scores = {name: api.score_video(loaded, clip["video"], name=clip["name"], batch_size=p["batch_size"])
+              for name, loaded in models.items()}
+    figure = plots.timelines({name: normalize_scores(fs.scores) for name, fs in scores.items()},
+                             labels=clip["labels"], fps=clip["fps"], title=f"{clip['name']}: normalised anomaly score",
+                             y_title="score (min-max per video)")
+    return {"scores": scores, "figure": figure}
+
+
+def _run_inspect(p: dict, up: dict, root: Optional[Path]) -> dict:
+    from vadlab import explain
+    from vadlab.metrics import normalize_scores
+
+    clip, scores = up["clip"], up["score"]["scores"]
+    frame = p["frame"]
+    if frame >= clip["n_frames"]:
+        raise IndexError(f"frame {frame} is outside {clip['name']} (0..{clip['n_frames'] - 1})")
+    rows, figures = [], {}
+    for name, fs in scores.items():
+        normalized = normalize_scores(fs.scores)
+        rows.append({"model": name, "frame": frame, "score": float(fs.scores[frame]),
+                     "normalized_score": float(normalized[frame]), "scored": bool(fs.scored[frame]),
+                     "label": None if clip["labels"] is None else int(clip["labels"][frame])})
+        figures[name] = explain.scored_frame_figure(clip["video"].frames[frame], fs, frame, title=f"{name} · frame {frame}")
+    return {"frame": frame, "rows": rows, "figures": figures}
+
+
+def _run_explain(p: dict, up: dict, root: Optional[Path]) -> dict:
+    from vadlab import api, explain
+
+    clip, models = up["clip"], up["model"]["models"]
+    frame = p["frame"] if p["frame"] is not None else up["inspect"]["frame"]
+    name = p["model"] if p["model"] is not None else next(iter(models))
+    if name not in models:
+        raise KeyError(f"no model named {name!r}; loaded: {', '.join(models)}")
+    loaded = models[name]
+    frames = api.model_frames(loaded.model, clip["video"])
+    explanation = explain.explain_frame(loaded, frames, frame, p["method"], **p["options"])
+    figure = explain.attribution_figure(explanation.attribution, explanation.window_rgb)
+    return {"model": name, "frame": frame, "explanation": explanation, "attribution": explanation.attribution,
+            "figure": figure}
+
+
+def _run_evaluate(p: dict, up: dict, root: Optional[Path]) -> dict:
+    from vadlab import metrics, plots
+
+    clip, scores = up["clip"], up["score"]["scores"]
+    if clip["labels"] is None:
+        raise ValueError(f"{clip['name']}: no ground-truth labels (set the clip cell's labels to a labels file)")
+    results = {name: metrics.evaluate({clip["name"]: fs.scores}, {clip["name"]: clip["labels"]},
+                                      normalize=p["normalize"], smooth_sigma=float(p["smooth_sigma"]))
+               for name, fs in scores.items()}
+    rows = [{"model": name, **{k: v for k, v in r.summary().items() if k != "single_class_videos"}}
+            for name, r in results.items()]
+    return {"results": results, "rows": rows, "figure": plots.roc_figure(results)}
+
+
+_EXECUTORS: dict[str, Callable[[dict, dict, Optional[Path]], dict]] = {
+    "clip": _run_clip, "model": _run_model, "score": _run_score,
+    "inspect": _run_inspect, "explain": _run_explain, "evaluate": _run_evaluate,
+}
+
+
+def run(notebook: Notebook, cache: Optional[NotebookCache] = None, root: Optional[Path] = None,
+        on_cell: Optional[Callable[[int, Cell], None]] = None) -> list[CellResult]:
+    """Run the cells in order; each consumes the nearest cell above it of every kind it needs.
+
+    Outputs by kind: clip {video, path, name, labels, n_frames, fps}; model {models: name ->
+    LoadedModel}; score {scores: name -> FrameScores, figure}; inspect {frame, rows, figures};
+    explain {model, frame, explanation, attribution, figure}; evaluate {results: name -> EvalResult,
+    rows, figure}. A failing cell gets `error` (the message) and the cells that need it fail too;
+    the others still run. A cell whose key is in `cache` is not re-executed (`cached` = True).
+    on_cell(i, cell) is called before a cell executes (e.g. a progress message).
+    """
+    notebook.validate()
+    cache = cache if cache is not None else NotebookCache()
+    latest: dict[str, CellResult] = {}
+    latest_cell: dict[str, Cell] = {}
+    results: list[CellResult] = []
+    for i, cell in enumerate(notebook.cells):
+        missing = [k for k in _needs(cell) if k not in latest]
+        upstream = {k: latest[k].key for k in _needs(cell) if k in latest}
+        if cell.kind == "explain" and "inspect" in upstream:
+            # explain takes only the frame number from inspect: re-scoring with the same models
+            # (say, a new batch size) must not re-run an attribution of the same frame
+            upstream["inspect"] = f"frame={latest_cell['inspect'].resolved_params()['frame']}"
+        key = cell_key(cell, upstream, root)
+        result = CellResult(cell.id, cell.kind, key)
+        failed = [k for k in _needs(cell) if k in latest and not latest[k].ok]
+        if missing:
+            result.error = f"a {cell.kind} cell needs a {' and a '.join(missing)} cell above it"
+        elif failed:
+            result.error = f"needs the {' and '.join(failed)} cell above it, which failed"
+        else:
+            output = cache.get(key)
+            if output is not None:
+                result.output, result.cached = output, True
+                result.seconds = output.get("_seconds", 0.0)
+            else:
+                if on_cell is not None:
+                    on_cell(i, cell)
+                started = time.perf_counter()
+                try:
+                    output = _EXECUTORS[cell.kind](cell.resolved_params(), {k: latest[k].output for k in upstream}, root)
+                except Exception as exc:  # noqa: BLE001 - reported in the cell; the notebook goes on
+                    result.error = f"{type(exc).__name__}: {exc}"
+                else:
+                    output["_seconds"] = time.perf_counter() - started
+                    cache.put(key, output)
+                    result.output, result.seconds = output, output["_seconds"]
+                cache.executions[cell.kind] += 1
+        latest[cell.kind] = result
+        latest_cell[cell.kind] = cell
+        results.append(result)
+    return results
+
+
+def last_scores(results: list[CellResult]) -> Optional[dict]:
+    """name -> FrameScores of the last successful score cell, or None."""
+    for r in reversed(results):
+        if r.kind == "score" and r.ok:
+            return r.output["scores"]
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# export
+# ------------------------------------------------------------------------------------------------
+def _cell_code(index: int, cell: Cell) -> str:
+    """Python code of one cell (the same API calls `run` makes, in the same order)."""
+    p = cell.resolved_params()
+    tag = f"cell_{index + 1}_{cell.kind}"
+    if cell.kind == "clip":
+        labels_expr = repr(p["labels"]) if p["labels"] in ("auto", "none") else f"str(resolve({p['labels']!r}))"
+        return (
+            f"video_path = resolve({p['video']!r})\n"
+            "video = api.as_video(video_path)\n"
+            "video_name = video_path.stem\n"
+            f"labels = clip_labels(video_path, {labels_expr}, len(video.frames))\n"
+            "print(f\"{video_name}: {len(video.frames)} frames at {video.info.fps:g} fps, \"\n"
+            "      f\"labels: {'none' if labels is None else int(labels.sum())} anomalous frames\")\n"
+        )
+    if cell.kind == "model":
+        return (
+            "models = {}\n"
+            f"for checkpoint in {p['checkpoints']!r}:\n"
+            f"    loaded = api.load(resolve(checkpoint), device={p['device']!r})\n"
+            "    models[unique_name(models, loaded.name)] = loaded\n"
+            "print('models:', ', '.join(f'{n} ({m.spec.name})' for n, m in models.items()))\n"
+        )
+    if cell.kind == "score":
+        return (
+            f"scores = {{name: api.score_video(loaded, video, name=video_name, batch_size={p['batch_size']})\n"
+            "          for name, loaded in models.items()}\n"
+            "show(plots.timelines({name: metrics.normalize_scores(fs.scores) for name, fs in scores.items()},\n"
+            "                     labels=labels, fps=video.info.fps or 25.0, title=f'{video_name}: normalised anomaly score',\n"
+            f"                     y_title='score (min-max per video)'), {tag!r})\n"
+        )
+    if cell.kind == "inspect":
+        return (
+            f"frame = {p['frame']}\n"
+            "for name, fs in scores.items():\n"
+            "    normalized = metrics.normalize_scores(fs.scores)\n"
+            "    print(f'{name}: frame {frame} score {fs.scores[frame]:.6g} (normalised {normalized[frame]:.3f})')\n"
+            "    show(explain.scored_frame_figure(video.frames[frame], fs, frame, title=f'{name} · frame {frame}'),\n"
+            f"         f'{tag}_{{name}}')\n"
+        )
+    if cell.kind == "explain":
+        frame_expr = "frame" if p["frame"] is None else str(p["frame"])
+        model_expr = "next(iter(models))" if p["model"] is None else repr(p["model"])
+        return (
+            f"explain_model = {model_expr}\n"
+            "model_frames = api.model_frames(models[explain_model].model, video)\n"
+            f"explanation = explain.explain_frame(models[explain_model], model_frames, {frame_expr}, {p['method']!r},\n"
+            f"                                    **{dict(p['options'])!r})\n"
+            "attribution = explanation.attribution\n"
+            "print(f'{attribution.method} on {explain_model}, frame {explanation.scored_frame}: {attribution.seconds:.2f} s; '\n"
+            "      f'share per window frame {np.round(attribution.per_frame / attribution.per_frame.sum(), 3)}')\n"
+            f"show(explain.attribution_figure(attribution, explanation.window_rgb), {tag!r})\n"
+        )
+    # evaluate
+    return (
+        "if labels is None:\n"
+        "    raise SystemExit(f'{video_name}: no ground-truth labels to evaluate against')\n"
+        f"evaluation = {{name: metrics.evaluate({{video_name: fs.scores}}, {{video_name: labels}},\n"
+        f"                                     normalize={p['normalize']!r}, smooth_sigma={float(p['smooth_sigma'])!r})\n"
+        "              for name, fs in scores.items()}\n"
+        "for name, result in evaluation.items():\n"
+        "    print(name, {k: v for k, v in result.summary().items() if k != 'single_class_videos'})\n"
+        f"show(plots.roc_figure(evaluation), {tag!r})\n"
+    )
+
+
+def _markdown(index: int, cell: Cell) -> str:
+    p = cell.resolved_params()
+    shown = ", ".join(f"`{k}` = `{json.dumps(v)}`" for k, v in p.items())
+    return f"### {index + 1} · {CELL_TITLES[cell.kind]}\n\n{shown}"
+
+
+def _setup_code(root: Path, script: bool) -> str:
+    code = (
+        "import os\n"
+        "import sys\n"
+        "from pathlib import Path\n\n"
+        "import numpy as np\n\n"
+        "from vadlab import api, explain, metrics, plots\n"
+        "from vadlab.notebook import clip_labels, scores_csv, unique_name\n\n"
+        "# Relative paths in the notebook are relative to the vadlab repository.\n"
+        f"ROOT = Path(os.environ.get('VADLAB_ROOT', {str(root)!r}))\n\n\n"
+        "def resolve(path):\n"
+        "    path = Path(path).expanduser()\n"
+        "    return path if path.is_absolute() else ROOT / path\n\n\n"
+    )
+    if script:
+        code += (
+            "FIGURES = os.environ.get('VADLAB_FIGURES')  # a folder: figures are written there as HTML\n\n\n"
+            "def show(figure, name):\n"
+            "    if FIGURES:\n"
+            "        Path(FIGURES).mkdir(parents=True, exist_ok=True)\n"
+            "        figure.write_html(Path(FIGURES) / f'{name}.html')\n"
+        )
+    else:
+        code += "def show(figure, name):\n    figure.show()\n"
+    return code
+
+
+_SCORES_OUT = (
+    "out = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('VADLAB_SCORES_CSV')\n"
+    "if out:\n"
+    "    Path(out).write_text(scores_csv(scores))\n"
+    "    print(f'wrote the per-frame scores to {out}')\n"
+    "else:\n"
+    "    print(scores_csv(scores), end='')\n"
+)
+
+
+def export_python(notebook: Notebook, root: Optional[Path] = None) -> str:
+    """A runnable script reproducing the notebook with the vadlab API.
+
+    `python script.py [scores.csv]` runs the cells in order, writes the last score cell's per-frame
+    scores (`scores_csv` format) to argv[1] or $VADLAB_SCORES_CSV (printed otherwise), and the
+    figures as HTML to $VADLAB_FIGURES when set. Relative paths resolve against $VADLAB_ROOT
+    (default: `root`, the repository root)."""
+    notebook.validate()
+    lines = [
+        '"""' + f"vadlab lab notebook exported as a script ({len(notebook.cells)} cells).\n\n"
+        "Run: python this_script.py [scores.csv]   (the repository's vadlab must be importable)\n"
+        "Scores of the last score cell go to argv[1] or $VADLAB_SCORES_CSV, figures (HTML) to $VADLAB_FIGURES.\n"
+        '"""',
+        f"# title: {json.dumps(notebook.title)}",
+        _setup_code(root or REPO_ROOT, script=True),
+    ]
+    for i, cell in enumerate(notebook.cells):
+        comment = "\n".join("# " + line for line in _markdown(i, cell).replace("`", "").replace("### ", "").splitlines() if line)
+        lines.append(f"\n{comment}\n{_cell_code(i, cell)}")
+    if any(c.kind == "score" for c in notebook.cells):
+        lines.append("\n# the per-frame scores of the last score cell\n" + _SCORES_OUT)
+    return "\n".join(lines)
+
+
+def export_ipynb(notebook: Notebook, root: Optional[Path] = None) -> str:
+    """The notebook as a Jupyter notebook (nbformat 4.5 JSON): a title and a setup cell, then one
+    markdown + one code cell per notebook cell. Figures show inline (`figure.show()`)."""
+    notebook.validate()
+
+    def source(text: str) -> list[str]:
+        return text.splitlines(keepends=True)
+
+    def markdown(text: str) -> dict:
+        return {"cell_type": "markdown", "id": _new_id(), "metadata": {}, "source": source(text)}
+
+    def code(text: str) -> dict:
+        return {"cell_type": "code", "id": _new_id(), "execution_count": None, "metadata": {}, "outputs": [],
+                "source": source(text.rstrip("\n"))}
+
+    cells = [markdown(f"# {notebook.title}\n\nA vadlab lab notebook: each cell uses the outputs of the cells above it."),
+             code(_setup_code(root or REPO_ROOT, script=False))]
+    for i, cell in enumerate(notebook.cells):
+        cells.append(markdown(_markdown(i, cell)))
+        cells.append(code(_cell_code(i, cell)))
+    doc = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+            "vadlab": {"title": notebook.title, "notebook": json.loads(notebook.to_json())},
+        },
+        "cells": cells,
+    }
+    return json.dumps(doc, indent=1)
