@@ -10,9 +10,9 @@ levels) and a slight global illumination flicker.
 Anomaly kinds (each occupies one contiguous span of frames, about the middle half of a clip):
   * ``fast_object``     cyclists / skaters riding along the walkway at 3-5x walking speed;
   * ``large_object``    a cart (a box ~8x a person's area) driving along the walkway;
-  * ``wrong_direction`` a person (in light clothes) cutting ACROSS the lawn onto the walkway,
-                        perpendicular to all normal traffic (nobody ever walks on the lawn in
-                        normal video), near one end of the path, then off along the walkway;
+  * ``wrong_direction`` a person (in light clothes) cutting ACROSS the lawn, perpendicular to all
+                        normal traffic (nobody ever walks on the grass in normal video), near one
+                        end of the path, then out of the frame along the kerb, still on the grass;
   * ``erratic``         a person who darts onto the walkway, about it and off again,
                         erratically (a new direction every 2-4 frames at 3-5x walking speed),
                         waving their arms.
@@ -442,16 +442,17 @@ def _plan_anomaly(kind: str, rng: np.random.Generator, scene: _Scene, n: int, wi
         return [_Actor("cart", xs, ys, present.copy(), _appearance(rng), np.full(n, direction), np.zeros(n, bool), 1e9)]
 
     if kind == "wrong_direction":
-        # Cuts across the lawn onto the walkway, perpendicular to all normal traffic, near one end
-        # of the path; there turns and walks off along the walkway. Anomalous while visible.
-        speed = float(rng.uniform(1.1, 1.4) * s * time_scale)  # a brisk walk: cutting a corner
+        # Cuts across the lawn, perpendicular to all normal traffic, near one end of the path; at
+        # the kerb turns and walks out of the frame along it, still on the grass.
+        speed = float(rng.uniform(0.9, 1.2) * s * time_scale)
         start = int(round(n * rng.uniform(0.12, 0.2)))  # the walk is long: start it a little earlier
         from_left = bool(rng.integers(2))
         x_enter = -5.0 * s if from_left else width + 5.0 * s
-        x_turn = scene.walk_left + 6 * s if from_left else scene.walk_right - 6 * s
+        kerb_gap = 6.0 * s  # stays on the grass, clear of the kerb
+        x_turn = scene.walk_left - kerb_gap if from_left else scene.walk_right + kerb_gap
         off = 9.0 * s
         to_top = bool(rng.integers(2))
-        exit_distance = float(height * rng.uniform(0.05, 0.15)) + off  # from the crossing to out of frame
+        exit_distance = float(height * rng.uniform(0.08, 0.15)) + off  # from the crossing to out of frame
         y_cross = exit_distance - off if to_top else height - (exit_distance - off)
         direction = -1.0 if to_top else 1.0
         turn = start + abs(x_turn - x_enter) / speed
@@ -621,8 +622,8 @@ Layout (the generic "folder of videos + labels" layout `vadlab` reads):
     testing/kinds.json         {{"test_01": ["fast_object"]}}
 
 Anomaly kinds: fast_object (cyclists / skaters at 3-5x walking speed along the walkway),
-large_object (a cart ~8x a person's area), wrong_direction (a person cutting across the lawn
-onto the walkway, perpendicular to all normal traffic, then walking off along it),
+large_object (a cart ~8x a person's area), wrong_direction (a person cutting across the lawn,
+perpendicular to all normal traffic, near one end of the path, then out along the kerb on the grass),
 erratic (a person darting onto the walkway, about it and off again, waving their arms, a new
 direction every 2-4 frames at 3-5x walking speed).
 

@@ -28,7 +28,7 @@ from vadlab.ui.cache import (
     scores_key,
     usable_checkpoints,
 )
-from vadlab.ui.errors import error_message, user_errors
+from vadlab.ui.errors import ERROR_ICON, error_message, user_errors
 from vadlab.ui.views import (
     Flagged,
     alert_banner,

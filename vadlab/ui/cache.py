@@ -240,6 +240,10 @@ class ResultStore:
         hit = self.get(key)
         return hit if hit is not None else self.put(key, compute())
 
+    def keys(self) -> list[Hashable]:
+        with self._lock:
+            return list(self._items)
+
     def __len__(self) -> int:
         return len(self._items)
 

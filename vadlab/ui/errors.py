@@ -20,6 +20,7 @@ import streamlit as st
 log = logging.getLogger("vadlab.ui")
 
 # Errors a user can act on: their messages are written for the user.
+ERROR_ICON = ":material/error:"  # every problem shown on a page carries it (anomaly alerts do not)
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, PermissionError)
 
 
@@ -58,6 +59,6 @@ def user_errors(context: str = "", stop: bool = True) -> Iterator[ErrorReport]:
             log.exception("unexpected error in the app")
         report.failed = True
         report.message = error_message(exc)
-        st.error(f"{context}: {report.message}" if context else report.message, icon=":material/error:")
+        st.error(f"{context}: {report.message}" if context else report.message, icon=ERROR_ICON)
         if stop:
             st.stop()

@@ -24,6 +24,7 @@ from vadlab.metrics import find_events, postprocess, threshold_metrics
 from vadlab.outputs import EvalResult, Event, FrameScores
 from vadlab.ui import state
 from vadlab.ui.cache import result_store
+from vadlab.ui.errors import ERROR_ICON
 
 
 # --------------------------------------------------------------------------------------- analysis
@@ -577,7 +578,7 @@ def training_status(job) -> None:
     elif job.status == "cancelled":
         st.warning(f"Training cancelled ({job.message}); no checkpoint was saved.")
     elif job.status == "failed":
-        st.error(f"Training failed: {job.message}", icon=":material/error:")
+        st.error(f"Training failed: {job.message}", icon=ERROR_ICON)
 
 
 def training_progress_foreground(job) -> None:

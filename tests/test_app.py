@@ -1,0 +1,326 @@
+"""The Streamlit app, page by page, with AppTest (no browser): real checkpoints, real sample videos,
+real uploads made here. Each page file runs on its own (AppTest.from_file("pages/score.py")).
+
+Checkpoints: the shipped ones in checkpoints/ when present, else one tiny conv_ae trained for two
+steps in a temporary folder. Checkpoints the Train page saves go to a temporary folder
+(VADLAB_USER_CHECKPOINTS), so tests never litter the repository.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vadlab import api
+from vadlab.data.video import read_video
+from vadlab.metrics import postprocess
+from vadlab.ui import paths
+from vadlab.ui.errors import ERROR_ICON
+from vadlab.ui.paths import PathNotAllowedError, confine
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT / "pages"
+TIMEOUT = 120  # seconds per script run; generous for a loaded 2-core CI machine
+
+
+# ------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def app_samples() -> Path:
+    configured = os.environ.get(paths.SAMPLES_ENV)
+    folder = Path(configured) if configured else ROOT / "sample_videos"
+    if not (folder / "testing" / "labels.json").exists():
+        pytest.fail(f"{folder} has no sample videos: run `python -m vadlab samples --out sample_videos`")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def app_checkpoints(app_samples, tmp_path_factory) -> Path:
+    shipped = ROOT / "checkpoints"
+    if any(shipped.glob("*.safetensors")):
+        return shipped
+    # Before the shipped checkpoints exist: a real conv_ae, trained for two steps.
+    from vadlab.train import TrainConfig
+
+    folder = tmp_path_factory.mktemp("checkpoints")
+    api.train("conv_ae", f"synthetic:{app_samples}", folder / "conv_ae_tiny", epochs=1, device="cpu",
+              train_config=TrainConfig(epochs=1, max_steps_per_epoch=2), evaluate_after=False)
+    return folder
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, app_samples, app_checkpoints):
+    monkeypatch.setenv(paths.SAMPLES_ENV, str(app_samples))
+    monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(app_checkpoints))
+    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "user_checkpoints"))
+    return {"samples": app_samples, "checkpoints": app_checkpoints, "user": tmp_path / "user_checkpoints"}
+
+
+def run_page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{name}.py") if name != "app" else str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    return at.run()
+
+
+def problems(at: AppTest) -> list[str]:
+    """Messages of the errors a page shows (anomaly alerts are st.error too, with another icon)."""
+    return [e.value for e in at.error if e.icon == ERROR_ICON]
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not problems(at), problems(at)
+
+
+def chart_traces(at: AppTest, index: int = 0) -> list[dict]:
+    charts = at.get("plotly_chart")
+    assert len(charts) > index, "no plotly chart on the page"
+    return json.loads(charts[index].proto.spec)["data"]
+
+
+def trace_values(array) -> np.ndarray:
+    """Plotly JSON arrays are lists or base64 typed arrays ({"dtype", "bdata"})."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=np.dtype(array["dtype"]))
+    return np.asarray(array)
+
+
+def anomalous_count(at: AppTest) -> int:
+    for markdown in at.markdown:
+        match = re.search(r"(\d+) anomalous frames?", markdown.value)
+        if match:
+            return int(match.group(1))
+    raise AssertionError("no 'N anomalous frames' text on the page")
+
+
+def sample_path(samples: Path, name: str = "test_01") -> Path:
+    return samples / "testing" / f"{name}.mp4"
+
+
+def expected_flags(checkpoint: str, video: Path, threshold: float) -> int:
+    """What `vadlab score` flags: min-max normalised scores >= threshold."""
+    frame_scores = api.score_video(api.load(checkpoint, device="cpu"), video, keep_maps=False)
+    return int((postprocess(frame_scores.scores, "minmax") >= threshold).sum())
+
+
+def write_mp4(path: Path, n_frames: int = 16, width: int = 96, height: int = 64, fps: int = 10) -> Path:
+    """A small real H.264 clip: a bright square crossing a noisy grey background."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for i in range(n_frames):
+            frame = np.full((height, width, 3), 110, np.uint8) + rng.integers(0, 8, (height, width, 3), dtype=np.uint8)
+            x = 4 + i * 4
+            frame[20:36, x : x + 16] = 240
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+# ------------------------------------------------------------------------------- architecture
+def _imports(path: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return modules
+
+
+def test_pages_never_import_torch_or_models():
+    """DESIGN.md: pages never import torch or vadlab.models (they go through vadlab.ui)."""
+    for page in [ROOT / "app.py", *sorted(PAGES.glob("*.py"))]:
+        for module in _imports(page):
+            assert module.split(".")[0] != "torch" and not module.startswith("vadlab.models"), f"{page.name} imports {module}"
+
+
+def test_only_vadlab_ui_imports_streamlit():
+    for source in (ROOT / "vadlab").rglob("*.py"):
+        if "ui" in source.relative_to(ROOT / "vadlab").parts:
+            continue
+        assert not any(m.split(".")[0] == "streamlit" for m in _imports(source)), f"{source} imports streamlit"
+
+
+# -------------------------------------------------------------------------------------- paths
+def test_confine_accepts_paths_inside_the_roots_and_rejects_escapes(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    (data / "ped2" / "testing").mkdir(parents=True)
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (data / "escape").symlink_to(secret)
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(data))
+
+    assert confine("ped2") == (data / "ped2").resolve()  # relative to the data root
+    assert confine(str(data / "ped2" / "testing")) == (data / "ped2" / "testing").resolve()
+    for escape in ("../secret", str(secret), "ped2/../../secret", "escape", "/etc", "~"):
+        with pytest.raises(PathNotAllowedError, match="outside the folders this lab may read"):
+            confine(escape)
+    with pytest.raises(PathNotAllowedError, match="no such file or folder"):
+        confine("ped2/missing")
+    with pytest.raises(PathNotAllowedError, match="no path given"):
+        confine("  ")
+    assert paths.data_roots() == (data.resolve(),)
+
+
+def test_user_checkpoint_folder_and_data_roots_follow_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "mine"))
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]))
+    roots = paths.roots()
+    assert roots.user_checkpoints == (tmp_path / "mine").resolve()
+    assert roots.data == ((tmp_path / "a").resolve(), (tmp_path / "b").resolve())
+    monkeypatch.delenv(paths.USER_CHECKPOINTS_ENV)
+    assert paths.user_checkpoints_dir() == ROOT / "checkpoints" / "user"
+
+
+# -------------------------------------------------------------------------------------- pages
+@pytest.mark.parametrize("page", ["app", "home", "score", "evaluate", "compare", "train"])
+def test_every_page_runs_without_exception(app_env, page):
+    at = run_page(page)
+    assert_clean(at)
+    assert at.title, f"{page}: no title"
+
+
+def test_app_sidebar_shows_device_and_checkpoint_count(app_env):
+    at = run_page("app")
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "In use:" in captions and ("CPU" in captions or "cuda" in captions)
+    count = len(list(app_env["checkpoints"].glob("*.safetensors")))
+    assert f"{count} checkpoint" in captions
+
+
+def test_score_page_scores_a_sample_with_one_timeline_point_per_frame(app_env):
+    at = run_page("score")
+    assert_clean(at)
+    video = sample_path(app_env["samples"])
+    n_frames = read_video(video).n_frames
+    score = next(t for t in chart_traces(at) if t.get("name") == "score")
+    assert len(trace_values(score["x"])) == n_frames and len(trace_values(score["y"])) == n_frames
+    checkpoint = at.multiselect(key="score.checkpoints").value[0]
+    assert anomalous_count(at) == expected_flags(checkpoint, video, 0.5)  # the CLI's count
+    assert len(at.get("image")) == 3 and at.slider(key="score.frame").value == int(np.argmax(trace_values(score["y"])))
+
+
+def test_threshold_slider_reflags_without_rescoring(app_env):
+    from vadlab.ui.cache import result_store
+
+    at = run_page("score")
+    scored_before = [k for k in result_store().keys() if k[0] == "scores"]
+    at.slider(key="score.threshold").set_value(0.9).run()
+    assert_clean(at)
+    checkpoint = at.multiselect(key="score.checkpoints").value[0]
+    assert anomalous_count(at) == expected_flags(checkpoint, sample_path(app_env["samples"]), 0.9)
+    assert [k for k in result_store().keys() if k[0] == "scores"] == scored_before  # nothing re-scored
+
+
+def test_an_uploaded_mp4_is_scored(app_env, tmp_path):
+    clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Upload").run()
+    at.file_uploader(key="score.upload").set_value(("walk.mp4", clip.read_bytes(), "video/mp4")).run()
+    assert_clean(at)
+    score = next(t for t in chart_traces(at) if t.get("name") == "score")
+    assert len(trace_values(score["y"])) == 16
+    checkpoint = at.multiselect(key="score.checkpoints").value[0]
+    assert anomalous_count(at) == expected_flags(checkpoint, clip, 0.5)
+
+
+def test_a_bad_upload_shows_an_error_not_an_exception(app_env):
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Upload").run()
+    at.file_uploader(key="score.upload").set_value(("notes.mp4", b"these are my notes, not a video\n" * 40, "video/mp4")).run()
+    assert not at.exception
+    messages = problems(at)
+    assert any("notes.mp4" in m and "not a decodable video" in m for m in messages), messages
+    assert not at.get("plotly_chart")  # the page stopped after the message
+    at.radio(key="score.source").set_value("Shipped sample").run()  # and keeps working
+    assert_clean(at)
+
+
+def test_render_button_and_presenter_mode_play_the_annotated_video(app_env):
+    at = run_page("score")
+    at.button(key="score.render_video").click().run()
+    assert_clean(at)
+    assert len(at.get("video")) == 1
+    at.toggle(key="score.presenter").set_value(True).run()
+    assert_clean(at)
+    assert len(at.get("video")) == 1 and len(at.get("plotly_chart")) == 1  # video, timeline under it
+
+
+def test_evaluate_page_shows_the_auc_that_api_evaluate_computes(app_env):
+    at = run_page("evaluate")
+    at.button(key="evaluate.run").click().run()
+    assert_clean(at)
+    checkpoint = at.multiselect(key="evaluate.checkpoints").value[0]
+    expected = api.evaluate(api.load(checkpoint, device="cpu"), f"synthetic:{app_env['samples']}")
+    shown = [m.value for m in at.metric if m.label == "Micro AUC"]
+    assert shown == [f"{expected.micro_auc:.4f}"]
+    assert [m.value for m in at.metric if m.label == "Macro AUC"] == [f"{expected.macro_auc:.4f}"]
+    table = next(d.value for d in at.dataframe if "micro_auc" in d.value.columns)
+    assert table["micro_auc"].iloc[0] == expected.micro_auc  # exactly, not just to 4 decimals
+
+
+def test_evaluate_page_reports_labels_of_the_wrong_length(app_env):
+    at = run_page("evaluate")
+    at.radio(key="evaluate.truth").set_value("A clip and a labels file").run()
+    at.file_uploader(key="evaluate.labels_upload").set_value(("short.csv", b"0\n1\n1\n0\n", "text/csv")).run()
+    assert not at.exception
+    assert any("4 labels" in m for m in problems(at)), problems(at)
+
+
+def test_compare_page_overlays_one_timeline_per_model(app_env):
+    at = run_page("compare")
+    assert_clean(at)
+    chosen = at.multiselect(key="compare.checkpoints").value
+    lines = [t for t in chart_traces(at) if t.get("mode") == "lines" and t.get("name") != "chance"]
+    assert len(lines) == len(chosen)
+    n_frames = read_video(sample_path(app_env["samples"])).n_frames
+    assert all(len(trace_values(t["y"])) == n_frames for t in lines)
+
+
+def test_home_demo_scores_a_sample(app_env):
+    at = run_page("home")
+    at.button(key="home.demo_button").click().run()
+    assert_clean(at)
+    assert anomalous_count(at) >= 0 and at.get("plotly_chart")
+
+
+def test_train_page_trains_a_tiny_model_and_home_lists_it(app_env):
+    at = run_page("train")
+    at.selectbox(key="train.family").set_value("conv_ae")
+    at.number_input(key="train.epochs").set_value(1)
+    at.number_input(key="train.max_steps").set_value(2)
+    at.text_input(key="train.name").set_value("apptest_conv_ae")
+    at.checkbox(key="train.evaluate_after").uncheck()
+    at.checkbox(key="train.foreground").check()
+    at.run()
+    at.button(key="train.start").click().run()
+    assert_clean(at)
+    assert any("apptest_conv_ae" in s.value for s in at.success)
+    saved = app_env["user"] / "apptest_conv_ae"
+    assert saved.with_suffix(".safetensors").is_file() and saved.with_suffix(".json").is_file()
+    assert json.loads(saved.with_suffix(".json").read_text())["model"] == "conv_ae"
+
+    home = run_page("home")
+    zoo = home.dataframe[0].value
+    row = zoo[zoo["checkpoint"] == "apptest_conv_ae"]
+    assert len(row) == 1 and row["origin"].iloc[0] == "yours" and row["family"].iloc[0] == "conv_ae"
+
+
+def test_train_page_rejects_a_name_with_a_path(app_env):
+    at = run_page("train")
+    at.text_input(key="train.name").set_value("../../etc/evil").run()
+    assert any("checkpoint name" in m for m in problems(at))
+    assert at.button(key="train.start").disabled
