@@ -14,8 +14,9 @@ st.markdown(
 )
 
 st.subheader("Model zoo")
-st.caption(f"Checkpoints in `checkpoints/` (shipped) and in `{ui.paths.display_path(ui.paths.user_checkpoints_dir())}` "
-           "(yours, from the Train page). AUC: frame-level micro AUC on the data named in the checkpoint.")
+st.caption(f"Checkpoints in `{ui.paths.display_path(ui.paths.shipped_checkpoints_dir())}` (shipped) and in "
+           f"`{ui.paths.display_path(ui.paths.user_checkpoints_dir())}` (yours, from the Train page). "
+           "AUC: frame-level micro AUC on the test split of the training data, from the checkpoint's metadata.")
 ui.zoo_table()
 st.caption(f"Device in use: **{ui.device_description()}**")
 

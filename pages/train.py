@@ -57,6 +57,7 @@ if start:
         ui.training_progress_foreground(job)
     else:
         job.start()
+        st.rerun()  # redraw with Start disabled and Cancel enabled while it runs
 
 if job is not None:
     ui.training_status(job)

@@ -324,3 +324,27 @@ def test_train_page_rejects_a_name_with_a_path(app_env):
     at.text_input(key="train.name").set_value("../../etc/evil").run()
     assert any("checkpoint name" in m for m in problems(at))
     assert at.button(key="train.start").disabled
+
+
+def test_score_page_scores_a_ped2_clip_from_a_dataset_folder(app_env, monkeypatch):
+    data = ROOT.parent / "shared" / "datasets"
+    if not (data / "ped2" / "testing").is_dir():
+        pytest.skip(f"UCSD Ped2 not found at {data / 'ped2'} (real-data tests need ../shared/datasets beside the repo)")
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(data))
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Dataset clip").run()
+    assert_clean(at)
+    assert at.text_input(key="score.dataset_folder").value == str(data / "ped2")
+    assert at.selectbox(key="score.dataset_clip").value == "testing/01"
+    traces = chart_traces(at)
+    score = next(t for t in traces if t.get("name") == "score")
+    assert len(trace_values(score["y"])) == 180  # Ped2 test clip 01 has 180 frames
+    assert any(t.get("name", "").startswith("true positive") for t in traces)  # ground truth from ped2.mat
+
+
+def test_a_dataset_folder_outside_the_roots_is_refused_on_the_page(app_env):
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Dataset clip").run()
+    at.text_input(key="score.dataset_folder").set_value("/etc").run()
+    assert not at.exception
+    assert any("outside the folders this lab may read" in m for m in problems(at)), problems(at)

@@ -103,6 +103,15 @@ def server(tmp_path, samples, checkpoints):
                 process.wait()
 
 
+def settle(page, timeout: float = 60.0) -> None:
+    """Wait until Streamlit has finished the current run (no element is greyed out as stale)."""
+    deadline = time.time() + timeout
+    time.sleep(0.5)
+    while time.time() < deadline and page.locator('[data-stale="true"]').count():
+        time.sleep(0.25)
+    page.wait_for_selector(".js-plotly-plot")
+
+
 def anomalous_count(page) -> int:
     text = page.get_by_text(COUNT).first.inner_text()
     return int(COUNT.search(text).group(1))
@@ -117,6 +126,7 @@ def test_score_page_upload_timeline_frames_and_threshold(server, samples, tmp_pa
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
             page.set_default_timeout(120_000)
+            expect.set_options(timeout=120_000)  # first page load imports torch: slow on a loaded CI box
             page.goto(f"{server}/score")
             expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
 
@@ -125,6 +135,7 @@ def test_score_page_upload_timeline_frames_and_threshold(server, samples, tmp_pa
             page.wait_for_selector(".js-plotly-plot")
             expect(page.locator('[data-testid="stImage"] img')).to_have_count(3)  # real | output | overlay
             expect(page.get_by_text(COUNT).first).to_be_visible()
+            settle(page)
             before = anomalous_count(page)
             page.screenshot(path=str(tmp_path / "score_before.png"), full_page=True)
 
@@ -132,11 +143,9 @@ def test_score_page_upload_timeline_frames_and_threshold(server, samples, tmp_pa
             thumb.focus()
             for _ in range(30):  # 0.50 -> 0.80 in steps of 0.01
                 thumb.press("ArrowRight")
-            deadline = time.time() + 60
-            after = before
-            while after == before and time.time() < deadline:
-                time.sleep(0.5)
-                after = anomalous_count(page)
+            expect(page.get_by_text(re.compile(r"anomalous frames? of \d+ .*at threshold 0\.80"))).to_be_visible()
+            settle(page)
+            after = anomalous_count(page)
             page.wait_for_selector(".js-plotly-plot")
             page.screenshot(path=str(tmp_path / "score_after.png"), full_page=True)
             assert after < before, f"raising the threshold should flag fewer frames: {before} -> {after}"

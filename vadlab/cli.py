@@ -139,7 +139,7 @@ def cmd_score(args) -> int:
         fs = api.score_video(loaded, path, keep_maps=False)
         norm = postprocess(fs.scores, normalize=args.normalize, smooth_sigma=args.smooth)
         events = find_events(norm, args.threshold, min_length=args.min_length, merge_gap=args.merge_gap)
-        rows.append(scores_to_csv(fs, normalized=norm, threshold=args.threshold, header=not rows))
+        rows.append(scores_to_csv(fs, normalized_scores=norm, threshold=args.threshold, labels=fs.labels))
         print(f"{fs.video}: {len(fs)} frames, {int((norm >= args.threshold).sum())} above threshold {args.threshold}, "
               f"{len(events)} event(s)", file=sys.stderr)
         for ev in events:
@@ -157,14 +157,10 @@ def cmd_score(args) -> int:
 
 
 def _prefix_video_column(chunks: list[str], names: list[str]) -> str:
-    out = []
-    for i, (chunk, name) in enumerate(zip(chunks, names)):
-        lines = chunk.splitlines()
-        for j, line in enumerate(lines):
-            if i == 0 and j == 0:
-                out.append("video," + line)
-            else:
-                out.append(f"{name},{line}")
+    """Per-video CSV texts (each with its header) -> one CSV with a leading `video` column."""
+    out = ["video," + chunks[0].splitlines()[0]]
+    for chunk, name in zip(chunks, names):
+        out += [f"{name},{line}" for line in chunk.splitlines()[1:]]
     return "\n".join(out) + "\n"
 
 

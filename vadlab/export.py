@@ -62,7 +62,11 @@ def write_video(path: Union[str, Path], frames: np.ndarray, fps: float, crf: int
     import av  # imported here: PyAV is only needed when writing videos
 
     frames = _check_frames(frames)
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError):
+        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
+    if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     if not 0 <= int(crf) <= 51:
         raise ValueError(f"crf must be in 0..51, got {crf}")
@@ -179,10 +183,11 @@ def annotate_frames(
         frame[-border:] = colour
         frame[:, :border] = colour
         frame[:, -border:] = colour
-        # Score bar: dark track, filled to the score, white tick at the threshold.
-        y1 = height - border
+        # Score bar: dark track (one dark row above the border, so the fill never merges with
+        # it), filled to the score, white tick at the threshold.
+        frame[height - border - bar_h - 1 : height - border, inner_left:inner_right] = (20, 20, 20)
+        y1 = height - border - 1
         y0 = y1 - bar_h
-        frame[y0:y1, inner_left:inner_right] = (20, 20, 20)
         span = inner_right - inner_left
         fill = int(round(float(np.clip(scores[i], 0.0, 1.0)) * span))
         frame[y0:y1, inner_left : inner_left + fill] = colour

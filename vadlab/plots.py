@@ -86,12 +86,14 @@ def frame_outcomes(scores: np.ndarray, labels: np.ndarray, threshold: float) -> 
 
 
 def _base_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    top, bottom = 40, 100  # px; the legend sits under the x axis title, inside the bottom margin
+    plot_height = max(height - top - bottom, 60)
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=15)),
         height=height,
-        margin=dict(l=50, r=20, t=40, b=40),
+        margin=dict(l=50, r=20, t=top, b=bottom),
         template="plotly_white",
-        legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0, font=dict(size=11)),
+        legend=dict(orientation="h", yanchor="top", y=-48 / plot_height, xanchor="left", x=0.0, font=dict(size=11)),
         hovermode="closest",
     )
     return fig
@@ -116,7 +118,7 @@ def timeline(
     title: str = "Anomaly score per frame",
     name: str = "score",
     y_title: str = "anomaly score",
-    height: int = 380,
+    height: int = 420,
 ) -> go.Figure:
     """The anomaly graph of one video: score per frame against the threshold.
 
@@ -195,7 +197,7 @@ def timelines(
     fps: float = 25.0,
     title: str = "Anomaly scores of several models",
     y_title: str = "anomaly score",
-    height: int = 380,
+    height: int = 420,
 ) -> go.Figure:
     """Several score curves of the same video overlaid (Compare variants).
 

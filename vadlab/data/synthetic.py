@@ -129,8 +129,7 @@ def _make_scene(scene_seed: int, width: int, height: int) -> _Scene:
     background = np.where(on_walk, paving, lawn)
     # Kerbs: a light stone line on each edge of the walkway.
     kerb = max(1, int(round(2 * s)))
-    for edge in (walk_left, walk_right):
-        band = (xx >= edge - kerb) & (xx < edge)  if edge == walk_left else (xx >= edge) & (xx < edge + kerb)
+    for band in ((xx >= walk_left - kerb) & (xx < walk_left), (xx >= walk_right) & (xx < walk_right + kerb)):
         background = np.where(band, 182.0 + rng.normal(0, 3, size=(height, width)), background)
 
     def stamp(sdf: np.ndarray, value: float, opacity: float = 1.0) -> None:
@@ -409,8 +408,10 @@ def _plan_anomaly(kind: str, rng: np.random.Generator, scene: _Scene, n: int, wi
 
     if kind == "fast_object":
         # Riders at 3-5x walking speed; enough of them, one after another, to fill the span.
-        speed = float(0.9 * rng.uniform(3.0, 5.0) * s * time_scale)
         half_len = 10.0 * s
+        walking = 0.9 * s * time_scale  # the mean walking speed
+        # 3-5x walking speed; in a short clip, fast enough (up to 5x) to cross within the span.
+        speed = float(max(rng.uniform(3.0, 5.0) * walking, min(5.0 * walking, (height + 2 * half_len) / max(end - start, 1))))
         crossing = (height + 2 * half_len) / speed  # frames one rider is visible
         k = max(1, int(math.ceil((end - start) / crossing)))
         spacing = (end - start - crossing) / (k - 1) if k > 1 else 0.0

@@ -363,7 +363,7 @@ def presenter_view(video: Video, flagged: Flagged, name: str) -> None:
     alert_banner(flagged, name)
     st.video(annotated_video(video, flagged), format="video/mp4")
     figure = plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels, events=flagged.events,
-                            fps=flagged.fps, title=f"{name}: anomaly score per frame", height=260)
+                            fps=flagged.fps, title=f"{name}: anomaly score per frame", height=340)
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
 
 
