@@ -44,7 +44,7 @@ def app_samples() -> Path:
 @pytest.fixture(scope="session")
 def app_checkpoints(app_samples, tmp_path_factory) -> Path:
     shipped = ROOT / "checkpoints"
-    if any(shipped.glob("*.safetensors")):
+    if any(p.with_suffix(".safetensors").exists() for p in shipped.glob("*.json") if ".trainstate" not in p.name):
         return shipped
     # Before the shipped checkpoints exist: a real conv_ae, trained for two steps.
     from vadlab.train import TrainConfig
@@ -197,7 +197,8 @@ def test_app_sidebar_shows_device_and_checkpoint_count(app_env):
     at = run_page("app")
     captions = " ".join(c.value for c in at.sidebar.caption)
     assert "In use:" in captions and ("CPU" in captions or "cuda" in captions)
-    count = len(list(app_env["checkpoints"].glob("*.safetensors")))
+    count = len([p for p in app_env["checkpoints"].glob("*.json")
+                 if ".trainstate" not in p.name and p.with_suffix(".safetensors").exists()])
     assert f"{count} checkpoint" in captions
 
 
@@ -348,3 +349,44 @@ def test_a_dataset_folder_outside_the_roots_is_refused_on_the_page(app_env):
     at.text_input(key="score.dataset_folder").set_value("/etc").run()
     assert not at.exception
     assert any("outside the folders this lab may read" in m for m in problems(at)), problems(at)
+
+
+def test_a_corrupted_checkpoint_shows_an_error_and_the_zoo_keeps_working(app_env):
+    import shutil
+
+    source = next(p for p in sorted(app_env["checkpoints"].glob("*.json"))
+                  if ".trainstate" not in p.name and p.with_suffix(".safetensors").exists()).with_suffix("")
+    user = app_env["user"]
+    user.mkdir(parents=True)
+    broken = user / "broken"
+    shutil.copyfile(source.with_suffix(".json"), broken.with_suffix(".json"))
+    weights = bytearray(source.with_suffix(".safetensors").read_bytes())
+    weights[-8:] = b"\x00" * 8  # flip the last bytes: the recorded sha256 no longer matches
+    broken.with_suffix(".safetensors").write_bytes(bytes(weights))
+    (user / "garbage.json").write_text("{not json")
+    (user / "garbage.safetensors").write_bytes(b"nothing")
+
+    home = run_page("home")
+    assert not home.exception
+    zoo = home.dataframe[0].value
+    assert zoo.loc[zoo["checkpoint"] == "garbage", "problem"].iloc[0]  # listed with its error
+
+    at = run_page("score")
+    at.multiselect(key="score.checkpoints").set_value([str(broken)]).run()
+    assert not at.exception
+    assert any("broken" in m for m in problems(at)), problems(at)
+
+
+def test_compare_page_clip_and_dataset_tabs_can_both_use_a_dataset_folder(app_env, monkeypatch):
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(app_env["samples"]))
+    at = run_page("compare")
+    at.radio(key="compare.source").set_value("Dataset clip")
+    at.radio(key="compare.data_choice").set_value("A dataset folder").run()
+    at.selectbox(key="compare.dataset_kind").set_value("folder")
+    at.selectbox(key="compare.data.dataset_kind").set_value("folder").run()
+    assert_clean(at)
+    at.button(key="compare.run").click().run()
+    assert_clean(at)
+    chosen = at.multiselect(key="compare.checkpoints").value
+    table = next(d.value for d in at.dataframe if "micro_auc" in d.value.columns)
+    assert len(table) == len(chosen) and table["micro_auc"].between(0, 1).all()

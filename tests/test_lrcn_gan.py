@@ -10,10 +10,9 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from vadlab.data.clips import WindowDataset
+from vadlab.data.clips import WindowDataset, balanced_indices
 from vadlab.models.lrcn_gan import (
     LRCNGAN,
-    balanced_indices,
     class_balanced_cross_entropy,
     lrcn_feature_shape,
 )

@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
-from vadlab.data.clips import WindowDataset, collate_windows, to_uint8
+from vadlab.data.clips import WindowDataset, balanced_indices, collate_windows, to_uint8
 from vadlab.models.base import AnomalyModel
 from vadlab.outputs import Batch
 
@@ -159,17 +159,6 @@ def split_train_val(
         train.append(v[: n - n_val])
         val.append(v[n - n_val :])
     return train, val
-
-
-def _balanced_indices(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Under-sample the majority class to the minority's count (S2's balancing)."""
-    pos = np.flatnonzero(labels >= 0.5)
-    neg = np.flatnonzero(labels < 0.5)
-    if len(pos) == 0 or len(neg) == 0:
-        return np.arange(len(labels))
-    k = min(len(pos), len(neg))
-    keep = np.concatenate([rng.choice(pos, k, replace=False), rng.choice(neg, k, replace=False)])
-    return np.sort(keep)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -307,7 +296,7 @@ def fit(
     def epoch_indices(epoch: int) -> np.ndarray:
         idx = np.arange(len(train_set))
         if train_labels is not None and config.balance_classes:
-            idx = _balanced_indices(train_labels, np.random.default_rng(config.seed + epoch))
+            idx = balanced_indices(train_labels, seed=config.seed + epoch)
         perm = np.random.default_rng(config.seed * 1000 + epoch).permutation(idx)
         return perm[rank::world]  # shard across ranks (identical permutation everywhere)
 

@@ -135,3 +135,26 @@ def collate_windows(items: list[dict]) -> Batch:
     frame_index = torch.tensor([it["frame_index"] for it in items])
     label = torch.tensor([it["label"] for it in items], dtype=torch.float32) if "label" in items[0] else None
     return Batch(clip=clip, target=target, label=label, frame_index=frame_index)
+
+
+def balanced_indices(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Under-sample the majority class (S2's balancing) of 0/1 window labels.
+
+    labels: (N,) 0/1 (values >= 0.5 count as anomalous). Returns the sorted indices of every
+    minority-class window plus as many majority-class windows drawn without replacement with
+    `np.random.default_rng(seed)`, so both classes have the same count. When one class is absent
+    there is nothing to balance against and all indices are returned.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"balanced_indices expects a 1-D array of window labels, got shape {labels.shape}")
+    if labels.size and not np.all(np.isin(labels, (0, 1))):
+        raise ValueError("balanced_indices expects 0/1 window labels; threshold soft labels first")
+    positive = np.flatnonzero(labels >= 0.5)
+    negative = np.flatnonzero(labels < 0.5)
+    if len(positive) == 0 or len(negative) == 0:
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    count = min(len(positive), len(negative))
+    keep = np.concatenate([rng.choice(positive, count, replace=False), rng.choice(negative, count, replace=False)])
+    return np.sort(keep)

@@ -654,7 +654,7 @@ def write_samples(
     """
     # Imported here, not at module level: encoding is an export concern and data must not depend
     # on export at import time (export sits above data in the dependency order).
-    from vadlab.export import write_video
+    from vadlab.data.video import write_video
 
     if n_train < 0 or n_test < 0:
         raise ValueError(f"n_train and n_test must be >= 0, got {n_train}, {n_test}")

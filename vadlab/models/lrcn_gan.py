@@ -33,8 +33,8 @@ Training, two phases (the training loop calls `on_epoch_start(epoch, total_epoch
   `pretrain_gan=False` is the paper's "LRCN from scratch" baseline: no GAN (and no generator /
   discriminator are built), the whole classifier trains from random initialisation every epoch.
 
-Class balance: the paper under-samples the majority class. `balanced_indices(labels, seed)` does
-that for a dataset (the training loop balances each epoch the same way); as a fallback for
+Class balance: the paper under-samples the majority class; the training loop does that every
+epoch (`vadlab.data.clips.balanced_indices`); as a fallback for
 unbalanced batches `train_step` weights each class by the inverse of its count in the batch, so
 both classes contribute equally to the loss.
 
@@ -83,7 +83,6 @@ import math
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -205,29 +204,6 @@ class BlockGenerator(nn.Module):
         x = self.convs(x)  # (B, C*T, H, W)
         block = 2.0 * torch.sigmoid(x) - 1.0  # sigmoid as in the paper, mapped to our [-1, 1]
         return block.view(b, *self.block)  # (B, C, T, H, W)
-
-
-def balanced_indices(labels: np.ndarray, seed: int) -> np.ndarray:
-    """Under-sample the majority class (S2's balancing) of 0/1 window labels.
-
-    labels: (N,) 0/1 (values >= 0.5 count as anomalous). Returns the sorted indices of every
-    minority-class window plus as many majority-class windows drawn without replacement with
-    `np.random.default_rng(seed)`, so both classes have the same count. When one class is absent
-    there is nothing to balance against and all indices are returned.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"balanced_indices expects a 1-D array of window labels, got shape {labels.shape}")
-    if labels.size and not np.all(np.isin(labels, (0, 1))):
-        raise ValueError("balanced_indices expects 0/1 window labels; threshold soft labels first")
-    positive = np.flatnonzero(labels >= 0.5)
-    negative = np.flatnonzero(labels < 0.5)
-    if len(positive) == 0 or len(negative) == 0:
-        return np.arange(len(labels))
-    rng = np.random.default_rng(seed)
-    count = min(len(positive), len(negative))
-    keep = np.concatenate([rng.choice(positive, count, replace=False), rng.choice(negative, count, replace=False)])
-    return np.sort(keep)
 
 
 def class_balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

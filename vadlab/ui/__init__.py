@@ -59,6 +59,7 @@ from vadlab.ui.views import (
     zoo_table,
 )
 from vadlab.ui.widgets import (
+    alert_rules,
     checkpoint_picker,
     checkpoints_picker,
     dataset_folder_picker,

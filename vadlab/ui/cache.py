@@ -174,6 +174,8 @@ def list_checkpoints() -> list[CheckpointEntry]:
         seen.add(folder)
         names = {e.name for e in entries}
         for row in api.list_checkpoints(folder):
+            if row["path"].endswith(".trainstate"):  # resume state of a run in progress, not a checkpoint
+                continue
             entry = _entry(row, origin)
             if entry.name in names:  # pages key results by name: keep names unique
                 entry = dataclasses.replace(entry, name=f"{entry.name} ({origin})")

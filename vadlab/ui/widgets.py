@@ -91,8 +91,8 @@ def _default_dataset_folder() -> str:
 def dataset_folder_picker(page: str) -> Optional[str]:
     """A dataset spec `KIND:PATH` for a folder typed by the user, confined to the allowed roots.
 
-    Returns None (after a hint) while no folder is typed; raises PathNotAllowedError / DatasetError
-    for a folder outside the roots or without videos (shown by `user_errors`)."""
+    Returns None while no folder is typed (with a hint), and when the folder is outside the roots or
+    holds no dataset of that layout (with the error shown in place)."""
     roots = paths.roots()
     col_kind, col_path = st.columns([1, 3])
     kind = col_kind.selectbox("Layout", DATASET_KINDS, key=state.widget_key(page, "dataset_kind"),
@@ -103,10 +103,11 @@ def dataset_folder_picker(page: str) -> Optional[str]:
     if not folder.strip():
         st.info("Type a dataset folder (inside " + ", ".join(str(r) for r in roots.data or [roots.samples]) + ").")
         return None
-    with user_errors():
+    spec = None
+    with user_errors(stop=False):  # the message shows here; the rest of the page still runs
         resolved = paths.confine(folder)
+        dataset(f"{kind}:{resolved}")  # validate now: a clear error here beats one deep in scoring
         spec = f"{kind}:{resolved}"
-        dataset(spec)  # validate now: a clear error here beats one deep in scoring
     return spec
 
 
@@ -121,7 +122,8 @@ def dataset_picker(page: str, allow_folder: bool = True) -> Optional[str]:
             st.stop()
         st.caption(f"Dataset: `{display_spec(spec)}`")
         return spec
-    return dataset_folder_picker(page)
+    # own keys: a page may also show a video source picker with its own dataset folder
+    return dataset_folder_picker(state.widget_key(page, "data"))
 
 
 # --------------------------------------------------------------------------------- video source
@@ -264,3 +266,13 @@ def labels_upload(page: str, source: ClipSource, n_frames: int) -> Optional[np.n
             raise ValueError(f"{upload.name}: {len(labels)} labels but the clip has {n_frames} decoded frames; "
                              "give one 0/1 label per frame")
     return labels
+
+
+def alert_rules(page: str) -> tuple[int, int]:
+    """Event rules, as `vadlab score --min-length --merge-gap`: runs of flagged frames separated by
+    at most `merge_gap` frames merge into one event; events shorter than `min_length` are dropped."""
+    with st.expander("Alert rules"):
+        col_length, col_gap = st.columns(2)
+        min_length = col_length.number_input("Minimum event length (frames)", 1, 1000, 1, key=state.widget_key(page, "min_length"))
+        merge_gap = col_gap.number_input("Merge events closer than (frames)", 0, 1000, 0, key=state.widget_key(page, "merge_gap"))
+    return int(min_length), int(merge_gap)
