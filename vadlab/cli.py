@@ -57,7 +57,8 @@ def cmd_models(args) -> int:
 
     for name in list_models():
         spec = get_spec(name)
-        kind = "supervised" if spec.supervised else ("prediction" if spec.target == "next" else "reconstruction")
+        kind = ("supervised" if spec.supervised else "prediction" if spec.target == "next"
+                else "latent distance" if spec.score_kind == "latent_distance" else "reconstruction")
         print(f"{name:12s} {kind:15s} score={spec.score_kind:16s} presets={','.join(spec.presets)}")
         print(f"{'':12s} {spec.paper}")
     return 0
