@@ -390,3 +390,38 @@ def test_compare_page_clip_and_dataset_tabs_can_both_use_a_dataset_folder(app_en
     chosen = at.multiselect(key="compare.checkpoints").value
     table = next(d.value for d in at.dataframe if "micro_auc" in d.value.columns)
     assert len(table) == len(chosen) and table["micro_auc"].between(0, 1).all()
+
+
+def test_evaluate_page_scores_a_clip_against_an_uploaded_labels_file(app_env):
+    from vadlab.metrics import evaluate
+
+    labels = json.loads((app_env["samples"] / "testing" / "labels.json").read_text())["test_02"]
+    at = run_page("evaluate")
+    at.radio(key="evaluate.truth").set_value("A clip and a labels file").run()
+    at.selectbox(key="evaluate.sample").set_value("testing/test_02").run()
+    csv_text = "label\n" + "\n".join(str(v) for v in labels) + "\n"
+    at.file_uploader(key="evaluate.labels_upload").set_value(("test_02.csv", csv_text.encode(), "text/csv")).run()
+    assert_clean(at)
+    checkpoint = at.multiselect(key="evaluate.checkpoints").value[0]
+    scores = api.score_video(api.load(checkpoint, device="cpu"), sample_path(app_env["samples"], "test_02"), keep_maps=False)
+    expected = evaluate({"test_02": scores.scores}, {"test_02": np.asarray(labels)})
+    assert [m.value for m in at.metric if m.label == "Micro AUC"] == [f"{expected.micro_auc:.4f}"]
+
+
+def test_score_page_with_two_models_overlays_their_timelines(app_env):
+    import shutil
+
+    source = next(p for p in sorted(app_env["checkpoints"].glob("*.json"))
+                  if ".trainstate" not in p.name and p.with_suffix(".safetensors").exists()).with_suffix("")
+    app_env["user"].mkdir(parents=True)
+    twin = app_env["user"] / "twin"
+    for suffix in (".json", ".safetensors"):
+        shutil.copyfile(source.with_suffix(suffix), twin.with_suffix(suffix))
+    at = run_page("score")
+    at.multiselect(key="score.checkpoints").set_value([str(source), str(twin)]).run()
+    assert_clean(at)
+    assert at.selectbox(key="score.detail").options == [source.name, "twin"]
+    overlay = chart_traces(at, 1)
+    lines = [t for t in overlay if t.get("mode") == "lines"]
+    assert [t["name"] for t in lines] == [source.name, "twin"]
+    np.testing.assert_allclose(trace_values(lines[0]["y"]), trace_values(lines[1]["y"]))  # same weights, same scores

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -151,8 +150,19 @@ def test_score_page_upload_timeline_frames_and_threshold(server, samples, tmp_pa
             assert after < before, f"raising the threshold should flag fewer frames: {before} -> {after}"
             assert (tmp_path / "score_after.png").stat().st_size > 10_000
 
-            if os.environ.get("VADLAB_UPDATE_SCREENSHOTS") == "1":
+            if os.environ.get("VADLAB_UPDATE_SCREENSHOTS") == "1":  # the README's screenshot: a sample with ground truth
+                page.get_by_text("Shipped sample", exact=True).click()
+                expect(page.get_by_text(re.compile(r"Against the ground truth"))).to_be_visible()
+                settle(page)
+                thumb = page.get_by_role("slider", name="Threshold")
+                thumb.focus()
+                for _ in range(30):  # back to the default 0.50
+                    thumb.press("ArrowLeft")
+                expect(page.get_by_text(re.compile(r"anomalous frames? of \d+ .*at threshold 0\.50"))).to_be_visible()
+                settle(page)
+                page.set_viewport_size({"width": 1400, "height": 2050})
+                settle(page)
                 (ROOT / "docs").mkdir(exist_ok=True)
-                shutil.copyfile(tmp_path / "score_after.png", ROOT / "docs" / "score.png")
+                page.screenshot(path=str(ROOT / "docs" / "score.png"))
         finally:
             browser.close()

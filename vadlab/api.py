@@ -176,6 +176,13 @@ def evaluate(
     """
     ds = load_dataset(data) if isinstance(data, str) else data
     scored = score_dataset(loaded, ds, batch_size=batch_size, keep_maps=pixel_level, progress=progress)
+    return evaluate_scored(ds, scored, normalize=normalize, smooth_sigma=smooth_sigma, pixel_level=pixel_level)
+
+
+def evaluate_scored(ds: VideoDataset, scored: DatasetScores, normalize: str = "minmax", smooth_sigma: float = 0.0,
+                    pixel_level: bool = False) -> EvalResult:
+    """Metrics of already-computed dataset scores (the app re-evaluates cached scores this way when
+    only normalisation or smoothing changes). Pixel AUC needs scores made with keep_maps=True."""
     result = evaluate_scores({k: v.scores for k, v in scored.scores.items()}, scored.labels,
                              normalize=normalize, smooth_sigma=smooth_sigma)
     result.frames_per_second = scored.frames_per_second

@@ -4,7 +4,8 @@ Pages import this package (`from vadlab import ui`) and nothing below it: cached
 (`ui.decode`, `ui.score`, `ui.load_model`, `ui.evaluate_dataset`), widget groups
 (`ui.checkpoints_picker`, `ui.video_source_picker`, `ui.dataset_picker`, ...), views
 (`ui.timeline_with_slider`, `ui.frame_panels`, ...), error display (`ui.user_errors`), session-state
-keys (`ui.state`), confined paths (`ui.paths`) and background training (`ui.training`).
+keys (`ui.state`), confined paths (`ui.paths`), background training (`ui.training`) and one
+Streamlit workaround (`ui.compat`: deep links on a fresh server).
 """
 from __future__ import annotations
 

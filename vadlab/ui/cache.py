@@ -26,10 +26,9 @@ import numpy as np
 import streamlit as st
 
 from vadlab import api
-from vadlab.data.datasets import VideoDataset, load_dataset, read_masks
+from vadlab.data.datasets import VideoDataset, load_dataset
 from vadlab.data.video import Video, read_video, read_video_bytes
 from vadlab.metrics import evaluate as evaluate_scores
-from vadlab.metrics import pixel_auc
 from vadlab.outputs import EvalResult, FrameScores
 from vadlab.ui import paths
 from vadlab.ui import state
@@ -113,6 +112,7 @@ class CheckpointEntry:
     trained_on: str = "?"
     input_size: str = "?"
     window: Optional[int] = None
+    target: str = "window"  # "window": reconstructs the scored frame; "next": predicts it
     auc: Optional[float] = None
     size_mb: float = 0.0
     error: Optional[str] = None
@@ -146,6 +146,7 @@ def _entry(row: dict, origin: str) -> CheckpointEntry:
         trained_on=_short_data(data),
         input_size=f"{inp.get('channels', '?')}×{inp.get('height', '?')}×{inp.get('width', '?')}",
         window=inp.get("window"),
+        target=str(meta.get("target", "window")),
         auc=float(auc) if isinstance(auc, (int, float)) and np.isfinite(auc) else None,
         size_mb=round(float(row.get("size_mb") or 0.0), 2),
     )
@@ -218,7 +219,7 @@ def checkpoint_key(entry: CheckpointEntry | str, device: Optional[str] = None) -
 class ResultStore:
     """A small thread-safe LRU of computed results (scores), shared by all sessions."""
 
-    def __init__(self, max_entries: int = 48):
+    def __init__(self, max_entries: int = 32):
         self.max_entries = max_entries
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -340,22 +341,8 @@ def evaluate_dataset(
     `vadlab eval` with the same options (the same scores through the same `metrics.evaluate`),
     but the scores are cached, so changing normalisation or smoothing does not re-score."""
     scored = dataset_scores(entry, spec, keep_maps=pixel_level)
-    result = evaluate_scores({k: v.scores for k, v in scored.scores.items()}, scored.labels,
-                             normalize=normalize, smooth_sigma=smooth_sigma)
-    result.frames_per_second = scored.frames_per_second
-    if pixel_level:  # as api.evaluate: error maps against the dataset's masks, in dataset order
-        maps, masks = [], []
-        for record in dataset(spec).test:
-            frame_scores = scored.scores.get(record.name)
-            if frame_scores is None or frame_scores.error_maps is None:
-                continue
-            mask = read_masks(record, len(frame_scores))
-            if mask is not None:
-                maps.append(frame_scores.error_maps.astype(np.float32))
-                masks.append(mask)
-        if masks:
-            result.pixel_auc = pixel_auc(maps, masks)
-    return result
+    return api.evaluate_scored(dataset(spec), scored, normalize=normalize, smooth_sigma=smooth_sigma,
+                               pixel_level=pixel_level)
 
 
 def clip_scores_and_labels(entry: CheckpointEntry, source: ClipSource,

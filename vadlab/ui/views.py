@@ -23,7 +23,7 @@ from vadlab.data.video import Video
 from vadlab.metrics import find_events, postprocess, threshold_metrics
 from vadlab.outputs import EvalResult, Event, FrameScores
 from vadlab.ui import state
-from vadlab.ui.cache import result_store
+from vadlab.ui.cache import CheckpointEntry, result_store
 from vadlab.ui.errors import ERROR_ICON
 
 
@@ -264,8 +264,8 @@ def video_notes(video: Video) -> None:
 
 
 # ------------------------------------------------------------------------------------------ frames
-def frame_panels(video: Video, flagged: Flagged, index: int, model_name: str = "") -> None:
-    """Real | reconstructed or predicted | error heatmap overlay, for frame `index`."""
+def frame_panels(video: Video, flagged: Flagged, index: int, entry: Optional[CheckpointEntry] = None) -> None:
+    """Real | reconstructed or predicted (by `entry`'s model) | error heatmap overlay, for frame `index`."""
     frame = np.asarray(video.frames[index])
     size = frame.shape[:2]
     t = index / flagged.fps
@@ -280,8 +280,8 @@ def frame_panels(video: Video, flagged: Flagged, index: int, model_name: str = "
     if output is None:
         col_output.info("This model produces no image (it scores frames directly).")
     else:
-        what = "Prediction" if flagged.frame_scores.score_kind == "psnr" else "Reconstruction"
-        col_output.image(output, caption=f"{what}{' by ' + model_name if model_name else ''} (model resolution)", width="stretch")
+        what = "Prediction" if entry is not None and entry.target == "next" else "Reconstruction"
+        col_output.image(output, caption=f"{what}{' by ' + entry.name if entry else ''} (model resolution)", width="stretch")
     col_overlay.image(overlay_image(video, flagged, index),
                       caption="Error heatmap: red border = flagged, green = normal; red outlines = high error",
                       width="stretch")
@@ -499,7 +499,7 @@ def demo() -> None:
                             fps=flagged.fps, title=f"{source.name} scored by {entry.name}")
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
     peak = int(np.argmax(flagged.normalized))
-    frame_panels(video, flagged, peak, entry.name)
+    frame_panels(video, flagged, peak, entry)
     st.caption("Open **Score a video** to upload your own clip, move the threshold and download the results.")
 
 

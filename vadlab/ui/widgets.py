@@ -12,7 +12,7 @@ import streamlit as st
 
 from vadlab import device as devices
 from vadlab.data.datasets import KNOWN_KINDS
-from vadlab.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from vadlab.data.video import VIDEO_EXTENSIONS
 from vadlab.ui import paths, state
 from vadlab.ui.cache import CheckpointEntry, ClipSource, dataset, display_spec, list_checkpoints, samples_spec, usable_checkpoints
 from vadlab.ui.errors import user_errors
