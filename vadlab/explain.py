@@ -512,9 +512,12 @@ def frame_panels_figure(frame: np.ndarray, output: Optional[np.ndarray], error_m
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    panels = [("real", _as_rgb(frame))]
-    if output is not None:
-        panels.append(("reconstruction / prediction", _as_rgb(output)))
+    real = _as_rgb(frame)
+    panels = [("real", real)]
+    if output is not None:  # model resolution -> the frame's size, so the panels line up
+        out = _as_rgb(output).astype(np.float32)
+        out = np.stack([resize_map(out[..., c], *real.shape[:2]) for c in range(3)], axis=-1)
+        panels.append(("reconstruction / prediction", np.clip(out, 0, 255).round().astype(np.uint8)))
     if error_map is not None:
         panels.append(("error heatmap", error_heatmap(np.asarray(error_map, np.float32), _as_rgb(frame))))
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.02)
