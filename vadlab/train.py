@@ -12,13 +12,12 @@
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -288,7 +287,6 @@ def fit(
     if distributed:
         optimizers = {k: AllReduceOptimizer(v) for k, v in optimizers.items()}
 
-    rng = np.random.default_rng(config.seed)
     train_labels = None
     if labels is not None:
         train_labels = np.array([train_set.window_label(i) for i in range(len(train_set))])

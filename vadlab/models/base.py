@@ -86,3 +86,30 @@ class AnomalyModel(nn.Module):
         """(C, T, H, W) of one input window."""
         c = self.config
         return (c.channels, c.window, c.height, c.width)
+
+
+class WindowReconstructor(AnomalyModel):
+    """Families that reconstruct the whole input window (conv_ae, st_dcgan, svd_gan).
+
+    Subclasses implement `reconstruct(clip) -> (B, C, T, H, W)`; the score is the squared
+    reconstruction error of the window's LAST frame (the scored frame), averaged over pixels and
+    channels (MSE, higher = more anomalous); validation loss is the whole window's MSE.
+    """
+
+    def reconstruct(self, clip: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def validation_loss(self, batch: Batch) -> float:
+        return float((self.reconstruct(batch.clip).float() - batch.clip.float()).pow(2).mean())
+
+    def anomaly_score(self, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        last = self.reconstruct(clip)[:, :, -1].float()  # (B, C, H, W)
+        return (last - target.float()).pow(2).flatten(1).mean(1)
+
+    @torch.no_grad()
+    def score_clip(self, batch: Batch) -> ClipOutput:
+        last = self.reconstruct(batch.clip)[:, :, -1].float()  # (B, C, H, W) reconstruction of the scored frame
+        error_map = (last - batch.target.float()).pow(2).mean(1)  # (B, H, W)
+        mse = error_map.flatten(1).mean(1)  # (B,)
+        return ClipOutput(score=mse, raw=mse, output=last, error_map=error_map)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vadlab.models.base import AnomalyModel, BaseConfig
+from vadlab.models.base import BaseConfig, WindowReconstructor
 from vadlab.models.layers import fold_time
-from vadlab.outputs import Batch, ClipOutput
+from vadlab.outputs import Batch
 from vadlab.registry import register_model
 
 
@@ -41,7 +41,7 @@ class ConvAEConfig(BaseConfig):
     widths: tuple[int, int, int] = (512, 256, 128)  # encoder channels, as in the paper
 
 
-class ConvAE(AnomalyModel):
+class ConvAE(WindowReconstructor):
     """Convolutional autoencoder over stacked frames; reconstruction-error score (Hasan et al. 2016)."""
 
     config_class = ConvAEConfig
@@ -87,20 +87,7 @@ class ConvAE(AnomalyModel):
         opt.step()
         return {"reconstruction": float(loss.detach())}
 
-    @torch.no_grad()
-    def validation_loss(self, batch: Batch) -> float:
-        return float((self.reconstruct(batch.clip) - batch.clip).pow(2).mean())
 
-    def anomaly_score(self, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        last = self.reconstruct(clip)[:, :, -1]  # (B, C, H, W)
-        return (last - target).pow(2).flatten(1).mean(1)
-
-    @torch.no_grad()
-    def score_clip(self, batch: Batch) -> ClipOutput:
-        last = self.reconstruct(batch.clip)[:, :, -1]  # (B, C, H, W) reconstruction of the scored frame
-        error_map = (last - batch.target).pow(2).mean(1)  # (B, H, W)
-        mse = error_map.flatten(1).mean(1)
-        return ClipOutput(score=mse, raw=mse, output=last, error_map=error_map)
 
 
 register_model(

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from vadlab.models.base import AnomalyModel, BaseConfig
 from vadlab.models.layers import PatchDiscriminator, UNet, fold_time, image_gradient_loss, psnr

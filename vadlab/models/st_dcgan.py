@@ -51,9 +51,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from vadlab.models.base import AnomalyModel, BaseConfig
+from vadlab.models.base import BaseConfig, WindowReconstructor
 from vadlab.models.layers import ChannelAttention
-from vadlab.outputs import Batch, ClipOutput
+from vadlab.outputs import Batch
 from vadlab.registry import register_model
 
 
@@ -184,7 +184,7 @@ class WindowDiscriminator(nn.Module):
         return self.classifier(self.features(clip)).flatten(1).squeeze(1)  # (B,)
 
 
-class StDcgan(AnomalyModel):
+class StDcgan(WindowReconstructor):
     """Spatio-temporal DCGAN: two-stream residual 3D autoencoder generator with channel attention."""
 
     config_class = StDcganConfig
@@ -251,21 +251,7 @@ class StDcgan(AnomalyModel):
             "d_accuracy": float(d_accuracy),
         }
 
-    @torch.no_grad()
-    def validation_loss(self, batch: Batch) -> float:
-        """Reconstruction MSE of the whole window (lower is better)."""
-        return float((self.reconstruct(batch.clip).float() - batch.clip.float()).pow(2).mean())
 
-    def anomaly_score(self, clip: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        last = self.reconstruct(clip)[:, :, -1].float()  # (B, C, H, W)
-        return (last - target.float()).pow(2).flatten(1).mean(1)
-
-    @torch.no_grad()
-    def score_clip(self, batch: Batch) -> ClipOutput:
-        last = self.reconstruct(batch.clip)[:, :, -1].float()  # (B, C, H, W) reconstruction of the scored frame
-        error_map = (last - batch.target.float()).pow(2).mean(1)  # (B, H, W)
-        mse = error_map.flatten(1).mean(1)  # (B,)
-        return ClipOutput(score=mse, raw=mse, output=last, error_map=error_map)
 
 
 register_model(
