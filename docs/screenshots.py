@@ -32,7 +32,7 @@ def main(names: list[str]) -> int:
         wait_until_healthy(url, server, log)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
             for name in names or PAGES:
                 page.goto(f"{url}/{'' if name == 'home' else name}")
                 page.wait_for_selector("h1", timeout=60_000)

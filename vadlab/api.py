@@ -210,8 +210,10 @@ def load_training_videos(ds: VideoDataset, model: AnomalyModel, supervised: bool
     model's resolution. Returns (videos, labels or None, [(name, n_frames)])."""
     records: list[VideoRecord] = ds.train
     if supervised:
-        records = [r for r in ds.train + ds.test if r.labels is not None]
-        if not records:
+        # the normal training videos are labelled too (every frame normal), beside the labelled
+        # test videos: the classifier sees all the normal footage the dataset has
+        records = ds.train + [r for r in ds.test if r.labels is not None]
+        if not any(r.labels is not None for r in ds.test):
             raise ValueError(f"{ds.name}: a supervised family needs labelled videos; none found")
     if not records:
         raise ValueError(f"{ds.name}: no training videos found")
@@ -222,7 +224,8 @@ def load_training_videos(ds: VideoDataset, model: AnomalyModel, supervised: bool
         videos.append(frames)
         manifest.append((rec.name, int(frames.shape[0])))
         if supervised:
-            labels.append(np.asarray(rec.labels)[: frames.shape[0]])
+            known = np.zeros(frames.shape[0], np.uint8) if rec.labels is None else np.asarray(rec.labels)
+            labels.append(known[: frames.shape[0]])
     return videos, (labels if supervised else None), manifest
 
 

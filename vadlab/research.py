@@ -230,8 +230,12 @@ def _cmd_cv(args) -> int:
         res = holdout_kind(args.model, args.data, args.holdout_kind, preset=args.preset, epochs=args.epochs, device=args.device)
         print(json.dumps(res, indent=2))
         return 0
+    from vadlab.cli import _parse_overrides
+
+    common = _parse_overrides(args.set)
+    variants = {"GAN+LRCN": {**common, "pretrain_gan": True}, "LRCN (scratch)": {**common, "pretrain_gan": False}}
     res = cross_validate(args.model, args.data, folds=args.folds, preset=args.preset, epochs=args.epochs,
-                         device=args.device, on_fold=lambda v, r: print(f"  {v} fold {r['fold']}: recall {r['recall']:.3f} "
+                         device=args.device, variants=variants, on_fold=lambda v, r: print(f"  {v} fold {r['fold']}: recall {r['recall']:.3f} "
                                                                         f"precision {r['precision']:.3f} accuracy {r['accuracy']:.3f} F1 {r['f1']:.3f}", flush=True))
     print(f"\n{args.folds}-fold blocked cross-validation, window level, threshold 0.5")
     print(f"{'variant':16s} {'recall':>14s} {'precision':>14s} {'accuracy':>14s} {'F1':>14s}")
@@ -262,6 +266,7 @@ def add_commands(sub) -> None:
     s.add_argument("--preset", default="tiny")
     s.add_argument("--epochs", type=int, default=5)
     s.add_argument("--device", default="auto")
+    s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every variant")
     s.add_argument("--holdout-kind", default=None, help="robustness: hold this synthetic anomaly kind out of training")
     s.add_argument("--json", default=None)
     s.set_defaults(func=_cmd_cv)
