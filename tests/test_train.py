@@ -111,3 +111,23 @@ def test_torchrun_runs_the_same_train_command(samples_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["model"] == "conv_ae" and meta["training"]["steps"] == 2
+
+
+def test_init_from_copies_weights_and_refuses_mismatches(tmp_path):
+    """Knowledge transfer (`--init-from`): same family and shapes -> every tensor copied; else a clear error."""
+    from vadlab.checkpoint import save_checkpoint
+
+    source = create_model("st_dcgan", "tiny")
+    fit(source, _videos(), TrainConfig(epochs=1, max_steps_per_epoch=1), torch.device("cpu"), "window")
+    save_checkpoint(tmp_path / "src", source, window=4, target="window", score_kind="mse")
+
+    target = create_model("st_dcgan", "tiny")
+    copied = api.init_from_checkpoint(target, tmp_path / "src")
+    assert set(copied) == set(source.state_dict())
+    for k, v in source.state_dict().items():
+        assert torch.equal(v, target.state_dict()[k])
+
+    with pytest.raises(ValueError, match="shapes do not match"):
+        api.init_from_checkpoint(create_model("st_dcgan", "tiny", widths=(8, 8, 8)), tmp_path / "src")
+    with pytest.raises(ValueError, match="cannot initialise"):
+        api.init_from_checkpoint(create_model("conv_ae", "tiny"), tmp_path / "src")
