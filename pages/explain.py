@@ -67,27 +67,8 @@ st.caption("Captum attributes the score to every pixel of every frame of the inp
 labels = explain.METHOD_LABELS
 col_method, col_params = st.columns([1, 3])
 method = col_method.selectbox("Method", list(labels), format_func=labels.get, key=ui.state.widget_key(PAGE, "method"))
-params: dict = {}
 with col_params:
-    c1, c2, c3 = st.columns(3)
-    if method == "integrated_gradients":
-        params["n_steps"] = c1.slider("Steps (n_steps)", 2, 128, 16, key=ui.state.widget_key(PAGE, "ig_steps"),
-                                      help="Points on the path from the baseline to the input; more = more exact, slower.")
-        params["baseline"] = c2.radio("Baseline", explain.BASELINES, key=ui.state.widget_key(PAGE, "ig_baseline"),
-                                      help="black: an all-black window; mean: the window's mean frame (a static scene).")
-    elif method == "saliency":
-        c1.caption("Saliency is |∂ score / ∂ pixel|: no parameters, one backward pass.")
-    elif method == "occlusion":
-        side = min(loaded.model.config.height, loaded.model.config.width)
-        params["window"] = c1.slider("Patch size (px)", 2, side, min(16, side), key=ui.state.widget_key(PAGE, "occ_window"),
-                                     help="Each patch of one frame is blacked out in turn; the score change is its attribution.")
-        params["stride"] = c2.slider("Stride (px)", 1, side, min(8, side), key=ui.state.widget_key(PAGE, "occ_stride"))
-        params["baseline"] = c3.radio("Fill", explain.BASELINES, key=ui.state.widget_key(PAGE, "occ_baseline"))
-    else:
-        params["n_samples"] = c1.slider("Samples (n_samples)", 1, 64, 8, key=ui.state.widget_key(PAGE, "gs_samples"))
-        params["stdevs"] = c2.slider("Noise σ (stdevs)", 0.0, 0.5, 0.1, 0.01, key=ui.state.widget_key(PAGE, "gs_stdevs"),
-                                     help="Gaussian noise added to the input, in [-1, 1] pixel units.")
-        params["seed"] = int(c3.number_input("Seed", 0, 10_000, 0, key=ui.state.widget_key(PAGE, "gs_seed")))
+    params = ui.attribution_params(PAGE, method, loaded.model.config.height, loaded.model.config.width)
 
 with ui.user_errors(f"{labels[method]}"):
     key = ("attribution", ui.scores_key(entry, source), frame, method, json.dumps(params, sort_keys=True))

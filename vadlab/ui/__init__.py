@@ -3,7 +3,8 @@
 Pages import this package (`from vadlab import ui`) and nothing below it: cached loaders
 (`ui.decode`, `ui.score`, `ui.load_model`, `ui.evaluate_dataset`), widget groups
 (`ui.checkpoints_picker`, `ui.video_source_picker`, `ui.dataset_picker`, ...), views
-(`ui.timeline_with_slider`, `ui.frame_panels`, ...), error display (`ui.user_errors`), session-state
+(`ui.timeline_with_slider`, `ui.frame_panels`, ...), attribution widgets (`ui.attribution_params`),
+the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
 keys (`ui.state`), confined paths (`ui.paths`), background training (`ui.training`) and one
 Streamlit workaround (`ui.compat`: deep links on a fresh server).
 """
@@ -30,6 +31,14 @@ from vadlab.ui.cache import (
     usable_checkpoints,
 )
 from vadlab.ui.errors import ERROR_ICON, error_message, user_errors
+from vadlab.ui.explain_view import attribution_params
+from vadlab.ui.notebook_view import (
+    notebook_add_cell,
+    notebook_cells,
+    notebook_downloads,
+    notebook_open_controls,
+    notebook_session,
+)
 from vadlab.ui.views import (
     Flagged,
     alert_banner,

@@ -1,0 +1,89 @@
+"""Attribution widgets shared by the Explain page and the notebook's explain cells: one group of
+parameter widgets per Captum method (see `vadlab.explain.DEFAULT_PARAMS`)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import streamlit as st
+
+from vadlab import explain
+from vadlab.ui import state
+
+
+def seed(key: str, value) -> str:
+    """Give widget `key` its starting value (once), then let the widget own it; returns `key`."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+    return key
+
+
+def _number(column, label: str, key: str, bounds: tuple, value, seeded: bool, step=None, help=None):
+    # a stored value may lie anywhere the API accepts: a number input; otherwise a slider over a useful range
+    low, high = bounds
+    if seeded:
+        return column.number_input(label, low, high, step=step, key=seed(key, value), help=help)
+    return column.slider(label, low, high, value, step, key=key, help=help)
+
+
+def _baseline(column, label: str, key: str, value: str, seeded: bool, help=None) -> str:
+    if seeded:
+        return column.selectbox(label, explain.BASELINES, key=seed(key, value), help=help)
+    return column.radio(label, explain.BASELINES, key=key, help=help)
+
+
+def attribution_params(page: str, method: str, height: Optional[int] = None, width: Optional[int] = None,
+                       start: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """The parameter widgets of attribution `method`, in three columns; returns {param: value}, every
+    parameter of the method (ints, floats, baseline names), ready for `explain.explain_video_frame`.
+
+    Widget keys are `widget_key(page, "ig_steps")`, `"occ_window"`, ... Two forms:
+    - `start=None` (the Explain page): sliders over useful ranges, starting at the method's defaults; the
+      occlusion patch and stride are bounded by the model's frame size `height` x `width` (pixels).
+    - `start` = the values stored in a notebook cell (the method's defaults merged with its options):
+      number inputs wide enough for any value a saved notebook may hold (the model may not be loaded
+      yet), seeded from `start` once, then owned by the widget.
+    """
+    seeded = start is not None
+    values = {**explain.DEFAULT_PARAMS.get(method, {}), **(start or {})}
+    if seeded:  # any value the API accepts
+        ranges = {"n_steps": (2, 512), "window": (1, 1024), "stride": (1, 1024), "n_samples": (1, 256),
+                  "stdevs": (0.0, 2.0), "seed": (0, 1_000_000)}
+    else:
+        if height is None or width is None:
+            raise ValueError("attribution_params: without `start`, give the model's frame height and width (pixels)")
+        side = min(height, width)
+        ranges = {"n_steps": (2, 128), "window": (2, side), "stride": (1, side), "n_samples": (1, 64),
+                  "stdevs": (0.0, 0.5), "seed": (0, 10_000)}
+        # the defaults, within the sliders' ranges (a 12-pixel frame has no 16-pixel patch)
+        values = {k: min(v, ranges[k][1]) if k in ranges else v for k, v in values.items()}
+    key = lambda name: state.widget_key(page, name)  # noqa: E731
+    c1, c2, c3 = st.columns(3)
+    params: dict[str, Any] = {}
+    if method == "integrated_gradients":
+        params["n_steps"] = int(_number(c1, "Steps (n_steps)", key("ig_steps"), ranges["n_steps"], int(values["n_steps"]),
+                                        seeded, help="Points on the path from the baseline to the input; more = more "
+                                                     "exact, slower."))
+        params["baseline"] = _baseline(c2, "Baseline", key("ig_baseline"), values["baseline"], seeded,
+                                       help="black: an all-black window; mean: the window's mean frame (a static scene).")
+    elif method == "saliency":
+        c1.caption("Saliency is |∂ score / ∂ pixel|: no parameters, one backward pass.")
+    elif method == "occlusion":
+        params["window"] = int(_number(c1, "Patch size (px)", key("occ_window"), ranges["window"], int(values["window"]),
+                                       seeded, help="Each patch of one frame is blacked out in turn; the score change "
+                                                    "is its attribution."))
+        params["stride"] = int(_number(c2, "Stride (px)", key("occ_stride"), ranges["stride"], int(values["stride"]), seeded))
+        params["baseline"] = _baseline(c3, "Fill", key("occ_baseline"), values["baseline"], seeded)
+    elif method == "gradient_shap":
+        params["n_samples"] = int(_number(c1, "Samples (n_samples)", key("gs_samples"), ranges["n_samples"],
+                                          int(values["n_samples"]), seeded))
+        params["stdevs"] = float(_number(c2, "Noise σ (stdevs)", key("gs_stdevs"), ranges["stdevs"], float(values["stdevs"]),
+                                         seeded, step=0.05 if seeded else 0.01,
+                                         help="Gaussian noise added to the input, in [-1, 1] pixel units."))
+        low, high = ranges["seed"]  # a seed is typed, not slid, in both forms
+        if seeded:
+            params["seed"] = int(c3.number_input("Seed", low, high, key=seed(key("gs_seed"), int(values["seed"]))))
+        else:
+            params["seed"] = int(c3.number_input("Seed", low, high, int(values["seed"]), key=key("gs_seed")))
+    else:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of: {', '.join(explain.METHOD_LABELS)}")
+    return params
