@@ -156,7 +156,9 @@ def test_frozen_transfer_fine_tunes_only_the_head():
         model.train_step(random_batch(seed=10 + i), optimizers)
     for name, tensor in model.discriminator.features.state_dict().items():
         assert torch.equal(model.classifier.features.state_dict()[name], tensor), name
-    assert not torch.equal(model.classifier.head.state_dict()["1.weight"], head_before["1.weight"])
+    first_linear = next(i for i, m in enumerate(model.classifier.head) if isinstance(m, nn.Linear))
+    key = f"{first_linear}.weight"
+    assert not torch.equal(model.classifier.head.state_dict()[key], head_before[key])
 
 
 def test_lrcn_from_scratch_baseline_has_no_gan_phase():
@@ -294,3 +296,24 @@ def test_rejects_frames_too_small_for_the_lrcn():
         create_model("lrcn_gan", "tiny", height=16, width=16)
     with pytest.raises(ValueError, match="even"):
         create_model("lrcn_gan", "tiny", height=63)
+
+
+def test_frozen_extractor_runs_without_dropout_and_tiny_head_standardises():
+    model = create_model("lrcn_gan", "tiny")
+    assert isinstance(model.classifier.head[0], torch.nn.BatchNorm1d)  # tiny only
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in create_model("lrcn_gan", "paper").classifier.head)
+    model.on_epoch_start(1, 2)  # phase 2, features transferred and frozen
+    model.train()
+    clip = torch.rand(4, 1, 4, 64, 64) * 2 - 1
+    batch = Batch(clip=clip, target=clip, label=torch.tensor([0.0, 1.0, 0.0, 1.0]))
+    seen = []
+    handle = model.classifier.head.register_forward_hook(lambda m, i, o: seen.append(i[0].detach().clone()))
+    model.train_step(batch, model.configure_optimizers())
+    model.train_step(batch, model.configure_optimizers())
+    handle.remove()
+    # deterministic extractor: the same windows give the same features (no dropout noise)
+    assert torch.allclose(seen[0], seen[1])
+    assert model.classifier.features.training  # its mode is restored
+    with torch.no_grad():
+        model.classifier.features.eval()
+        assert torch.allclose(seen[0], model.classifier.features(clip))

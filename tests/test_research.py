@@ -53,6 +53,7 @@ def test_cross_validation_reports_both_variants(samples_dir):
         assert len(variant["folds"]) == 2
         for key in ("recall", "precision", "accuracy", "f1"):
             assert 0.0 <= variant["summary"][key] <= 1.0
+        assert 0.0 <= variant["summary"]["pooled_f1"] <= 1.0
     assert "cosine_similarity" in res["GAN+LRCN"]["folds"][0]  # tracked during the GAN phase
 
 
