@@ -39,7 +39,7 @@ with col_data:
 name_error = train.checkpoint_name_error(name)
 if name_error:
     st.error(name_error, icon=ui.ERROR_ICON)
-elif (ui.paths.user_checkpoints_dir() / f"{name}.safetensors").exists():
+elif (ui.paths.user_checkpoints_dir() / f"{name}.safetensors").exists() and not (job is not None and job.request.out.name == name):
     st.warning(f"A checkpoint named {name} exists already; training will replace it.")
 col_start, col_cancel = st.columns([1, 4])
 start = col_start.button("Start training", type="primary", key="train.start",
