@@ -13,6 +13,7 @@ from torch import nn
 from vadlab.data.clips import WindowDataset, balanced_indices
 from vadlab.models.lrcn_gan import (
     LRCNGAN,
+    augment_windows,
     class_balanced_cross_entropy,
     lrcn_feature_shape,
 )
@@ -299,7 +300,7 @@ def test_rejects_frames_too_small_for_the_lrcn():
 
 
 def test_frozen_extractor_runs_without_dropout_and_tiny_head_standardises():
-    model = create_model("lrcn_gan", "tiny")
+    model = create_model("lrcn_gan", "tiny", augment=False)  # the same windows must stay the same
     assert isinstance(model.classifier.head[0], torch.nn.BatchNorm1d)  # tiny only
     assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in create_model("lrcn_gan", "paper").classifier.head)
     model.on_epoch_start(1, 2)  # phase 2, features transferred and frozen
@@ -317,3 +318,40 @@ def test_frozen_extractor_runs_without_dropout_and_tiny_head_standardises():
     with torch.no_grad():
         model.classifier.features.eval()
         assert torch.allclose(seen[0], model.classifier.features(clip))
+
+
+# ---- position-invariance augmentation (not in the paper) -----------------------------------------
+def test_augmentation_moves_each_window_as_a_whole():
+    g = torch.Generator().manual_seed(0)
+    frame = torch.rand(6, C, 1, TOY, TOY, generator=g) * 2 - 1
+    clip = frame.expand(6, C, T, TOY, TOY).contiguous()  # 6 windows of T identical frames
+    changed = False
+    for seed in range(3):
+        out = augment_windows(clip, 0.25, generator=torch.Generator().manual_seed(seed))
+        assert out.shape == clip.shape
+        assert torch.equal(out, out[:, :, :1].expand_as(out))  # the same flip + shift for every frame
+        assert out.min() >= clip.min() and out.max() <= clip.max()  # reflected pixels, no constant fill
+        changed |= not torch.equal(out, clip)
+    assert changed  # some windows were flipped / shifted
+    # a pure shift keeps the content: output column j is input column j - dx (|dx| <= 8 = 25% of 32)
+    ramp = torch.arange(TOY, dtype=torch.float32).expand(1, 1, T, TOY, TOY).contiguous()
+    out = augment_windows(ramp, 0.25, flip=False, generator=torch.Generator().manual_seed(1))
+    rows = out[0, 0, 0]  # (H, W)
+    dx = int(ramp[0, 0, 0, 0, TOY // 2] - rows[0, TOY // 2])
+    assert torch.equal(rows[:, 8:-8], ramp[0, 0, 0, :, 8 - dx:TOY - 8 - dx])
+    with pytest.raises(ValueError, match="augment_shift"):
+        augment_windows(clip, 0.6)
+
+
+def test_train_step_augments_only_when_configured():
+    seen = []
+    for augment in (False, True):
+        model = create_model("lrcn_gan", "tiny", pretrain_gan=False, augment=augment, dropout=0.0)
+        model.train()
+        handle = model.classifier.features.convs.register_forward_hook(lambda m, i, o: seen.append(i[0].detach()))
+        torch.manual_seed(0)
+        model.train_step(random_batch(), model.configure_optimizers())
+        handle.remove()
+    clip = random_batch().clip.permute(0, 2, 1, 3, 4).reshape(B * T, C, H, W)  # (B*T, C, H, W)
+    assert torch.equal(seen[0], clip)
+    assert not torch.equal(seen[1], clip)

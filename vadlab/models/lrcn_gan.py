@@ -84,11 +84,28 @@ Deviations from the paper, and why:
     magnitude ~0.9), so the head's input carries its information in a tiny offset it cannot use
     (cross-entropy stuck at log 2). A parameter-free BatchNorm1d in front of the head rescales it;
     measured on a training split: training-window AUC 0.41 -> 0.90 after the same phase 2.
+  * `augment` (an option, off in every preset, as in the paper; `--set augment=true` turns it on):
+    `augment_windows` flips each REAL training window horizontally (p = 0.5) and translates it by
+    an integer shift up to `augment_shift` (0.25) of H and W, the SAME flip and shift for every frame
+    of the window (its motion is kept, only its position changes), filling from outside by
+    reflection (a constant -1 border would be a new cue). Applied in `train_step` to both phases
+    (phase 1: only the real windows the discriminator sees; never at validation or scoring). Why:
+    the LRCN flattens position-bound conv maps into its LSTM, and each anomalous synthetic clip
+    holds one moving anomaly, so a held-out block of blocked k-fold CV shows objects at positions
+    never seen in training; the training windows are fitted (~0.98 accuracy) but CV AUC was below
+    0.5. Measured (`vadlab cv --folds 4 --epochs 12`, synthetic samples, pooled window AUC / F1):
+    without -> with augmentation, LRCN from scratch 0.430 / 0.313 -> 0.525 / 0.439, GAN+LRCN
+    0.412 / 0.269 -> 0.371 / 0.284. It is NOT enough: the frozen GAN features + head no longer fit
+    the augmented training windows (accuracy ~0.49 after 12 epochs) and both stay near chance.
+    Global max pooling of the conv maps (position-free LSTM input), tried with augmentation on the
+    scratch LRCN, was worse (pooled AUC 0.39), so it was not kept. Because augmentation makes the
+    paper's variant (GAN+LRCN) unable to fit its training windows, the presets leave it off.
   * cuDNN's LSTM cannot back-propagate in eval mode; `anomaly_score` (what Captum attributes)
     disables cuDNN for its own forward pass when it needs gradients on CUDA (scoped, not global).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -133,6 +150,11 @@ class LRCNGANConfig(BaseConfig):
     # not in the paper: standardise the head's input (BatchNorm1d without affine parameters on the
     # LSTM's last hidden state); the tiny preset needs it, see "Deviations" in the module docstring
     head_batch_norm: bool = False
+    # not in the paper: position-invariance augmentation of the REAL training windows (both phases):
+    # a random horizontal flip and a random translation by up to `augment_shift` of H and W,
+    # the same for every frame of a window (reflect padding); see "Deviations"
+    augment: bool = False
+    augment_shift: float = 0.25
 
 
 def lrcn_feature_shape(config: LRCNGANConfig) -> tuple[int, int, int]:
@@ -219,6 +241,36 @@ class BlockGenerator(nn.Module):
         x = self.convs(x)  # (B, C*T, H, W)
         block = 2.0 * torch.sigmoid(x) - 1.0  # sigmoid as in the paper, mapped to our [-1, 1]
         return block.view(b, *self.block)  # (B, C, T, H, W)
+
+
+def augment_windows(clip: torch.Tensor, max_shift: float, flip: bool = True,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random horizontal flip (probability 0.5) and random translation of each window.
+
+    clip: (B, C, T, H, W). Every window draws ONE flip and ONE integer shift (dy, dx), uniform in
+    [-round(max_shift * H), +round(max_shift * H)] (resp. W), applied identically to all its T
+    frames, so its motion is preserved and only its position changes. Pixels shifted in from outside
+    the frame are filled by reflection (the scene continues instead of a constant border that could
+    become a cue). Returns a new (B, C, T, H, W) tensor; `max_shift` is a fraction of the frame
+    size in [0, 0.5). `generator` seeds the draws (default: torch's global RNG, seeded by training).
+    """
+    if not 0.0 <= max_shift < 0.5:
+        raise ValueError(f"augment_shift must be a fraction of the frame size in [0, 0.5), got {max_shift}")
+    b, c, t, h, w = clip.shape
+    device = clip.device
+    if flip:
+        flips = torch.rand(b, generator=generator) < 0.5  # (B,)
+        clip = torch.where(flips.to(device).view(b, 1, 1, 1, 1), clip.flip(-1), clip)
+    sy, sx = min(round(max_shift * h), h - 1), min(round(max_shift * w), w - 1)
+    if sy == 0 and sx == 0:
+        return clip
+    dy = torch.randint(-sy, sy + 1, (b,), generator=generator).tolist()
+    dx = torch.randint(-sx, sx + 1, (b,), generator=generator).tolist()
+    stacked = clip.reshape(b, c * t, h, w)  # (B, C*T, H, W): frames share the spatial shift
+    padded = F.pad(stacked, (sx, sx, sy, sy), mode="reflect")  # (B, C*T, H+2sy, W+2sx)
+    # output pixel (i, j) = input pixel (i - dy, j - dx): crop starting at (sy - dy, sx - dx)
+    crops = [padded[i, :, sy - dy[i]: sy - dy[i] + h, sx - dx[i]: sx - dx[i] + w] for i in range(b)]
+    return torch.stack(crops).reshape(b, c, t, h, w)  # (B, C, T, H, W)
 
 
 def class_balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -309,6 +361,9 @@ class LRCNGAN(AnomalyModel):
         return optimizers
 
     def train_step(self, batch: Batch, optimizers) -> dict[str, float]:
+        if self.config.augment:
+            clip = augment_windows(batch.clip, self.config.augment_shift)  # (B, C, T, H, W)
+            batch = dataclasses.replace(batch, clip=clip, target=clip[:, :, -1])  # target: last frame
         if int(self.phase) == PHASE_GAN:
             return self._gan_step(batch, optimizers)
         return self._classifier_step(batch, optimizers)
