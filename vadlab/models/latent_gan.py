@@ -61,10 +61,9 @@ from typing import Iterable, Optional
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 from vadlab.models.base import AnomalyModel, BaseConfig
-from vadlab.models.layers import PatchDiscriminator, fold_time
+from vadlab.models.layers import PatchDiscriminator, discriminator_bce, fold_time, generator_bce
 from vadlab.outputs import Batch, ClipOutput
 from vadlab.registry import register_model
 from vadlab.roi import normalize_polygons, roi_mask
@@ -303,16 +302,13 @@ class LatentGAN(AnomalyModel):
         opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
         d_real = self.discriminator(fold_time(masked)).float()
         d_fake = self.discriminator(fold_time(reconstruction.detach())).float()
-        loss_d = 0.5 * (
-            F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        )
+        loss_d = 0.5 * discriminator_bce(d_real, d_fake)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
 
         d_pred = self.discriminator(fold_time(reconstruction)).float()  # D's grads here are cleared next step
-        adversarial = F.binary_cross_entropy_with_logits(d_pred, torch.ones_like(d_pred))
+        adversarial = generator_bce(d_pred)
         loss_g = c.reconstruction_weight * rec_loss + c.adv_weight * adversarial
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

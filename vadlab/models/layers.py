@@ -174,6 +174,18 @@ def image_gradient_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return (pdx - tdx).abs().mean() + (pdy - tdy).abs().mean()
 
 
+def discriminator_bce(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """Standard GAN discriminator loss on logits: BCE(D(real), 1) + BCE(D(fake), 0) (a sum; some
+    families halve it)."""
+    return (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+
+
+def generator_bce(d_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss on logits: BCE(D(fake), 1)."""
+    return F.binary_cross_entropy_with_logits(d_fake, torch.ones_like(d_fake))
+
+
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 2.0) -> torch.Tensor:
     """Per-sample PSNR in dB of (B, ...) tensors with values spanning `data_range` ([-1, 1] -> 2)."""
     mse = (pred - target).pow(2).flatten(1).mean(1).clamp_min(1e-10)

@@ -52,7 +52,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from vadlab.models.base import BaseConfig, WindowReconstructor
-from vadlab.models.layers import ChannelAttention
+from vadlab.models.layers import ChannelAttention, discriminator_bce, generator_bce
 from vadlab.outputs import Batch
 from vadlab.registry import register_model
 
@@ -226,8 +226,7 @@ class StDcgan(WindowReconstructor):
         # Discriminator: real windows -> 1, reconstructed windows -> 0 (standard GAN loss).
         d_real = self.discriminator(real)  # (B,) logits
         d_fake = self.discriminator(fake.detach())
-        d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + \
-            F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        d_loss = discriminator_bce(d_real, d_fake)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
@@ -237,7 +236,7 @@ class StDcgan(WindowReconstructor):
 
         # Generator: fool D (fake labelled real) and reconstruct the input window.
         d_on_fake = self.discriminator(fake)
-        adversarial = F.binary_cross_entropy_with_logits(d_on_fake, torch.ones_like(d_on_fake))
+        adversarial = generator_bce(d_on_fake)
         reconstruction = (fake - real).abs().mean()
         g_loss = c.adversarial_weight * adversarial + c.reconstruction_weight * reconstruction
         opt_g.zero_grad(set_to_none=True)

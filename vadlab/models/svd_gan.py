@@ -60,7 +60,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from vadlab.models.base import BaseConfig, WindowReconstructor
-from vadlab.models.layers import ConvLSTM, DepthwiseSeparableConv2d
+from vadlab.models.layers import ConvLSTM, DepthwiseSeparableConv2d, discriminator_bce
 from vadlab.outputs import Batch
 from vadlab.registry import register_model
 
@@ -281,10 +281,7 @@ class SvdGan(WindowReconstructor):
         # Discriminator: real frames -> 1, reconstructed frames -> 0.
         d_real, _ = self.discriminator(clip)  # (B, T) logits
         d_fake, _ = self.discriminator(losses["reconstruction"].detach())
-        d_loss = 0.5 * (
-            F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        )
+        d_loss = 0.5 * discriminator_bce(d_real, d_fake)
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()

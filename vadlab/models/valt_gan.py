@@ -65,7 +65,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from vadlab.models.base import AnomalyModel, BaseConfig
-from vadlab.models.layers import PatchDiscriminator, psnr, temporal_shift
+from vadlab.models.layers import PatchDiscriminator, discriminator_bce, generator_bce, psnr, temporal_shift
 from vadlab.outputs import Batch, ClipOutput
 from vadlab.registry import register_model
 
@@ -334,17 +334,14 @@ class ValtGAN(AnomalyModel):
         # discriminator: real next frames vs predictions
         d_real = self.discriminator(target).float()
         d_fake = self.discriminator(prediction.detach()).float()
-        loss_d = 0.5 * (
-            F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-        )
+        loss_d = 0.5 * discriminator_bce(d_real, d_fake)
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
 
         # generator: intensity (L2 + L1) + adversarial; D's grads from this pass are cleared next step
         d_pred = self.discriminator(prediction).float()
-        adversarial = F.binary_cross_entropy_with_logits(d_pred, torch.ones_like(d_pred))
+        adversarial = generator_bce(d_pred)
         l2, l1 = self._intensity_losses(prediction, target)
         loss_g = c.l2_weight * l2 + c.l1_weight * l1 + c.adv_weight * adversarial
         opt_g.zero_grad(set_to_none=True)
