@@ -6,7 +6,6 @@ after it for prediction families. Frames before the first scored frame take the 
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, Optional
 
 import numpy as np
@@ -103,12 +102,3 @@ def score_frames(
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def timed(fn, device: torch.device):
-    """Run fn() and return (result, seconds), CUDA-synchronised."""
-    synchronize(device)
-    t = time.perf_counter()
-    out = fn()
-    synchronize(device)
-    return out, time.perf_counter() - t
