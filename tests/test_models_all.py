@@ -77,3 +77,20 @@ def test_anomaly_score_is_differentiable(name):
     score.sum().backward()
     assert clip.grad is not None and clip.grad.shape == clip.shape
     assert torch.isfinite(clip.grad).all()
+
+
+CPU_PRESET_FAMILIES = sorted(n for n in EXPECTED if "cpu" in get_spec(n).presets)
+
+
+def test_every_unsupervised_family_has_a_cpu_preset():
+    """`bench/ped2.py --preset cpu` and the shipped `*_ped2_cpu` checkpoints rely on it."""
+    assert set(CPU_PRESET_FAMILIES) == {n for n in EXPECTED if not get_spec(n).supervised}
+
+
+@pytest.mark.parametrize("name", CPU_PRESET_FAMILIES)
+def test_cpu_preset_builds_and_trains_one_step(name):
+    torch.manual_seed(0)
+    model = create_model(name, "cpu")
+    assert (model.config.height, model.config.width) == (64, 64)
+    losses = model.train_step(make_batch(model, batch_size=2), model.configure_optimizers())
+    assert all(np.isfinite(v) for v in losses.values()), losses

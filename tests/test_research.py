@@ -66,3 +66,17 @@ def test_holdout_kind_trains_without_that_anomaly(samples_dir):
     res = holdout_kind("lrcn_gan", f"synthetic:{samples_dir}", "large_object", epochs=1, device="cpu")
     assert res["held_out_kind"] == "large_object" and res["videos"] and res["windows"] > 0
     assert 0.0 <= res["accuracy"] <= 1.0
+
+
+def test_sweep_command_passes_stride_and_time_cap_to_training(samples_dir, tmp_path, capsys):
+    import json
+
+    from vadlab.cli import main
+
+    assert main(["sweep", "--model", "conv_ae", "--data", f"synthetic:{samples_dir}", "--grid", "lr=1e-3",
+                 "--epochs", "1", "--device", "cpu", "--stride", "3", "--max-minutes", "5",
+                 "--out-dir", str(tmp_path), "--csv", str(tmp_path / "s.csv")]) == 0
+    meta = json.loads((tmp_path / "conv_ae_00.json").read_text())
+    assert meta["training"]["train_config"]["stride"] == 3
+    assert meta["training"]["train_config"]["max_seconds"] == 300
+    assert "selection criterion: val_loss" in capsys.readouterr().out

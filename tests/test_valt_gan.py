@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from vadlab.models.layers import psnr
+from vadlab.models.layers import psnr, temporal_shift
 from vadlab.models.valt_gan import TemporalStream, ValtGAN, ValtGANConfig, ifgsm_mine
 from vadlab.outputs import Batch
 from vadlab.registry import create_model, get_spec
@@ -100,6 +100,19 @@ def test_latent_mining_false_skips_mining():
     assert plain_calls[0] == 1 and out_plain["latent_shift"] == 0.0
     assert mining_calls[0] == 1 + mining.config.mining_steps  # D starts far below 0.9: all steps run
     assert 0 < out_mining["latent_shift"] <= mining.config.eps + 1e-6
+
+
+def test_temporal_shift_moves_the_intended_channels_by_one_step():
+    # (B=1, C=8, T=3, 1, 1): channel c at time t holds 10*c + t, so every value names its origin
+    x = (10 * torch.arange(8.0).view(1, 8, 1, 1, 1) + torch.arange(3.0).view(1, 1, 3, 1, 1)).expand(1, 8, 3, 1, 1)
+    out = temporal_shift(x, shift_fraction=0.25)  # fold = 8 * 0.25 / 2 = 1 channel each way
+    v = out[0, :, :, 0, 0]  # (C, T)
+    assert v[0].tolist() == [1.0, 2.0, 0.0]  # channel 0: frame t takes frame t+1, the last is vacated
+    assert v[1].tolist() == [0.0, 10.0, 11.0]  # channel 1: frame t takes frame t-1, the first is vacated
+    torch.testing.assert_close(out[:, 2:], x[:, 2:])  # the other 6 channels stay where they were
+    half = temporal_shift(x, shift_fraction=0.5)[0, :, :, 0, 0]  # fold = 2: channels 0-1 back, 2-3 forward
+    assert half[:4].tolist() == [[1.0, 2.0, 0.0], [11.0, 12.0, 0.0], [0.0, 20.0, 21.0], [0.0, 30.0, 31.0]]
+    assert torch.equal(half[4:], x[0, 4:, :, 0, 0])
 
 
 def test_temporal_stream_is_order_aware_through_the_shift():

@@ -191,7 +191,8 @@ def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny"
 
 
 def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs: int = 5,
-                 device: str = "auto", overrides: Optional[dict] = None, seed: int = 0) -> dict:
+                 device: str = "auto", overrides: Optional[dict] = None, seed: int = 0,
+                 train_config: Optional[TrainConfig] = None) -> dict:
     """Robustness (S2): train a supervised family on labelled videos WITHOUT anomaly `kind` and
     report window accuracy / recall on the videos that contain it. Needs the synthetic layout's
     `testing/kinds.json` ({video: [kinds]})."""
@@ -210,7 +211,8 @@ def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs
     model = create_model(family, preset, **(overrides or {}))
     train_ds = dataclasses.replace(ds, test=[r for r in ds.test if r not in held])
     videos, labels, _ = api.load_training_videos(train_ds, model, supervised=True)
-    fit(model, videos, TrainConfig(epochs=epochs, seed=seed, val_fraction=0.0), dev, spec.target, labels=labels)
+    cfg = dataclasses.replace(train_config or TrainConfig(), epochs=epochs, seed=seed, val_fraction=0.0)
+    fit(model, videos, cfg, dev, spec.target, labels=labels)
     test_held = dataclasses.replace(ds, train=[], test=held)
     hv, hl, _ = api.load_training_videos(test_held, model, supervised=True)
     probs, ys = _window_predictions(model, hv, hl, model.config.window, dev)
@@ -222,12 +224,17 @@ def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs
 # ------------------------------------------------------------------------------------------------
 # CLI
 # ------------------------------------------------------------------------------------------------
+def _train_config(args) -> TrainConfig:
+    """The training-loop options sweep and cv share (window stride, a time cap per trained model)."""
+    return TrainConfig(stride=args.stride, max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+
+
 def _cmd_sweep(args) -> int:
     grid = parse_grid(args.grid)
     print(f"sweep {args.model} over {', '.join(f'{k}={v}' for k, v in grid.items())} "
           f"(selection criterion: val_loss on held-out normal training frames; test AUC is reported only)")
     rows = sweep(args.model, args.data, grid, preset=args.preset, epochs=args.epochs, device=args.device,
-                 out_dir=args.out_dir, on_row=lambda r: print("  " + ", ".join(f"{k}={v}" for k, v in r.items()), flush=True))
+                 out_dir=args.out_dir, train_config=_train_config(args), on_row=lambda r: print("  " + ", ".join(f"{k}={v}" for k, v in r.items()), flush=True))
     text = rows_to_csv(rows)
     print(text)
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +245,8 @@ def _cmd_sweep(args) -> int:
 
 def _cmd_cv(args) -> int:
     if args.holdout_kind:
-        res = holdout_kind(args.model, args.data, args.holdout_kind, preset=args.preset, epochs=args.epochs, device=args.device)
+        res = holdout_kind(args.model, args.data, args.holdout_kind, preset=args.preset, epochs=args.epochs, device=args.device,
+                           train_config=_train_config(args))
         print(json.dumps(res, indent=2))
         return 0
     from vadlab.cli import _parse_overrides
@@ -246,7 +254,7 @@ def _cmd_cv(args) -> int:
     common = _parse_overrides(args.set)
     variants = {"GAN+LRCN": {**common, "pretrain_gan": True}, "LRCN (scratch)": {**common, "pretrain_gan": False}}
     res = cross_validate(args.model, args.data, folds=args.folds, preset=args.preset, epochs=args.epochs,
-                         device=args.device, variants=variants, on_fold=lambda v, r: print(f"  {v} fold {r['fold']}: recall {r['recall']:.3f} "
+                         device=args.device, variants=variants, train_config=_train_config(args), on_fold=lambda v, r: print(f"  {v} fold {r['fold']}: recall {r['recall']:.3f} "
                                                                         f"precision {r['precision']:.3f} accuracy {r['accuracy']:.3f} F1 {r['f1']:.3f}", flush=True))
     print(f"\n{args.folds}-fold blocked cross-validation, window level, threshold 0.5")
     print(f"{'variant':16s} {'recall':>14s} {'precision':>14s} {'accuracy':>14s} {'F1':>14s}")
@@ -274,6 +282,7 @@ def add_commands(sub) -> None:
     s.add_argument("--device", default="auto")
     s.add_argument("--out-dir", default="runs/sweep")
     s.add_argument("--csv", default="runs/sweep/sweep.csv")
+    _add_loop_options(s)
     s.set_defaults(func=_cmd_sweep)
 
     s = sub.add_parser("cv", help="k-fold cross-validation of a supervised family (lrcn_gan)")
@@ -286,4 +295,10 @@ def add_commands(sub) -> None:
     s.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides for every variant")
     s.add_argument("--holdout-kind", default=None, help="robustness: hold this synthetic anomaly kind out of training")
     s.add_argument("--json", default=None)
+    _add_loop_options(s)
     s.set_defaults(func=_cmd_cv)
+
+
+def _add_loop_options(s) -> None:
+    s.add_argument("--stride", type=int, default=1, help="step between training windows")
+    s.add_argument("--max-minutes", type=float, default=None, help="per trained model: stop after the epoch that passes this time")

@@ -95,6 +95,8 @@ register_model(
     presets={
         "paper": ConvAEConfig(),
         "tiny": ConvAEConfig(height=64, width=64, window=4, widths=(32, 16, 8), lr=1e-3, batch_size=16),
+        # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
+        "cpu": ConvAEConfig(height=64, width=64, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16),
     },
     score_kind="mse",
     target="window",

@@ -119,6 +119,8 @@ register_model(
     presets={
         "paper": FFPConfig(),
         "tiny": FFPConfig(height=64, width=64, unet_width=8, unet_depth=3, disc_width=8, lr=1e-3, lr_discriminator=1e-4, batch_size=8),
+        # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
+        "cpu": FFPConfig(height=64, width=64, unet_width=8, unet_depth=3, disc_width=8, lr=1e-3, lr_discriminator=1e-4, batch_size=8),
         # Ped2 on one GPU in minutes: the paper's network at 128x128.
         "ped2_fast": FFPConfig(height=128, width=128, unet_width=32, batch_size=8),
     },

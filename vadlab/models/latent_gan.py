@@ -381,6 +381,9 @@ _TINY = LatentGANConfig(
     height=32, width=32, window=4, lr=1e-3, batch_size=8, latent_dim=16, widths=(8, 16, 16, 16), rnn_hidden=32,
     disc_base=8, disc_layers=2, bank_size=256,
 )
+_CPU = dataclasses.replace(
+    _TINY, height=64, width=64, latent_dim=64, widths=(16, 32, 64, 64), rnn_hidden=64, disc_base=16, bank_size=2048,
+)
 
 register_model(
     "latent_gan",
@@ -391,6 +394,10 @@ register_model(
         "tiny": _TINY,
         "tiny_cnn": dataclasses.replace(_TINY, variant="cnn"),
         "tiny_rnn": dataclasses.replace(_TINY, variant="rnn"),
+        # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
+        "cpu": _CPU,
+        "cpu_cnn": dataclasses.replace(_CPU, variant="cnn"),
+        "cpu_rnn": dataclasses.replace(_CPU, variant="rnn"),
     },
     score_kind="latent_distance",
     target="window",

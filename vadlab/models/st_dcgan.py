@@ -261,6 +261,11 @@ register_model(
             channels=1, height=64, width=64, window=4, widths=(4, 8, 8), disc_widths=(4, 8, 8),
             lr=1e-3, lr_discriminator=1e-3, batch_size=8,
         ),
+        # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
+        "cpu": StDcganConfig(
+            channels=1, height=64, width=64, window=4, widths=(8, 16, 16), disc_widths=(8, 16, 16),
+            lr=1e-3, lr_discriminator=1e-3, batch_size=8,
+        ),
     },
     score_kind="mse",
     target="window",

@@ -303,6 +303,11 @@ register_model(
             channels=1, height=64, width=64, window=4, conv_widths=(8, 8), latent_channels=8,
             lstm_layers=(2, 2), decoder_widths=(8, 8), rank=4, lr=1e-3, batch_size=8,
         ),
+        # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
+        "cpu": SvdGanConfig(
+            channels=1, height=64, width=64, window=4, conv_widths=(16, 16), latent_channels=16,
+            lstm_layers=(2, 2), decoder_widths=(16, 16), rank=4, lr=1e-3, batch_size=8,
+        ),
     },
     score_kind="mse",
     target="window",

@@ -57,7 +57,7 @@ Deviations from the paper, and why:
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import torch
@@ -387,6 +387,11 @@ register_model(
         "paper": ValtGANConfig(),
         "paper_resnet": ValtGANConfig(backbone="resnet"),
         "tiny": _TINY,
+        # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
+        "cpu": replace(
+            _TINY, height=64, width=64, stem_width=8, group_widths=(8, 16, 16), latent_channels=64,
+            decoder_widths=(64, 32, 16), disc_base=16,
+        ),
     },
     score_kind="psnr",
     target="next",
