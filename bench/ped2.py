@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -98,7 +99,7 @@ def main(argv=None) -> int:
         if not DEFAULT_DATA.exists():
             print(f"skip: UCSD Ped2 not found at {DEFAULT_DATA}; pass --data ped2:PATH", file=sys.stderr)
             return 0
-        args.data = f"ped2:{DEFAULT_DATA}"
+        args.data = f"ped2:{os.path.relpath(DEFAULT_DATA)}"  # relative: checkpoints record no machine's paths
     dev = devices.resolve(args.device)
     names = list_models() if args.all else [n.strip() for n in args.model.split(",") if n.strip()]
     unknown = sorted(set(names) - set(list_models()))
