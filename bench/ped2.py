@@ -114,6 +114,7 @@ def main(argv=None) -> int:
             rows.append({"family": name, "preset": args.preset, "error": f"{type(exc).__name__}: {exc}"})
         print_table(rows, devices.describe(dev))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
 
