@@ -27,7 +27,7 @@ from vadlab.models.base import AnomalyModel
 from vadlab.outputs import EvalResult, FrameScores
 from vadlab.registry import ModelSpec, create_model, get_spec
 from vadlab.scoring import score_frames, synchronize
-from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit
+from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, seed_everything
 
 
 @dataclass
@@ -269,13 +269,14 @@ def train(
     """
     dev = devices.resolve(device)
     spec = get_spec(family)
+    cfg = train_config or TrainConfig()
+    cfg = dataclasses.replace(cfg, epochs=epochs)
+    seed_everything(cfg.seed)  # the initial weights too: the same command gives the same model
     model = create_model(family, preset, **(overrides or {}))
     if init_from:
         init_from_checkpoint(model, init_from)
     ds = load_dataset(data)
     videos, labels, manifest = load_training_videos(ds, model, supervised=spec.supervised)
-    cfg = train_config or TrainConfig()
-    cfg = dataclasses.replace(cfg, epochs=epochs)
     out = Path(out)
     if out.suffix in (".safetensors", ".json"):
         out = out.with_suffix("")

@@ -208,6 +208,7 @@ def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs
     if not held:
         raise ValueError(f"no test video contains anomaly kind '{kind}'; kinds: {sorted({k for v in kinds.values() for k in v})}")
     dev = devices.resolve(device)
+    torch.manual_seed(seed)
     model = create_model(family, preset, **(overrides or {}))
     train_ds = dataclasses.replace(ds, test=[r for r in ds.test if r not in held])
     videos, labels, _ = api.load_training_videos(train_ds, model, supervised=True)
