@@ -251,7 +251,7 @@ def train(
     data: str,
     out: str | Path,
     preset: str = "tiny",
-    epochs: int = 10,
+    epochs: Optional[int] = None,
     device: str = "auto",
     init_from: Optional[str | Path] = None,
     overrides: Optional[dict[str, Any]] = None,
@@ -261,6 +261,8 @@ def train(
     half: bool = False,
     evaluate_after: bool = True,
     resume: bool = False,
+    command: Optional[str] = None,
+    monitor_test: bool | int = False,
 ) -> tuple[LoadedModel, TrainResult]:
     """Train a family on a dataset spec and save a checkpoint at `out` (.safetensors + .json).
 
@@ -270,9 +272,13 @@ def train(
     dev = devices.resolve(device)
     spec = get_spec(family)
     cfg = train_config or TrainConfig()
-    cfg = dataclasses.replace(cfg, epochs=epochs)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)  # the initial weights too: the same command gives the same model
     model = create_model(family, preset, **(overrides or {}))
+    # the preset is the recipe: its epochs and window stride unless the caller overrides them
+    cfg = dataclasses.replace(cfg, epochs=epochs if epochs is not None else model.config.epochs,
+                              stride=cfg.stride or model.config.train_stride)
     if init_from:
         init_from_checkpoint(model, init_from)
     ds = load_dataset(data)
@@ -282,8 +288,23 @@ def train(
         out = out.with_suffix("")
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path = out.parent / (out.name + ".trainstate")
+    monitor = None
+    if monitor_test and not spec.supervised and any(r.labels is not None for r in ds.test):
+        probe = LoadedModel(model=model, spec=spec, metadata={}, path=None)
+        every = max(1, int(monitor_test))
+        count = {"epochs": 0}
+
+        def monitor(_model: AnomalyModel) -> dict:
+            # a learning curve: test AUC every `every` epochs, MONITORING ONLY (the best epoch is
+            # chosen on held-out normal frames); paper protocol, micro and macro
+            count["epochs"] += 1
+            if count["epochs"] % every and count["epochs"] != cfg.epochs:
+                return {}
+            res = evaluate(probe, ds)
+            return {"monitor_test_micro_auc": res.micro_auc, "monitor_test_macro_auc": res.macro_auc}
+
     result = fit(model, videos, cfg, dev, spec.target, labels=labels, on_event=on_event,
-                 should_stop=should_stop, state_path=state_path, resume=resume)
+                 should_stop=should_stop, state_path=state_path, resume=resume, monitor=monitor)
     from vadlab.train import distributed_env
 
     rank, _ = distributed_env()
@@ -298,6 +319,10 @@ def train(
         "init_from": str(init_from) if init_from else None,
         "train_config": dataclasses.asdict(cfg),
         "device": devices.describe(dev),
+        "threads": torch.get_num_threads(),
+        "command": command or None,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
         "seconds": round(result.seconds, 2),
         "steps": result.steps,
         "best_epoch": result.best_epoch,

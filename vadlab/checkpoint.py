@@ -376,7 +376,9 @@ def _config_from_fields(spec: Any, fields: Any, meta_path: Path) -> Any:
         raise CheckpointError(f"{meta_path}: 'config' must be an object of {cls.__name__} fields")
     known = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(fields) - set(known))
-    missing = sorted(set(known) - set(fields))
+    from vadlab.models.base import RECIPE_FIELDS
+
+    missing = sorted(set(known) - set(fields) - set(RECIPE_FIELDS))  # recipe fields: older checkpoints lack them
     if unknown or missing:
         parts = []
         if unknown:
@@ -385,7 +387,7 @@ def _config_from_fields(spec: Any, fields: Any, meta_path: Path) -> Any:
             parts.append(f"missing field(s) {', '.join(missing)}")
         raise CheckpointError(f"{meta_path}: config does not fit {spec.name}'s {cls.__name__}: {'; '.join(parts)}")
     kwargs = {}
-    for name, value in fields.items():
+    for name, value in fields.items():  # absent recipe fields take their defaults
         field = known[name]
         default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
         is_tuple = isinstance(default, tuple) or str(field.type).replace("typing.", "").lower().startswith("tuple")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -90,7 +91,7 @@ def cmd_train(args) -> int:
     from vadlab import api
     from vadlab.train import TrainConfig
 
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, stride=args.stride,
+    cfg = TrainConfig(batch_size=args.batch_size, seed=args.seed, stride=args.stride, threads=args.threads,
                       max_steps_per_epoch=args.max_steps, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                       num_workers=args.workers)
     bar: dict[str, Optional[tqdm]] = {"bar": None}
@@ -112,7 +113,8 @@ def cmd_train(args) -> int:
     loaded, result = api.train(args.model, args.data, args.out, preset=args.preset, epochs=args.epochs,
                                device=args.device, init_from=args.init_from, overrides=_parse_overrides(args.set),
                                train_config=cfg, on_event=on_event, half=args.half, resume=args.resume,
-                               evaluate_after=not args.no_eval)
+                               evaluate_after=not args.no_eval, command=shlex.join(["vadlab"] + sys.argv[1:]),
+                               monitor_test=args.monitor_test)
     from vadlab.train import distributed_env
 
     if distributed_env()[0] == 0:
@@ -212,12 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument("--preset", default="tiny")
     s.add_argument("--data", required=True, help="synthetic:DIR, ped2:PATH, ped1:PATH, ucsd:PATH, avenue:PATH, shanghaitech:PATH, folder:PATH")
-    s.add_argument("--epochs", type=int, default=10)
+    s.add_argument("--epochs", type=int, default=None, help="default: the preset's epochs (its recipe)")
     s.add_argument("--out", required=True)
     s.add_argument("--device", default="auto")
     s.add_argument("--init-from", default=None, help="checkpoint to fine-tune from (knowledge transfer)")
     s.add_argument("--batch-size", type=int, default=None)
-    s.add_argument("--stride", type=int, default=1)
+    s.add_argument("--stride", type=int, default=None, help="step between training windows (default: the preset's)")
+    s.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
     s.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this time")
@@ -226,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--half", action="store_true", help="store weights as float16")
     s.add_argument("--resume", action="store_true", help="resume an interrupted run of the same --out")
     s.add_argument("--no-eval", action="store_true", help="skip the test-split evaluation after training")
+    s.add_argument("--monitor-test", type=int, default=0, metavar="N",
+                   help="learning curve: test AUC after every N epochs, recorded in the history (monitoring only; "
+                        "the best epoch is still chosen on held-out normal frames; the weights are the same)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_train)
 

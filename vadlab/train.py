@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -27,7 +28,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
 from vadlab.data.clips import WindowDataset, balanced_indices, collate_windows, to_uint8
-from vadlab.models.base import AnomalyModel
+from vadlab.models.base import AnomalyModel, lr_factor
 from vadlab.outputs import Batch
 
 
@@ -35,7 +36,8 @@ from vadlab.outputs import Batch
 class TrainConfig:
     epochs: int = 10
     batch_size: Optional[int] = None  # None: the model config's batch_size
-    stride: int = 1  # window stride over training videos
+    stride: Optional[int] = None  # window stride over training videos (None: the model config's train_stride)
+    threads: Optional[int] = None  # CPU threads for torch (None: torch's default)
     val_fraction: float = 0.1  # tail of each training video held out for validation (0 = none)
     seed: int = 0
     amp: bool = True  # bf16 autocast, CUDA only
@@ -233,6 +235,7 @@ def fit(
     should_stop: Optional[Callable[[], bool]] = None,
     state_path: Optional[Path] = None,
     resume: bool = False,
+    monitor: Optional[Callable[[AnomalyModel], dict]] = None,
 ) -> TrainResult:
     """Train `model` on windows of `videos` (uint8 (T, C, H, W) tensors at model resolution).
 
@@ -240,6 +243,10 @@ def fit(
     families. Returns the history; the model ends holding the BEST epoch's weights (lowest
     validation loss on held-out normal frames) and is prepared for scoring (e.g. latent bank built).
     `should_stop()` is polled between steps (the app's cancel button) and raises TrainingCancelled.
+    `monitor(model)`, when given, runs after every epoch and its dict joins that epoch's history
+    record (e.g. test AUC for a learning curve: MONITORING ONLY, the best epoch is still chosen on
+    the validation loss). Its time is excluded from the training clock (`train_seconds`) and it
+    changes no weight: the same run with or without it ends with identical weights.
     """
     emit = on_event or (lambda e: None)
     distributed = init_distributed(device)
@@ -255,6 +262,9 @@ def fit(
 
     cfg_model = model.config
     batch_size = config.batch_size or cfg_model.batch_size
+    stride = config.stride or getattr(cfg_model, "train_stride", 1)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     span = cfg_model.window + (1 if target == "next" else 0)
     if labels is not None:
         # supervised: split labels with the frames
@@ -266,12 +276,12 @@ def fit(
             if vv:
                 val_v += vv
                 val_l.append(np.asarray(l)[tv[0].shape[0]:])
-        train_set = WindowDataset(train_v, cfg_model.window, target, config.stride, labels=train_l)
-        val_set = WindowDataset(val_v, cfg_model.window, target, max(1, config.stride), labels=val_l) if val_v else None
+        train_set = WindowDataset(train_v, cfg_model.window, target, stride, labels=train_l)
+        val_set = WindowDataset(val_v, cfg_model.window, target, stride, labels=val_l) if val_v else None
     else:
         train_v, val_v = split_train_val(videos, config.val_fraction, span)
-        train_set = WindowDataset(train_v, cfg_model.window, target, config.stride)
-        val_set = WindowDataset(val_v, cfg_model.window, target, max(1, config.stride)) if val_v else None
+        train_set = WindowDataset(train_v, cfg_model.window, target, stride)
+        val_set = WindowDataset(val_v, cfg_model.window, target, stride) if val_v else None
     if len(train_set) == 0:
         raise ValueError(
             f"no training windows: every training video is shorter than {span} frames "
@@ -302,8 +312,12 @@ def fit(
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     total_steps = steps_per_epoch * config.epochs
+    base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
+    crop = int(getattr(cfg_model, "train_crop", 0) or 0)
+    crop_rng = torch.Generator().manual_seed(config.seed + 7919)
     use_amp = config.amp and device.type == "cuda"
     t0 = time.time()
+    monitor_seconds = 0.0
     step = start_epoch * steps_per_epoch
     if rank == 0:
         emit(TrainEvent("start", epoch=start_epoch, step=step, total_steps=total_steps,
@@ -326,6 +340,9 @@ def fit(
                 break
             if should_stop is not None and should_stop():
                 raise TrainingCancelled(f"training cancelled at epoch {epoch + 1}, step {step}")
+            set_learning_rates(optimizers, base_lrs, lr_factor(cfg_model, step, total_steps))
+            if crop:
+                batch = random_crop(batch, crop, crop_rng)
             batch = batch.to(device)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
                 losses = model.train_step(batch, optimizers)
@@ -344,7 +361,13 @@ def fit(
         if improved or val_set is None:
             best = {"epoch": epoch, "loss": val_loss if improved else best["loss"],
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": time.time() - t0}
+        record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": time.time() - t0,
+                  "train_seconds": time.time() - t0 - monitor_seconds, "steps": step}
+        if monitor is not None and rank == 0:
+            t_monitor = time.time()
+            record.update(monitor(model))
+            model.train()
+            monitor_seconds += time.time() - t_monitor
         history.append(record)
         if rank == 0:
             sample = _sample_images(model, sample_batch, device) if sample_batch is not None else None
@@ -353,7 +376,7 @@ def fit(
             if state_path is not None:
                 save_train_state(Path(state_path), model, optimizers if not distributed else
                                  {k: v.optimizer for k, v in optimizers.items()}, epoch, history, best)
-        if config.max_seconds is not None and time.time() - t0 > config.max_seconds and epoch + 1 < config.epochs:
+        if config.max_seconds is not None and time.time() - t0 - monitor_seconds > config.max_seconds and epoch + 1 < config.epochs:
             stopped_early = True
             break
 
@@ -364,12 +387,34 @@ def fit(
     prepare_loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_windows)
     with torch.no_grad():
         model.prepare_for_scoring(b.to(device) for b in prepare_loader)
-    seconds = time.time() - t0
+    seconds = time.time() - t0 - monitor_seconds
     if rank == 0:
         emit(TrainEvent("done", epoch=config.epochs, step=step, total_steps=total_steps, best_epoch=best["epoch"] + 1,
                         val_loss=best["loss"], seconds=seconds))
     return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=float(best["loss"]),
                        seconds=seconds, steps=step, device=str(device), stopped_early=stopped_early)
+
+
+def set_learning_rates(optimizers: dict, base_lrs: dict, factor: float) -> None:
+    """Every param group's lr = its initial lr x `factor` (the recipe's schedule at this step)."""
+    for name, opt in optimizers.items():
+        for group, base in zip(opt.param_groups, base_lrs[name]):
+            group["lr"] = base * factor
+
+
+def random_crop(batch: Batch, size: int, generator: torch.Generator) -> Batch:
+    """One random `size` x `size` crop per window, at the same place in every frame of the window
+    and in its target: (B, C, T, H, W) -> (B, C, T, size, size), (B, C, H, W) -> (B, C, size, size).
+    For fully convolutional families, which then score whole frames."""
+    h, w = batch.clip.shape[-2:]
+    if size > h or size > w:
+        raise ValueError(f"train_crop={size} is larger than the {h}x{w} training frames")
+    b = batch.clip.shape[0]
+    ys = torch.randint(0, h - size + 1, (b,), generator=generator).tolist()
+    xs = torch.randint(0, w - size + 1, (b,), generator=generator).tolist()
+    clip = torch.stack([batch.clip[i, ..., y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    target = torch.stack([batch.target[i, ..., y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    return dataclasses.replace(batch, clip=clip, target=target)
 
 
 @torch.no_grad()

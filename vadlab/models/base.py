@@ -13,6 +13,7 @@ Data contract (see `vadlab.outputs.Batch`):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Iterable
 
@@ -32,6 +33,37 @@ class BaseConfig:
     window: int = 4
     lr: float = 2e-4
     batch_size: int = 8
+    # ---- the training recipe (a preset is a complete recipe: `vadlab train --preset P` alone
+    # reproduces a run). These fields never change the network, so a checkpoint saved before they
+    # existed loads with their defaults (see RECIPE_FIELDS).
+    epochs: int = 10  # passes over the training windows (the CLI's --epochs overrides)
+    train_stride: int = 1  # step between training windows (1 = every window)
+    lr_schedule: str = "constant"  # "constant" | "cosine" (to 0 at the last step) | "step" (x lr_decay_factor after lr_decay_steps)
+    warmup_steps: int = 0  # linear warm-up from 0 over the first steps (any schedule)
+    lr_decay_steps: int = 0  # "step" schedule: when the decay happens
+    lr_decay_factor: float = 0.1  # "step" schedule: the factor
+    train_crop: int = 0  # >0: train on random train_crop x train_crop crops (fully convolutional families only); score whole frames
+
+
+#: Config fields that describe how a model was trained, not what it computes: absent from a
+#: checkpoint written before they existed, they take their defaults when it is loaded.
+RECIPE_FIELDS = ("epochs", "train_stride", "lr_schedule", "warmup_steps", "lr_decay_steps", "lr_decay_factor", "train_crop")
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+def lr_factor(config: BaseConfig, step: int, total_steps: int) -> float:
+    """The learning-rate multiplier of a recipe at optimisation step `step` (0-based) of `total_steps`."""
+    factor = 1.0
+    if config.lr_schedule == "cosine" and total_steps > 0:
+        progress = min(1.0, max(0, step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
+        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
+    elif config.lr_schedule == "step" and config.lr_decay_steps and step >= config.lr_decay_steps:
+        factor = config.lr_decay_factor
+    elif config.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown lr_schedule '{config.lr_schedule}'; choose one of {', '.join(LR_SCHEDULES)}")
+    if config.warmup_steps and step < config.warmup_steps:
+        factor *= (step + 1) / config.warmup_steps
+    return factor
 
 
 class AnomalyModel(nn.Module):
