@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vadlab.cli import main
@@ -35,24 +36,92 @@ def test_info_accepts_every_path_form(tiny_checkpoint, form, capsys):
     assert "conv_ae" in capsys.readouterr().out
 
 
-def test_score_writes_one_row_per_frame(tiny_checkpoint, samples_dir, tmp_path, capsys):
+def _csv_rows(text: str) -> tuple[dict, list[dict]]:
+    """(the `# key: value` header lines, the CSV rows)."""
+    meta = dict(line[2:].split(": ", 1) for line in text.splitlines() if line.startswith("# "))
+    rows = list(csv.DictReader(io.StringIO("\n".join(l for l in text.splitlines() if not l.startswith("#")))))
+    return meta, rows
+
+
+def test_score_writes_one_row_per_frame_and_its_protocol(tiny_checkpoint, samples_dir, tmp_path, capsys):
     from vadlab.data.video import probe_video
 
     video = sorted((samples_dir / "testing").glob("*.mp4"))[0]
     out = tmp_path / "scores.csv"
     assert main(["score", "--checkpoint", str(tiny_checkpoint) + ".safetensors", "--video", str(video), "--out", str(out)]) == 0
-    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    meta, rows = _csv_rows(out.read_text())
     assert len(rows) == probe_video(video).n_frames
     assert [int(r["frame"]) for r in rows] == list(range(len(rows)))
-    assert "event" in capsys.readouterr().err  # events are printed, as alerts
+    assert "alert event" in capsys.readouterr().err  # events are printed, as alerts
+    # the training command calibrated the checkpoint: the CSV says how its verdicts were made
+    assert json.loads(meta["protocol"])["normalize"] == "calibrated"
+    assert json.loads(meta["calibration"])["frames"] > 0
+    assert json.loads(meta["verdict"])["threshold"] > 3.0  # 1 in 1000 normal frames: at least the Gaussian 3.09
+
+
+def test_score_without_calibration_falls_back_visibly(tiny_checkpoint, samples_dir, tmp_path, capsys):
+    import shutil
+
+    from vadlab.checkpoint import read_metadata, save_checkpoint
+    from vadlab.api import load
+
+    loaded = load(tiny_checkpoint, device="cpu")
+    bare = tmp_path / "bare"
+    save_checkpoint(bare, loaded.model, window=loaded.model.config.window, target="window", score_kind="mse")
+    assert "calibration" not in read_metadata(bare)
+    video = sorted((samples_dir / "training").glob("*.mp4"))[0]
+    out = tmp_path / "bare.csv"
+    assert main(["score", "--checkpoint", str(bare), "--video", str(video), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "no calibration" in err and "min-max" in err
+    meta, _ = _csv_rows(out.read_text())
+    assert json.loads(meta["protocol"])["normalize"] == "minmax" and meta["calibration"] == "null"
+    # `vadlab calibrate` adds one without touching the weights, and the digest stays valid
+    before = (tmp_path / "bare.safetensors").read_bytes()
+    assert main(["calibrate", "--checkpoint", str(bare), "--data", f"synthetic:{samples_dir}", "--frames", "all"]) == 0
+    assert (tmp_path / "bare.safetensors").read_bytes() == before
+    cal = read_metadata(bare)["calibration"]
+    assert cal["scores"]["mean"]["count"] == sum(f["end"] - f["start"] + 1 for f in cal["frames"])
+    shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def test_eval_json_has_the_contract_keys(tiny_checkpoint, samples_dir, capsys):
+    from sklearn.metrics import roc_auc_score
+
+    from vadlab import api
+
     assert main(["eval", "--checkpoint", str(tiny_checkpoint) + ".json", "--data", f"synthetic:{samples_dir}", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     for key in ("micro_auc", "macro_auc", "eer", "frames_per_second"):
         assert isinstance(summary[key], float)
-    assert 0.0 <= summary["micro_auc"] <= 1.0
+    assert summary["protocol"]["paper"] and summary["protocol"]["drop_undecidable"]
+    # the same number, recomputed independently: per-video min-max, first undecidable frames dropped
+    scored = api.score_dataset(api.load(tiny_checkpoint, device="cpu"), f"synthetic:{samples_dir}")
+    s, l = [], []
+    for fs in scored.scores.values():
+        x = fs.scores[fs.scored]
+        s.append((x - x.min()) / (x.max() - x.min()))
+        l.append(fs.labels[fs.scored])
+    assert summary["micro_auc"] == pytest.approx(roc_auc_score(np.concatenate(l), np.concatenate(s)), abs=1e-12)
+
+
+def test_eval_protocols_table(tiny_checkpoint, samples_dir, capsys):
+    assert main(["eval", "--checkpoint", str(tiny_checkpoint), "--data", f"synthetic:{samples_dir}", "--protocols"]) == 0
+    out = capsys.readouterr().out
+    lines = [l for l in out.splitlines() if l.startswith("| ")]  # the header, then one row per protocol
+    assert "**paper**" in lines[1] and "frame mean" in lines[1]  # the paper protocol is the first row
+    assert any("patch max 16" in l for l in lines) and any("top 0.01" in l for l in lines)
+    assert len(lines) == 1 + 3 * 8  # header + 3 poolings x 2 norms x 2 sigmas x 2 first-frames (the paper's among them)
+    assert sum("**paper**" in l for l in lines) == 1
+
+
+def test_eval_of_a_supervised_checkpoint_is_labelled_in_sample(samples_dir, capsys):
+    root = Path(__file__).resolve().parents[1]
+    assert main(["eval", "--checkpoint", str(root / "checkpoints" / "lrcn_gan_synthetic"), "--data",
+                 f"synthetic:{samples_dir}", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["in_sample"] is True
+    assert "IN-SAMPLE" in captured.err and "vadlab cv" in captured.err
 
 
 def test_user_errors_are_one_line_not_tracebacks(tmp_path, capsys):

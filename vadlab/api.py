@@ -24,7 +24,10 @@ from vadlab.data.video import Video, read_video
 from vadlab.metrics import evaluate as evaluate_scores
 from vadlab.metrics import pixel_auc
 from vadlab.models.base import AnomalyModel
+from vadlab.calibration import DEFAULT_FAR, Calibration, Verdict, assess, fit_calibration
+from vadlab.checkpoint import update_metadata
 from vadlab.outputs import EvalResult, FrameScores
+from vadlab.protocol import PAPER, Protocol
 from vadlab.registry import ModelSpec, create_model, get_spec
 from vadlab.scoring import score_frames, synchronize
 from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, seed_everything
@@ -46,6 +49,19 @@ class LoadedModel:
     @property
     def device(self) -> torch.device:
         return self.model.device
+
+    @property
+    def calibration(self) -> Optional[Calibration]:
+        """The checkpoint's normal-data calibration, or None (verdicts then fall back, visibly)."""
+        return Calibration.from_metadata(self.metadata)
+
+    @property
+    def in_sample_on(self) -> Optional[str]:
+        """For a supervised family: the dataset spec its labelled training videos came from (an
+        evaluation there is in-sample, not a generalisation figure); None otherwise."""
+        if not self.spec.supervised:
+            return None
+        return (self.metadata.get("training") or {}).get("data") or "its training data"
 
 
 def load(checkpoint: str | Path, device: str = "auto") -> LoadedModel:
@@ -162,29 +178,55 @@ def score_dataset(
 def evaluate(
     loaded: LoadedModel,
     data: str | VideoDataset,
-    normalize: str = "minmax",
-    smooth_sigma: float = 0.0,
+    normalize: Optional[str] = None,
+    smooth_sigma: Optional[float] = None,
     batch_size: int = 32,
     pixel_level: bool = False,
     progress: Optional[Callable[[float, str], None]] = None,
+    protocol: Protocol = PAPER,
 ) -> EvalResult:
     """Frame-level evaluation of a checkpoint on a dataset's labelled test split.
 
-    normalize: per-video "minmax" (as the papers), "zscore" or "none"; smooth_sigma: Gaussian
-    smoothing (frames) before normalisation. pixel_level: also the pixel AUC of error maps against
-    the dataset's pixel masks (when it has them).
+    protocol: the scoring protocol (`vadlab.protocol`; default the papers': frame mean, per-video
+    min-max, no smoothing, undecidable first frames dropped). `normalize` / `smooth_sigma`, when
+    given, replace those fields of it. pixel_level: also the pixel AUC of error maps against the
+    dataset's pixel masks (when it has them). The result carries its protocol.
     """
     ds = load_dataset(data) if isinstance(data, str) else data
     scored = score_dataset(loaded, ds, batch_size=batch_size, keep_maps=pixel_level, progress=progress)
-    return evaluate_scored(ds, scored, normalize=normalize, smooth_sigma=smooth_sigma, pixel_level=pixel_level)
+    return evaluate_scored(ds, scored, normalize=normalize, smooth_sigma=smooth_sigma, pixel_level=pixel_level,
+                           protocol=protocol, calibration=loaded.calibration)
 
 
-def evaluate_scored(ds: VideoDataset, scored: DatasetScores, normalize: str = "minmax", smooth_sigma: float = 0.0,
-                    pixel_level: bool = False) -> EvalResult:
-    """Metrics of already-computed dataset scores (the app re-evaluates cached scores this way when
-    only normalisation or smoothing changes). Pixel AUC needs scores made with keep_maps=True."""
-    result = evaluate_scores({k: v.scores for k, v in scored.scores.items()}, scored.labels,
-                             normalize=normalize, smooth_sigma=smooth_sigma)
+def protocol_scores(scored: DatasetScores, protocol: Protocol, calibration: Optional[Calibration] = None
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The per-video scores and labels a protocol evaluates: its pooling, the undecidable first
+    frames dropped or kept, calibrated when asked (normalisation "calibrated" then becomes "none":
+    a global map of the scores)."""
+    scores, labels = {}, {}
+    for name, fs in scored.scores.items():
+        values = np.asarray(fs.score_for(protocol.score_key), dtype=np.float64)
+        keep = np.asarray(fs.scored, dtype=bool) if protocol.drop_undecidable else np.ones(len(fs), dtype=bool)
+        if protocol.normalize == "calibrated":
+            if calibration is None:
+                raise ValueError("normalisation 'calibrated' needs a calibrated checkpoint (`vadlab calibrate`)")
+            values = calibration.for_key(protocol.score_key).z(values)
+        scores[name] = values[keep]
+        labels[name] = np.asarray(scored.labels[name])[keep]
+    return scores, labels
+
+
+def evaluate_scored(ds: VideoDataset, scored: DatasetScores, normalize: Optional[str] = None,
+                    smooth_sigma: Optional[float] = None, pixel_level: bool = False, protocol: Protocol = PAPER,
+                    calibration: Optional[Calibration] = None) -> EvalResult:
+    """Metrics of already-computed dataset scores under a protocol (the app re-evaluates cached
+    scores this way when only the protocol changes). Pixel AUC needs scores made with keep_maps=True."""
+    changes = {k: v for k, v in (("normalize", normalize), ("smooth_sigma", smooth_sigma)) if v is not None}
+    protocol = protocol.replace(**changes) if changes else protocol
+    scores, labels = protocol_scores(scored, protocol, calibration)
+    norm = "none" if protocol.normalize == "calibrated" else protocol.normalize
+    result = evaluate_scores(scores, labels, normalize=norm, smooth_sigma=protocol.smooth_sigma)
+    result.protocol = protocol.to_dict()
     result.frames_per_second = scored.frames_per_second
     if pixel_level:
         maps, masks = [], []
@@ -199,6 +241,35 @@ def evaluate_scored(ds: VideoDataset, scored: DatasetScores, normalize: str = "m
         if masks:
             result.pixel_auc = pixel_auc(maps, masks)
     return result
+
+
+def protocol_table(loaded: LoadedModel, data: str | VideoDataset, batch_size: int = 32,
+                   scored: Optional[DatasetScores] = None) -> list[dict]:
+    """Micro / macro AUC and EER of one checkpoint under every protocol of `protocol_grid`, from ONE
+    scoring pass (pooled scores are computed in it). The paper protocol is the first row."""
+    from vadlab.protocol import protocol_grid
+
+    ds = load_dataset(data) if isinstance(data, str) else data
+    scored = scored or score_dataset(loaded, ds, batch_size=batch_size)
+    keys = set().union(*(fs.pooled for fs in scored.scores.values()))
+    rows = []
+    for proto in protocol_grid(keys):
+        res = evaluate_scored(ds, scored, protocol=proto, calibration=loaded.calibration)
+        rows.append({"protocol": proto.to_dict(), "micro_auc": res.micro_auc, "macro_auc": res.macro_auc,
+                     "eer": res.eer, "n_frames": res.n_frames})
+    return rows
+
+
+def format_protocol_table(rows: Sequence[dict]) -> str:
+    """Markdown table of `protocol_table` rows."""
+    lines = ["| pooling | normalisation | smoothing | first frames | micro AUC | macro AUC | EER | |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        p = r["protocol"]
+        pool = {"mean": "frame mean", "patch": f"patch max {p['patch']}", "topk": f"top {p['topk']:g}"}[p["pooling"]]
+        lines.append(f"| {pool} | {p['normalize']} | {p['smooth_sigma']:g} | {'dropped' if p['drop_undecidable'] else 'kept'} "
+                     f"| {r['micro_auc']:.4f} | {r['macro_auc']:.4f} | {r['eer']:.4f} | {'**paper**' if p['paper'] else ''} |")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -227,6 +298,83 @@ def load_training_videos(ds: VideoDataset, model: AnomalyModel, supervised: bool
             known = np.zeros(frames.shape[0], np.uint8) if rec.labels is None else np.asarray(rec.labels)
             labels.append(known[: frames.shape[0]])
     return videos, (labels if supervised else None), manifest
+
+
+# ------------------------------------------------------------------------------------------------
+# calibration and verdicts
+# ------------------------------------------------------------------------------------------------
+CALIBRATION_SOURCES = {
+    "tail": "held-out tail of each normal training video (never fitted; used only to pick the best epoch)",
+    "all": "whole normal videos",
+}
+
+
+def calibration_from_tails(model: AnomalyModel, spec: ModelSpec, videos: Sequence[torch.Tensor],
+                           names: Sequence[str], val_fraction: float, data: str,
+                           batch_size: int = 32) -> Optional[Calibration]:
+    """Calibrate on the held-out tail of each normal video (the frames `fit` holds out for the
+    validation loss: the weights never trained on them). None when the tails are too short."""
+    span = model.config.window + (1 if spec.target == "next" else 0)
+    scored, offsets = [], {}
+    for name, v in zip(names, videos):
+        n = int(v.shape[0])
+        n_val = int(round(n * val_fraction))
+        if val_fraction <= 0 or n_val < span or n - n_val < span:
+            continue
+        fs = score_frames(model, v[n - n_val:], spec.target, spec.score_kind, name=name, batch_size=batch_size,
+                          keep_maps=False)
+        scored.append(fs)
+        offsets[name] = n - n_val
+    try:
+        return fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["tail"], frame_offsets=offsets)
+    except ValueError:
+        return None
+
+
+def calibrate(loaded: LoadedModel, data: str, frames: str = "auto", batch_size: int = 32,
+              progress: Optional[Callable[[float, str], None]] = None) -> Calibration:
+    """Calibrate a checkpoint on the NORMAL training videos of a dataset spec (never test labels).
+
+    frames: "tail" = the held-out tail of each video (as after training: for the data the model
+    was trained on), "all" = whole videos (normal footage the model never trained on, e.g. more
+    clips of the user's scene), "auto" = "tail" when the checkpoint was trained on this dataset,
+    else "all". The weights are not touched; `save_calibration` stores the result.
+    """
+    ds = load_dataset(data)
+    if not ds.train:
+        raise ValueError(f"{ds.name}: no normal (training) videos to calibrate on; put them under training/")
+    training = loaded.metadata.get("training") or {}
+    if frames == "auto":
+        frames = "tail" if training.get("dataset") == ds.name or training.get("data") == data else "all"
+    if frames not in ("tail", "all"):
+        raise ValueError(f"calibration frames must be 'tail', 'all' or 'auto', got '{frames}'")
+    model, spec = loaded.model, loaded.spec
+    videos, names = [], []
+    for i, rec in enumerate(ds.train):
+        videos.append(model_frames(model, read_video(rec.source)))
+        names.append(rec.name)
+        if progress is not None:
+            progress((i + 1) / len(ds.train), rec.name)
+    if frames == "tail":
+        val_fraction = float((training.get("train_config") or {}).get("val_fraction", 0.1))
+        cal = calibration_from_tails(model, spec, videos, names, val_fraction, data, batch_size=batch_size)
+        if cal is None:
+            raise ValueError(f"{ds.name}: the held-out tails are too short to calibrate on; use frames='all'")
+        return cal
+    scored = [score_frames(model, v, spec.target, spec.score_kind, name=n, batch_size=batch_size, keep_maps=False)
+              for n, v in zip(names, videos)]
+    in_sample = training.get("dataset") == ds.name
+    return fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["all"], in_sample=in_sample)
+
+
+def save_calibration(checkpoint: str | Path, calibration: Calibration) -> dict:
+    """Store a calibration in a checkpoint's metadata (weights untouched, digest kept valid)."""
+    return update_metadata(checkpoint, calibration=calibration.to_dict())
+
+
+def verdict(loaded: LoadedModel, fs: FrameScores, far: float = DEFAULT_FAR, **kwargs: Any) -> Verdict:
+    """Judge one scored clip against the checkpoint's calibration (`vadlab.calibration.assess`)."""
+    return assess(fs, loaded.calibration, far=far, **kwargs)
 
 
 def init_from_checkpoint(model: AnomalyModel, checkpoint: str | Path) -> list[str]:
@@ -331,12 +479,17 @@ def train(
     }
     loaded = LoadedModel(model=model, spec=spec, metadata={}, path=out)
     metrics: dict[str, Any] = {}
+    calibration = None
     if rank == 0:
+        n_normal = len(ds.train)  # the normal training videos come first (supervised: then labelled ones)
+        calibration = calibration_from_tails(model, spec, videos[:n_normal], [n for n, _ in manifest[:n_normal]],
+                                             cfg.val_fraction, data)
         if evaluate_after and not spec.supervised and any(r.labels is not None for r in ds.test):
             res = evaluate(loaded, ds)
             metrics = {"eval_data": data, **{k: v for k, v in res.summary().items() if k != "single_class_videos"}}
         save_checkpoint(out, model, window=model.config.window, target=spec.target, score_kind=spec.score_kind,
-                        training=training, metrics=metrics, half=half)
+                        training=training, metrics=metrics, half=half,
+                        calibration=calibration.to_dict() if calibration is not None else None)
         for suffix in (".safetensors", ".json"):  # the finished checkpoint supersedes the resume state
             Path(str(state_path) + suffix).unlink(missing_ok=True)
         loaded.metadata = read_metadata(out)

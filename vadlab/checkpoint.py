@@ -258,6 +258,7 @@ def save_checkpoint(
     metrics: Optional[dict] = None,
     half: bool = False,
     extra: Optional[dict] = None,
+    calibration: Optional[dict] = None,
 ) -> Path:
     """Write `model` as NAME.safetensors + NAME.json (written to temporary files, then renamed).
 
@@ -271,6 +272,7 @@ def save_checkpoint(
     metrics:    evaluation results (may be empty). Non-finite floats are stored as null.
     half:       store floating tensors as float16 (load casts them back to the model's dtype).
     extra:      anything else the caller wants recorded (stored under "extra").
+    calibration: the normal-data score distribution (`vadlab.calibration.Calibration.to_dict()`).
     Returns the path of the .safetensors file. Raises ValueError / TypeError for inconsistent input.
     """
     family = getattr(model, "family", "?")
@@ -306,6 +308,7 @@ def save_checkpoint(
         "training": _jsonable(dict(training or {}), "training"),
         "metrics": _jsonable(dict(metrics or {}), "metrics"),
         "extra": _jsonable(dict(extra or {}), "extra"),
+        **({"calibration": _jsonable(dict(calibration), "calibration")} if calibration else {}),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"vadlab": _vadlab_version(), "torch": torch.__version__, "python": platform.python_version()},
         "tensors": {name: [list(t.shape), _dtype_name(t.dtype)] for name, t in tensors.items()},
@@ -353,6 +356,31 @@ def _read_metadata_file(meta_path: Path) -> dict:
         raise CheckpointError(
             f"{meta_path}: digest mismatch: metadata was edited after saving (its 'digest' does not match its content)"
         )
+    return metadata
+
+
+def update_metadata(path: PathLike, **sections: Any) -> dict:
+    """Replace top-level metadata sections (e.g. `calibration=`, `metrics=`) of a checkpoint without
+    touching its weights: the weights' sha256 is checked first, the digest is recomputed, and the
+    JSON is written to a temporary file and renamed. Returns the new metadata."""
+    weights_path, meta_path = resolve_checkpoint_path(path)
+    metadata = _read_metadata_file(meta_path)
+    if file_sha256(weights_path) != metadata["weights_sha256"]:
+        raise CheckpointError(f"{weights_path}: weights do not match the metadata's sha256; refusing to update it")
+    protected = {"schema", "model", "config", "config_class", "input", "target", "score_kind", "tensors",
+                 "weights_sha256", "digest"}
+    bad = sorted(set(sections) & protected)
+    if bad:
+        raise ValueError(f"update_metadata: {', '.join(bad)} describe the weights and cannot be changed")
+    for key, value in sections.items():
+        metadata[key] = _jsonable(value, key)
+    metadata["digest"] = metadata_digest(metadata)
+    tmp = _tmp_name(meta_path)
+    try:
+        tmp.write_text(_pretty_json(metadata) + "\n", encoding="utf-8")
+        os.replace(tmp, meta_path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return metadata
 
 

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH
+
 
 def _parse_scalar(text: str) -> Any:
     for cast in (int, float):
@@ -127,8 +129,9 @@ def cmd_train(args) -> int:
 
 def cmd_score(args) -> int:
     from vadlab import api
+    from vadlab.calibration import NO_CALIBRATION, format_far
     from vadlab.export import scores_to_csv
-    from vadlab.metrics import find_events, postprocess
+    from vadlab.protocol import pooling_key
 
     loaded = api.load(args.checkpoint, device=args.device)
     paths = [Path(args.video)]
@@ -137,15 +140,32 @@ def cmd_score(args) -> int:
         paths = sorted(x for x in p.iterdir() if x.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov", ".webm") or _is_frame_folder(x))
         if not paths:
             raise ValueError(f"{p}: no videos or frame folders found")
+    calibration = loaded.calibration
+    if args.normalize == "calibrated" and calibration is None:
+        print(f"note: {NO_CALIBRATION}", file=sys.stderr)
+    key = pooling_key(args.pooling, args.patch, args.topk)
     rows = []
     for path in paths:
         fs = api.score_video(loaded, path, keep_maps=False)
-        norm = postprocess(fs.scores, normalize=args.normalize, smooth_sigma=args.smooth)
-        events = find_events(norm, args.threshold, min_length=args.min_length, merge_gap=args.merge_gap)
-        rows.append(scores_to_csv(fs, normalized_scores=norm, threshold=args.threshold, labels=fs.labels))
-        print(f"{fs.video}: {len(fs)} frames, {int((norm >= args.threshold).sum())} above threshold {args.threshold}, "
-              f"{len(events)} event(s)", file=sys.stderr)
-        for ev in events:
+        v = api.verdict(loaded, fs, far=args.far, key=key, smooth_sigma=args.smooth, min_length=args.min_length,
+                        merge_gap=args.merge_gap, threshold=args.threshold, normalize=args.normalize)
+        meta = {
+            "checkpoint": str(loaded.path), "video": str(path), "fps": fs.fps,
+            "protocol": {"pooling": key, "normalize": "calibrated" if v.calibrated else
+                         ("minmax" if args.normalize != "none" else "none"),
+                         "smooth_sigma": args.smooth, "min_length": args.min_length, "merge_gap": args.merge_gap},
+            "verdict": v.describe(),
+            "calibration": ({"source": calibration.source, "data": calibration.data, "frames": calibration.count,
+                             "far": format_far(args.far)} if v.calibrated else None),
+        }
+        rows.append(scores_to_csv(fs, normalized_scores=v.values, threshold=v.threshold, labels=fs.labels, meta=meta))
+        scale = "calibrated" if v.calibrated else ("min-max" if args.normalize != "none" else "raw")
+        print(f"{fs.video}: {len(fs)} frames, {v.n_flagged} above threshold {v.threshold:.3f} ({scale}), "
+              f"{len(v.events)} alert event(s)", file=sys.stderr)
+        for note in v.notes:
+            if note != NO_CALIBRATION:
+                print(f"  note: {note}", file=sys.stderr)
+        for ev in v.events:
             print(f"  event frames {ev.start}-{ev.end} ({ev.start / fs.fps:.1f}s-{ev.end / fs.fps:.1f}s), "
                   f"peak {ev.peak_score:.3f} at frame {ev.peak_frame}", file=sys.stderr)
     text = "".join(rows)
@@ -160,29 +180,75 @@ def cmd_score(args) -> int:
 
 
 def _prefix_video_column(chunks: list[str], names: list[str]) -> str:
-    """Per-video CSV texts (each with its header) -> one CSV with a leading `video` column."""
-    out = ["video," + chunks[0].splitlines()[0]]
+    """Per-video CSV texts (each with its `#` comment lines and header) -> one CSV with a leading
+    `video` column; the comment lines come first, each prefixed with its video's name."""
+    comments, header, body = [], None, []
     for chunk, name in zip(chunks, names):
-        out += [f"{name},{line}" for line in chunk.splitlines()[1:]]
-    return "\n".join(out) + "\n"
+        lines = chunk.splitlines()
+        comments += [f"# {name} {line[2:]}" for line in lines if line.startswith("#")]
+        data = [line for line in lines if not line.startswith("#")]
+        header = header or "video," + data[0]
+        body += [f"{name},{line}" for line in data[1:]]
+    return "\n".join(comments + [header] + body) + "\n"
 
 
 def _is_frame_folder(p: Path) -> bool:
     return p.is_dir() and any(x.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp") for x in p.iterdir())
 
 
-def cmd_eval(args) -> int:
+def cmd_calibrate(args) -> int:
     from vadlab import api
 
     loaded = api.load(args.checkpoint, device=args.device)
-    res = api.evaluate(loaded, args.data, normalize=args.normalize, smooth_sigma=args.smooth,
-                       batch_size=args.batch_size, pixel_level=args.pixel)
+    cal = api.calibrate(loaded, args.data, frames=args.frames)
+    api.save_calibration(loaded.path, cal)
+    c = cal.for_key("mean")
+    print(f"calibrated {loaded.path} on {c.count} normal frames of {len(cal.frames)} videos ({cal.source}); "
+          f"alert threshold at 1 in 1000 normal frames: {c.threshold(1e-3):.2f} (calibrated scale)"
+          + ("; in-sample: these frames were trained on" if cal.in_sample else ""))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from vadlab import api
+    from vadlab.protocol import Protocol
+
+    loaded = api.load(args.checkpoint, device=args.device)
+    protocol = Protocol(pooling=args.pooling, patch=args.patch, topk=args.topk, normalize=args.normalize,
+                        smooth_sigma=args.smooth, drop_undecidable=not args.keep_undecidable)
+    in_sample = loaded.in_sample_on
+    warning = (f"IN-SAMPLE: {loaded.name} is supervised and was trained on the labelled videos of {in_sample}; "
+               f"these figures are not a generalisation figure. Use `vadlab cv --model {loaded.spec.name} "
+               "--data SPEC` for honest ones.") if in_sample else None
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.protocols:
+        rows = api.protocol_table(loaded, args.data, batch_size=args.batch_size)
+        if args.json:
+            print(json.dumps({"checkpoint": str(loaded.path), "data": args.data, "in_sample": bool(in_sample),
+                              "rows": rows}, indent=2))
+            return 0
+        print(f"checkpoint: {args.checkpoint} ({loaded.spec.name})  data: {args.data}; one scoring pass, "
+              f"{rows[0]['n_frames']} frames under the paper protocol")
+        print(api.format_protocol_table(rows))
+        return 0
+    res = api.evaluate(loaded, args.data, batch_size=args.batch_size, pixel_level=args.pixel, protocol=protocol)
     summary = res.summary()
+    if args.store:
+        from vadlab.checkpoint import update_metadata
+
+        update_metadata(loaded.path, metrics={"eval_data": args.data,
+                                              **{k: v for k, v in summary.items() if k != "single_class_videos"}})
+        print(f"stored these metrics in {loaded.path}.json", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(json.dumps({**summary, "in_sample": bool(in_sample), **({"warning": warning} if warning else {})},
+                         indent=2))
         return 0
     print(f"checkpoint: {args.checkpoint} ({loaded.spec.name})  data: {args.data}")
-    print(f"frames: {res.n_frames} ({res.n_anomalous} anomalous)  normalisation: {args.normalize}, smoothing sigma {args.smooth}")
+    print(f"protocol:   {protocol.describe()}")
+    print(f"frames: {res.n_frames} ({res.n_anomalous} anomalous)")
+    if warning:
+        print("IN-SAMPLE (not a generalisation figure):")
     print(f"micro AUC  {res.micro_auc:.4f}")
     print(f"macro AUC  {res.macro_auc:.4f}" + (f"  (excluded single-class videos: {', '.join(res.single_class_videos)})" if res.single_class_videos else ""))
     print(f"EER        {res.eer:.4f}")
@@ -240,19 +306,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--video", required=True)
     s.add_argument("--out", default=None)
     s.add_argument("--device", default="auto")
-    s.add_argument("--normalize", default="minmax", choices=["minmax", "zscore", "none"])
-    s.add_argument("--smooth", type=float, default=0.0)
-    s.add_argument("--threshold", type=float, default=0.5)
-    s.add_argument("--min-length", type=int, default=1)
+    s.add_argument("--normalize", default="calibrated", choices=["calibrated", "minmax", "none"],
+                   help="verdict scale: calibrated against the checkpoint's normal data (default; falls back to "
+                        "minmax, with a note, when it has no calibration), per-video min-max (the benchmark "
+                        "protocol: every clip peaks at 1), or raw scores (needs --threshold)")
+    s.add_argument("--far", type=float, default=DEFAULT_FAR,
+                   help="target false-alarm rate per normal frame for the calibrated threshold (default 0.001)")
+    s.add_argument("--threshold", type=float, default=None,
+                   help="alert threshold on the chosen scale (default: from --far when calibrated, 0.5 for minmax)")
+    s.add_argument("--pooling", default="mean", choices=["mean", "patch", "topk"])
+    s.add_argument("--patch", type=int, default=16)
+    s.add_argument("--topk", type=float, default=0.01)
+    s.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, help="Gaussian smoothing sigma in frames")
+    s.add_argument("--min-length", type=int, default=DEFAULT_MIN_LENGTH, help="frames an alert event must last")
     s.add_argument("--merge-gap", type=int, default=0)
     s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("calibrate", help="store a checkpoint's normal-data score distribution (for calibrated verdicts)")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--data", required=True, help="a dataset spec whose training/ videos are NORMAL footage")
+    s.add_argument("--frames", default="auto", choices=["auto", "tail", "all"],
+                   help="tail: the held-out tail of each video (the data the model trained on); all: whole videos "
+                        "(normal footage it never saw); auto: tail when the checkpoint was trained on this data")
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=cmd_calibrate)
 
     s = sub.add_parser("eval", help="frame-level AUC/EER of a checkpoint on a dataset's test split")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--data", required=True)
     s.add_argument("--device", default="auto")
-    s.add_argument("--normalize", default="minmax", choices=["minmax", "zscore", "none"])
-    s.add_argument("--smooth", type=float, default=0.0)
+    s.add_argument("--normalize", default="minmax", choices=["minmax", "none", "calibrated", "zscore"],
+                   help="per-video min-max (default: the papers' protocol), none, calibrated, zscore")
+    s.add_argument("--smooth", type=float, default=0.0, help="Gaussian smoothing sigma in frames (default 0)")
+    s.add_argument("--pooling", default="mean", choices=["mean", "patch", "topk"],
+                   help="frame score from the error map: the family's frame mean (default), max over patches, top-k pixels")
+    s.add_argument("--patch", type=int, default=16, help="patch side in model pixels (--pooling patch)")
+    s.add_argument("--topk", type=float, default=0.01, help="fraction of pixels (--pooling topk)")
+    s.add_argument("--keep-undecidable", action="store_true",
+                   help="keep the first frames no full window covers (they copy the first score); dropped by default")
+    s.add_argument("--protocols", action="store_true",
+                   help="one scoring pass, then micro/macro AUC and EER under every protocol combination")
+    s.add_argument("--store", action="store_true", help="store the metrics (with their protocol) in the checkpoint")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--pixel", action="store_true", help="also pixel-level AUC where masks exist")
     s.add_argument("--json", action="store_true")

@@ -261,14 +261,20 @@ def scores_to_csv(
     normalized_scores: Optional[np.ndarray] = None,
     threshold: Optional[float] = None,
     labels: Optional[np.ndarray] = None,
+    meta: Optional[Mapping[str, Any]] = None,
 ) -> str:
     """CSV text with header `frame,time_s,score,normalized_score,raw,scored,anomalous[,label]`.
 
     Booleans are written 1/0; `anomalous` is empty when no threshold is given. See `score_rows`.
+    meta: how the numbers were made (checkpoint, protocol, calibration, threshold...), written first
+    as `# key: value` comment lines (`pandas.read_csv(..., comment="#")` skips them).
     """
     rows = score_rows(frame_scores, normalized_scores, threshold, labels)
     columns = list(SCORE_COLUMNS) + (["label"] if rows and "label" in rows[0] else [])
     buffer = io.StringIO()
+    for key, value in (meta or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        buffer.write(f"# {key}: {' '.join(str(text).split())}\n")
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
@@ -290,8 +296,10 @@ def scores_to_json(
     normalized_scores: Optional[np.ndarray] = None,
     threshold: Optional[float] = None,
     labels: Optional[np.ndarray] = None,
+    meta: Optional[Mapping[str, Any]] = None,
 ) -> str:
-    """JSON text: {"video", "score_kind", "fps", "threshold", "columns", "frames": [row, ...]}.
+    """JSON text: {"video", "score_kind", "fps", "threshold", "columns", "frames": [row, ...]} (+ "meta":
+    how the numbers were made, when given).
 
     Rows are `score_rows` dicts (booleans as true/false, `anomalous` null without a threshold).
     Non-finite scores are written as null (JSON has no NaN).
@@ -308,6 +316,7 @@ def scores_to_json(
         "fps": float(frame_scores.fps if is_fs else frame_scores.get("fps", 25.0)),
         "threshold": threshold,
         "columns": list(SCORE_COLUMNS) + (["label"] if rows and "label" in rows[0] else []),
+        **({"meta": json.loads(json.dumps(dict(meta), default=str))} if meta else {}),
         "frames": rows,
     }
     return json.dumps(document, allow_nan=False)

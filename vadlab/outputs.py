@@ -64,6 +64,9 @@ class FrameScores:
              frame's value so that every frame has a score; `scored` says which ones those are.
     error_maps: (N, h, w) float16 error maps at model resolution, or None when not kept.
     outputs: (N, C, h, w) uint8 reconstructions / predictions at model resolution, or None.
+    pooled:  other poolings of the error maps from the same pass, key -> (N,) float64 scores
+             ("patch16", "topk0.01": see `vadlab.protocol`); empty for families without error maps.
+    fps_assumed: True when `fps` is a default, not read from the container or the dataset.
     """
 
     video: str
@@ -75,9 +78,20 @@ class FrameScores:
     outputs: Optional[np.ndarray] = None
     fps: float = 25.0
     labels: Optional[np.ndarray] = None
+    pooled: dict = field(default_factory=dict)
+    fps_assumed: bool = False
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
+
+    def score_for(self, key: str = "mean") -> np.ndarray:
+        """(N,) scores of a pooling key ("mean" = the family's own score)."""
+        if key == "mean":
+            return self.scores
+        if key not in self.pooled:
+            have = ", ".join(["mean", *self.pooled]) or "mean"
+            raise KeyError(f"{self.video}: no '{key}' scores (this family/scoring pass has: {have})")
+        return self.pooled[key]
 
 
 @dataclass
@@ -118,10 +132,12 @@ class EvalResult:
     recall: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     frames_per_second: float = float("nan")
     pixel_auc: Optional[float] = None
+    protocol: Optional[dict] = None  # `vadlab.protocol.Protocol.to_dict()` of the numbers above
 
     def summary(self) -> dict[str, float]:
         """The headline numbers as a flat dict (the CLI's --json keys)."""
         out = {
+            "protocol": self.protocol,
             "micro_auc": self.micro_auc,
             "macro_auc": self.macro_auc,
             "eer": self.eer,

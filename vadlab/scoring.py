@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from vadlab.data.clips import WindowDataset, collate_windows, to_uint8
 from vadlab.models.base import AnomalyModel
 from vadlab.outputs import FrameScores
+from vadlab.protocol import pooled_scores
 
 
 class VideoTooShortError(ValueError):
@@ -39,7 +40,7 @@ def score_frames(
     frames: uint8 (N, C, H, W) at the model's resolution (see `vadlab.data.clips.to_model_frames`).
     roi_mask: optional (H, W) bool; error maps are zeroed outside it (scores are the model's own).
     Returns FrameScores with error maps (float16) and outputs (uint8) at model resolution when
-    `keep_maps`.
+    `keep_maps`, and the patch / top-k poolings of the error maps (`vadlab.protocol`) always.
     """
     window = model.config.window
     n = int(frames.shape[0])
@@ -58,6 +59,7 @@ def score_frames(
     c, h, w = model.config.channels, model.config.height, model.config.width
     error_maps = np.zeros((n, h, w), dtype=np.float16) if keep_maps else None
     outputs = np.zeros((n, c, h, w), dtype=np.uint8) if keep_maps else None
+    pooled: dict[str, np.ndarray] = {}
     have_output = have_map = False
     roi_t = None if roi_mask is None else torch.as_tensor(roi_mask, dtype=torch.float32, device=device)
     done = 0
@@ -68,6 +70,8 @@ def score_frames(
         scores[idx] = out.score.float().cpu().numpy()
         raw[idx] = out.raw.float().cpu().numpy()
         scored[idx] = True
+        for key, values in pooled_scores(out.error_map, score_kind).items():
+            pooled.setdefault(key, np.zeros(n, dtype=np.float64))[idx] = values.cpu().numpy()
         if keep_maps:
             if out.error_map is not None:
                 em = out.error_map.float()
@@ -84,6 +88,8 @@ def score_frames(
     first = int(np.argmax(scored))
     scores[:first] = scores[first]
     raw[:first] = raw[first]
+    for values in pooled.values():
+        values[:first] = values[first]
     if keep_maps:
         error_maps[:first] = error_maps[first]
         outputs[:first] = outputs[first]
@@ -96,6 +102,7 @@ def score_frames(
         error_maps=error_maps if have_map else None,
         outputs=outputs if have_output else None,
         fps=fps,
+        pooled=pooled,
     )
 
 
