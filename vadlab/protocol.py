@@ -87,8 +87,41 @@ class Protocol:
         drop = "undecidable first frames dropped" if self.drop_undecidable else "undecidable first frames kept"
         return f"{pool}, {norm}, {smooth}, {drop}, {self.average} AUC" + (" (paper protocol)" if self.is_paper else "")
 
+    def short(self) -> str:
+        """The short string form, e.g. `frame-mean|minmax|s0|drop|micro` or `patch16|none|s3|keep|macro`
+        (`Protocol.parse` reads it back)."""
+        pool = {"mean": "frame-mean", "patch": f"patch{self.patch}", "topk": f"topk{self.topk:g}"}[self.pooling]
+        return f"{pool}|{self.normalize}|s{self.smooth_sigma:g}|{'drop' if self.drop_undecidable else 'keep'}|{self.average}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Protocol":
+        """A protocol from its short form (`short()`); "paper" is the papers' protocol."""
+        if text.strip() == "paper":
+            return PAPER
+        parts = [p.strip() for p in text.split("|")]
+        if len(parts) != 5:
+            raise ProtocolError(f"'{text}': expected pooling|normalisation|s<sigma>|drop or keep|micro or macro, "
+                                "e.g. frame-mean|minmax|s0|drop|micro")
+        pool, norm, sigma, drop, average = parts
+        kwargs: dict[str, Any] = {}
+        if pool == "frame-mean":
+            kwargs["pooling"] = "mean"
+        elif pool.startswith("patch") and pool[5:].isdigit():
+            kwargs.update(pooling="patch", patch=int(pool[5:]))
+        elif pool.startswith("topk"):
+            kwargs.update(pooling="topk", topk=float(pool[4:]))
+        else:
+            raise ProtocolError(f"'{pool}': pooling is frame-mean, patch<size> or topk<fraction>")
+        if not sigma.startswith("s"):
+            raise ProtocolError(f"'{sigma}': smoothing is written s<sigma>, e.g. s0 or s3")
+        if drop not in ("drop", "keep"):
+            raise ProtocolError(f"'{drop}': first frames are 'drop' or 'keep'")
+        return cls(normalize=norm, smooth_sigma=float(sigma[1:]), drop_undecidable=drop == "drop", average=average,
+                   **kwargs)
+
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "paper": self.is_paper, "description": self.describe()}
+        return {**dataclasses.asdict(self), "paper": self.is_paper, "short": self.short(),
+                "description": self.describe()}
 
     @classmethod
     def from_dict(cls, d: Optional[Mapping[str, Any]]) -> "Protocol":
