@@ -1,5 +1,6 @@
 """Train and evaluate families on UCSD Ped2 and print one table (never part of the test run).
 
+    python bench/ped2.py --model ffp,conv_ae --preset ped2_cpu --threads 1 --monitor-every 5   # the CPU recipes
     python bench/ped2.py --model ffp --preset ped2_fast --epochs 20 --device cuda
     python bench/ped2.py --all --preset paper --device cuda           # the GPU run of issue 3
     python bench/ped2.py --all --preset cpu --epochs 20 --stride 2 --max-minutes 12 --device cpu  # CPU scale
@@ -11,7 +12,12 @@ epoch is chosen on held-out training frames; the test split is used once, for th
 Columns: micro / macro frame AUC (per-video min-max normalised scores, as the papers), EER,
 the paper's Ped2 figure, training minutes, scoring frames/s (batch 1 and batched), peak memory.
 Each checkpoint is saved with its test metrics in its metadata (reported there, never used to select).
-A family without the requested preset runs at `tiny` (the table says which preset ran).
+A family without the requested preset runs at `tiny` (the table says which preset ran); --epochs
+defaults to the preset's own (a preset is a complete recipe).
+Learning curves: with --monitor-every N the test split is evaluated every N epochs (paper protocol,
+MONITORING ONLY: the best epoch is still chosen on held-out normal frames, and the monitoring time
+is excluded from the training minutes); the curve is stored in each checkpoint's history and
+`bench/learning_curves.py` draws it.
 """
 from __future__ import annotations
 
@@ -20,7 +26,6 @@ import json
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -39,19 +44,22 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "ped2"
 
 def run_one(name: str, args, dev) -> dict:
     spec = get_spec(name)
-    preset = args.preset if args.preset in spec.presets else "tiny"
+    preset = next(p for p in (args.preset, "cpu" if args.preset == "ped2_cpu" else None, "tiny") if p in spec.presets)
     if spec.supervised:  # trained on labelled test videos: its honest figures come from k-fold CV
         return {"family": name, "preset": preset, "note": f"supervised: `vadlab cv --model {name} --folds 10 --data {args.data}`"}
     out = Path(args.out_dir) / f"{name}_ped2"
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    cfg = TrainConfig(max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+    cfg = TrainConfig(max_seconds=args.max_minutes * 60 if args.max_minutes else None, threads=args.threads,
                       max_steps_per_epoch=args.max_steps, num_workers=args.workers, stride=args.stride)
-    t = time.time()
     loaded, result = api.train(name, args.data, out, preset=preset, epochs=args.epochs, device=str(dev),
-                               train_config=cfg, evaluate_after=True, half=args.half)
-    train_min = (time.time() - t) / 60
-    row = {"family": name, "preset": preset, "epochs_run": len(result.history), "train_minutes": round(train_min, 2)}
+                               train_config=cfg, evaluate_after=True, half=args.half,
+                               monitor_test=args.monitor_every, command=" ".join(["python", *sys.argv]))
+    train_min = result.seconds / 60  # the training clock (monitoring excluded)
+    row = {"family": name, "preset": preset, "epochs_run": len(result.history), "train_minutes": round(train_min, 2),
+           "threads": torch.get_num_threads(),
+           "curve": [{"minutes": h["train_seconds"] / 60, "micro_auc": h["monitor_test_micro_auc"]}
+                     for h in result.history if "monitor_test_micro_auc" in h]}
     res = api.evaluate(loaded, args.data, batch_size=args.batch_size)  # again, timed on its own
     b1 = api.evaluate(loaded, args.data, batch_size=1) if args.batch1 else None
     peak = (torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**20
@@ -82,13 +90,15 @@ def main(argv=None) -> int:
     g.add_argument("--model", help="a family, or several separated by commas")
     g.add_argument("--all", action="store_true")
     p.add_argument("--preset", default="paper")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=None, help="default: the preset's epochs")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--monitor-every", type=int, default=0, help="test AUC every N epochs (learning curve; monitoring only)")
     p.add_argument("--device", default="auto")
     p.add_argument("--data", default=None)
     p.add_argument("--out-dir", default=str(ROOT / "runs" / "bench"))
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--max-steps", type=int, default=None)
-    p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--stride", type=int, default=None, help="default: the preset's train_stride")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--batch1", action="store_true", help="also time batch-1 scoring (slow)")
