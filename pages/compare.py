@@ -1,4 +1,4 @@
-"""Compare variants: several checkpoints on the same clip (timelines, frames) or dataset (metrics)."""
+"""Compare variants: several checkpoints on the same clip (verdicts, timelines, frames) or dataset (metrics)."""
 import streamlit as st
 
 from vadlab import ui
@@ -13,18 +13,18 @@ entries = ui.checkpoints_picker(PAGE, label="Models to compare", default_count=3
 if len(entries) < 1:
     st.info("Choose at least one model (two or more to compare).")
     st.stop()
-normalize, smooth = ui.postprocess_controls(PAGE)
 on_clip, on_dataset = st.tabs(["On a clip", "On a dataset"])
 
 with on_clip:
     source = ui.video_source_picker(PAGE)
     if source is not None:
+        settings = ui.verdict_controls(PAGE)
         with ui.user_errors(f"Scoring {source.name}", stop=False) as report:
             video = ui.decode(source)
             scores = {e.name: ui.score(e, source) for e in entries}
+            flagged = ui.clip_verdicts(PAGE, scores, {e.name: e for e in entries}, source, settings)
         if not report.failed:
-            threshold = ui.threshold_slider(PAGE, ui.postprocessed(next(iter(scores.values())), normalize, smooth), normalize)
-            flagged = {e.name: ui.flag(scores[e.name], ui.scores_key(e, source), normalize, smooth, threshold) for e in entries}
+            ui.models_notes(flagged)
             frame = ui.overlay_timeline_with_slider(flagged, PAGE, title=f"{source.name}: anomaly scores per model")
             st.markdown("**The same frame through each model** (heatmap overlay, red border = flagged)")
             ui.compare_panels(video, flagged, frame)
@@ -32,14 +32,17 @@ with on_clip:
 
 with on_dataset:
     spec = ui.dataset_picker(PAGE)
+    protocol = ui.protocol_controls(PAGE, expanded=False)
     if spec is not None:
         request = (tuple(e.path for e in entries), spec)
         if st.button("Evaluate all on this dataset", type="primary", key="compare.run"):
             st.session_state["compare.request"] = request
         if st.session_state.get("compare.request") == request:
             with ui.user_errors("Evaluation", stop=False) as report:
-                results = {e.name: ui.evaluate_dataset(e, spec, normalize, smooth) for e in entries}
+                ui.in_sample_warnings(entries)
+                results = {e.name: ui.evaluate_dataset(e, spec, protocol) for e in entries}
             if not report.failed:
+                st.caption(f"Protocol: {protocol.describe()}.")
                 ui.summary_table(results)
                 ui.curves(results)
                 st.markdown("**AUC per video**")

@@ -1,4 +1,5 @@
-"""Evaluate: frame-level ROC / PR, micro and macro AUC, EER, confusion matrix, per-video AUC."""
+"""Evaluate: frame-level ROC / PR, micro and macro AUC, EER, confusion matrix, per-video AUC, under a
+scoring protocol you choose, and every protocol side by side."""
 import streamlit as st
 
 from vadlab import ui
@@ -7,7 +8,7 @@ PAGE = "evaluate"
 
 st.title("Evaluate")
 st.caption("How well do the models separate anomalous from normal frames? The numbers are exactly "
-           "those of `vadlab eval` with the same options (same scores, same post-processing, same metrics).")
+           "those of `vadlab eval` with the same protocol (same scores, same post-processing, same metrics).")
 
 entries = ui.checkpoints_picker(PAGE)
 truth = st.radio("Ground truth from", ["A dataset", "A clip and a labels file"], horizontal=True, key="evaluate.truth",
@@ -18,7 +19,7 @@ if truth == "A dataset":
     pixel = st.checkbox("Also pixel-level AUC (datasets with pixel masks)", key="evaluate.pixel")
 else:
     source = ui.video_source_picker(PAGE)
-normalize, smooth = ui.postprocess_controls(PAGE, expanded=True)
+protocol = ui.protocol_controls(PAGE)
 if not entries:
     st.info("Choose at least one checkpoint.")
     st.stop()
@@ -31,13 +32,13 @@ if truth == "A dataset":
         st.session_state["evaluate.request"] = request
     if st.session_state.get("evaluate.request") != request:
         st.info("Press **Evaluate** to score the test videos (scores are cached: changing the "
-                "post-processing afterwards does not re-score).")
+                "protocol afterwards does not re-score).")
         st.stop()
+    ui.in_sample_warnings(entries)
     with ui.user_errors("Evaluation"):
-        results = {e.name: ui.evaluate_dataset(e, spec, normalize, smooth, pixel) for e in entries}
-        scored = {e.name: ui.dataset_scores(e, spec, pixel) for e in entries}
-        frames = {name: ui.pooled({k: v.scores for k, v in s.scores.items()}, s.labels, normalize, smooth)
-                  for name, s in scored.items()}
+        results = {e.name: ui.evaluate_dataset(e, spec, protocol, pixel) for e in entries}
+        frames = {e.name: ui.protocol_frames(ui.dataset_scores(e, spec, pixel), protocol, ui.checkpoint_calibration(e))
+                  for e in entries}
     st.caption(f"{ui.display_spec(spec)}: {next(iter(results.values())).n_frames} test frames, "
                f"{next(iter(results.values())).n_anomalous} anomalous.")
 else:
@@ -46,9 +47,9 @@ else:
     with ui.user_errors(f"Scoring {source.name}"):
         video = ui.decode(source)
         labels = ui.labels_upload(PAGE, source, len(video.frames))
-        clips = {e.name: ui.clip_scores_and_labels(e, source, labels) for e in entries}
-        results = {e.name: ui.evaluate_clip(e, source, labels, normalize, smooth) for e in entries}
-        frames = {name: ui.pooled(scores, truth_labels, normalize, smooth) for name, (scores, truth_labels) in clips.items()}
+        results = {e.name: ui.evaluate_clip(e, source, labels, protocol) for e in entries}
+        frames = {e.name: ui.protocol_frames(ui.clip_dataset_scores(e, source, labels), protocol, ui.checkpoint_calibration(e))
+                  for e in entries}
 
 st.subheader("Headline numbers")
 for name, result in results.items():
@@ -58,10 +59,11 @@ st.subheader("Curves")
 ui.curves(results)
 
 st.subheader("At a threshold")
-st.caption("Flag every frame whose post-processed score is at or above the threshold, then count. "
+st.caption("Flag every frame whose score (under the protocol above) is at or above the threshold, then count. "
            "The EER threshold of each model is in the table below.")
 detail = st.selectbox("Model", list(results), key="evaluate.detail") if len(results) > 1 else next(iter(results))
-threshold = ui.threshold_slider(PAGE, frames[detail][0], normalize)
+detail_entry = next(e for e in entries if e.name == detail)
+threshold = ui.threshold_slider(PAGE, frames[detail][0], protocol.normalize, ui.checkpoint_calibration(detail_entry))
 ui.threshold_report(frames[detail][0], frames[detail][1], threshold)
 
 st.subheader("Per video")
@@ -69,3 +71,11 @@ ui.per_video_table(results)
 
 st.subheader("All numbers")
 ui.summary_table(results)
+
+if truth == "A dataset":
+    st.subheader("Protocol explorer")
+    st.caption("The same scores under every common protocol: pooling, normalisation, smoothing, first frames dropped "
+               "or kept. Papers rarely say which they used; this table shows how much it matters.")
+    explored = st.selectbox("Model", list(results), key="evaluate.explore_model") if len(results) > 1 else detail
+    with ui.user_errors("Protocol explorer", stop=False):
+        ui.protocol_explorer(PAGE, next(e for e in entries if e.name == explored), spec)

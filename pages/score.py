@@ -1,4 +1,4 @@
-"""Score a video: per-frame anomaly scores, alerts, the frames behind them, and downloads."""
+"""Score a video: per-frame anomaly scores, a calibrated verdict (alerts), the frames behind it, and downloads."""
 import streamlit as st
 
 from vadlab import ui
@@ -6,8 +6,8 @@ from vadlab import ui
 PAGE = "score"
 
 st.title("Score a video")
-st.caption("Choose a clip and a model: every frame gets an anomaly score (higher = more anomalous). "
-           "Frames at or above the threshold are flagged; runs of flagged frames are alerts (events).")
+st.caption("Choose a clip and a model: every frame gets an anomaly score (higher = more anomalous), judged against "
+           "the normal frames the model was calibrated on. Runs of frames at or above the threshold are alerts (events).")
 
 col_source, col_models = st.columns([3, 2], gap="large")
 with col_source:
@@ -28,32 +28,29 @@ with ui.user_errors(f"Scoring {source.name}"):
     scores = {name: ui.score(entry, source) for name, entry in models.items()}
 ui.video_notes(video)
 
-col_post, col_rules = st.columns(2)
-with col_post:
-    normalize, smooth = ui.postprocess_controls(PAGE)
-with col_rules:
-    min_length, merge_gap = ui.alert_rules(PAGE)
+settings = ui.verdict_controls(PAGE)
 detail = st.selectbox("Model shown in detail", list(models), key="score.detail") if len(models) > 1 else entries[0].name
-threshold = ui.threshold_slider(PAGE, ui.postprocessed(scores[detail], normalize, smooth), normalize)
-flagged = {name: ui.flag(scores[name], ui.scores_key(entry, source), normalize, smooth, threshold, min_length, merge_gap)
-           for name, entry in models.items()}
+with ui.user_errors("Verdict"):
+    flagged = ui.clip_verdicts(PAGE, scores, models, source, settings, detail)
 shown = flagged[detail]
 
 if presenter:
-    ui.presenter_view(video, shown, source.name)
+    ui.presenter_view(video, shown, source.name, detail)
     st.stop()
 
-ui.alert_banner(shown, source.name)
+ui.alert_banner(shown, source.name, detail)
 frame = ui.timeline_with_slider(shown, PAGE, title=f"{source.name}: anomaly score per frame ({detail})")
 if len(flagged) > 1:
     ui.overlay_timeline(flagged, current_frame=frame)
+    ui.models_notes(flagged, skip=[detail])
 
 st.subheader("The frame")
 ui.frame_panels(video, shown, frame, models[detail])
 
 st.subheader("Events")
-st.caption("Each event is a run of consecutive flagged frames, as `vadlab score` prints them.")
+st.caption("Each event is a run of flagged frames at least as long as the minimum event length, as `vadlab score` "
+           "prints them.")
 ui.events_table(video, shown)
 
 st.subheader("Downloads")
-ui.downloads(video, shown, f"{source.name}_{detail}", PAGE)
+ui.downloads(video, shown, f"{source.name}_{detail}", PAGE, checkpoint=detail)

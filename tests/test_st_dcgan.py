@@ -132,7 +132,35 @@ def test_score_clip_and_differentiable_anomaly_score(model):
     torch.testing.assert_close(score.detach(), out.score)
     score.sum().backward()
     assert clip.grad is not None and clip.grad.abs().sum() > 0
-    assert model.validation_loss(batch) >= 0
+    # the score is the MSE of the LAST frame's reconstruction, recomputed here from `reconstruct`
+    with torch.no_grad():
+        reconstruction = model.reconstruct(batch.clip)  # (B, C, T, H, W)
+    last = reconstruction[:, :, -1]
+    torch.testing.assert_close(out.output, last)
+    torch.testing.assert_close(out.score, ((last - batch.target) ** 2).mean(dim=(1, 2, 3)))
+    torch.testing.assert_close(out.error_map, ((last - batch.target) ** 2).mean(dim=1))
+    # the validation loss is the MSE over the WHOLE window (every frame, every sample)
+    whole_window = float(((reconstruction - batch.clip) ** 2).mean())
+    assert model.validation_loss(batch) == pytest.approx(whole_window, rel=1e-5)
+
+
+def test_score_is_zero_for_a_perfect_reconstruction_and_the_mse_of_a_corruption(model):
+    """With the generator replaced by the identity, an unchanged scored frame scores exactly 0 and
+    a frame with a 0.5 offset on a 16 x 16 patch scores 0.25 x 256 / (64 x 64): the score is the
+    squared error against the target, averaged over pixels and channels."""
+    model.eval()
+    model.generator.forward = lambda clip: clip  # a perfect reconstructor
+    batch = _batch(model, b=2)
+    assert torch.all(model.score_clip(batch).score == 0)
+    assert model.validation_loss(batch) == 0
+    corrupted_target = batch.target.clone()
+    corrupted_target[1, :, 40:56, 40:56] += 0.5
+    corrupted = Batch(clip=batch.clip, target=corrupted_target, label=None, frame_index=batch.frame_index)
+    out = model.score_clip(corrupted)
+    c = model.config
+    expected = 0.25 * 16 * 16 / (c.height * c.width)
+    assert out.score[0].item() == 0.0 and out.score[1].item() == pytest.approx(expected, rel=1e-6)
+    assert out.error_map[1, 40:56, 40:56].eq(0.25).all() and out.error_map[1].sum().item() == pytest.approx(64.0)
 
 
 def test_registry_and_config_checks():

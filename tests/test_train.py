@@ -60,15 +60,63 @@ def test_validation_split_holds_out_video_tails():
     assert torch.equal(val[0], videos[0][30:])
 
 
+def _snapshot_each_epoch(model, events: list) -> "callable":
+    """An `on_event` callback that records every event and, at each epoch end, a copy of the
+    model's state dict as it is right then (that epoch's weights)."""
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_event(event) -> None:
+        events.append(event)
+        if event.kind == "epoch":
+            snapshots[event.epoch + 1] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    on_event.snapshots = snapshots
+    return on_event
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_best_epoch_is_chosen_on_validation_loss_and_restored(tmp_path):
     model = create_model("conv_ae", "tiny")
     events = []
+    on_event = _snapshot_each_epoch(model, events)
     result = fit(model, _videos(), TrainConfig(epochs=3, val_fraction=0.25, max_steps_per_epoch=2),
-                 torch.device("cpu"), "window", on_event=events.append)
+                 torch.device("cpu"), "window", on_event=on_event)
     val = [h["val_loss"] for h in result.history]
     assert result.best_epoch == int(np.argmin(val)) + 1
     kinds = [e.kind for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 3
+    # the model ends holding exactly the weights it had at the end of the best epoch
+    assert _same_weights(model.state_dict(), on_event.snapshots[result.best_epoch])
+
+
+def test_best_epoch_restored_when_it_is_not_the_last(tmp_path):
+    """Validation losses scripted to 0.5, 0.2, 0.9: epoch 2 is the best and epoch 3 (the last)
+    is worse, so `fit` must put epoch 2's weights back; keeping the last weights fails this."""
+    model = create_model("conv_ae", "tiny")
+    scripted = [0.5, 0.2, 0.9]
+    current = {"epoch": -1}
+    on_epoch_start = model.on_epoch_start
+
+    def record_epoch(epoch: int, total_epochs: int) -> None:
+        current["epoch"] = epoch
+        on_epoch_start(epoch, total_epochs)
+
+    model.on_epoch_start = record_epoch  # instance attributes: fit calls these two
+    model.validation_loss = lambda batch: scripted[current["epoch"]]
+    events = []
+    on_event = _snapshot_each_epoch(model, events)
+    result = fit(model, _videos(), TrainConfig(epochs=3, val_fraction=0.25, max_steps_per_epoch=2),
+                 torch.device("cpu"), "window", on_event=on_event)
+    assert [h["val_loss"] for h in result.history] == pytest.approx(scripted)
+    assert result.best_epoch == 2 and result.best_val_loss == pytest.approx(0.2)
+    assert [e.best_epoch for e in events if e.kind == "epoch"] == [1, 2, 2]
+    best, last = on_event.snapshots[2], on_event.snapshots[3]
+    assert not _same_weights(best, last)  # epoch 3 trained: its weights differ from epoch 2's
+    assert _same_weights(model.state_dict(), best)
+    assert not _same_weights(model.state_dict(), last)
 
 
 def test_resume_continues_from_saved_state(tmp_path):

@@ -107,6 +107,27 @@ def blocked_folds(n_frames: int, folds: int, purge: int) -> list[tuple[np.ndarra
     return out
 
 
+def fold_failure(history: Sequence[dict], stopped_early: bool, epochs: int) -> Optional[str]:
+    """Why a cross-validation fold's trained model must not be counted, or None when it may.
+
+    A fold fails when its training stopped at the time cap (`TrainResult.stopped_early`: fewer
+    epochs than asked, so it is not the model the other folds are) or when no epoch trained the
+    classifier head (lrcn_gan's GAN phase logs `cosine_similarity`, its classifier phase logs
+    `classification_loss`: without a classifier epoch the head is still at its random init and
+    its predictions say nothing about the method).
+    """
+    classifier_epochs = sum(1 for h in history if "classification_loss" in h)
+    if classifier_epochs == 0:
+        if stopped_early:
+            return (f"time cap reached before the classifier head was trained "
+                    f"({len(history)} of {epochs} epochs run, all in the GAN phase)")
+        return f"the classifier head was never trained (all {len(history)} epochs were GAN-phase epochs)"
+    if stopped_early:
+        return (f"time cap reached after {len(history)} of {epochs} epochs "
+                f"({classifier_epochs} classifier epoch{'s' if classifier_epochs != 1 else ''})")
+    return None
+
+
 @torch.no_grad()
 def _window_predictions(model, videos, labels, window: int, device) -> tuple[np.ndarray, np.ndarray]:
     ds = WindowDataset(videos, window, "window", stride=1, labels=labels)
@@ -130,6 +151,11 @@ def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny"
     "LRCN (scratch)": {"pretrain_gan": False}}. Returns per variant the mean and std over folds of
     recall, precision, accuracy, F1 (window level, probability >= 0.5 = anomalous) and the
     per-fold rows, plus the last epoch's GAN-phase cosine similarity / L2 when the family logs them.
+
+    A fold whose training hit the time cap (`train_config.max_seconds`) or never trained the
+    classifier head (`fold_failure`) is not evaluated: its row is {"fold", "failed": reason,
+    "epochs_run", ...}, and it is left out of the mean, the std and the pooled figures; the
+    summary counts the folds used (`folds_used`) and failed (`folds_failed`).
     """
     from vadlab import api
 
@@ -159,24 +185,31 @@ def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny"
             torch.manual_seed(seed + k)
             model = create_model(family, preset, **overrides)
             res = fit(model, tr_v, dataclasses.replace(cfg, seed=seed + k), dev, spec.target, labels=tr_l)
-            probs, ys = _window_predictions(model, te_v, te_l, window, dev)
-            if len(ys) == 0:
-                continue
-            pooled_probs.append(probs)
-            pooled_labels.append(ys)
-            m = threshold_metrics(probs, ys, 0.5)
-            row = {"fold": k + 1, "recall": m["recall"], "precision": m["precision"], "accuracy": m["accuracy"],
-                   "f1": m["f1"], "test_windows": int(len(ys)), "anomalous_windows": int(ys.sum())}
             gan_epochs = [h for h in res.history if "cosine_similarity" in h]
+            gan_stats = {}
             if gan_epochs:
-                row["cosine_similarity"] = gan_epochs[-1]["cosine_similarity"]
-                row["l2_distance"] = gan_epochs[-1].get("l2_distance")
+                gan_stats = {"cosine_similarity": gan_epochs[-1]["cosine_similarity"],
+                             "l2_distance": gan_epochs[-1].get("l2_distance")}
+            failure = fold_failure(res.history, res.stopped_early, epochs)
+            if failure is not None:
+                row = {"fold": k + 1, "failed": failure, "epochs_run": len(res.history), **gan_stats}
+            else:
+                probs, ys = _window_predictions(model, te_v, te_l, window, dev)
+                if len(ys) == 0:
+                    continue
+                pooled_probs.append(probs)
+                pooled_labels.append(ys)
+                m = threshold_metrics(probs, ys, 0.5)
+                row = {"fold": k + 1, "recall": m["recall"], "precision": m["precision"], "accuracy": m["accuracy"],
+                       "f1": m["f1"], "test_windows": int(len(ys)), "anomalous_windows": int(ys.sum()),
+                       "epochs_run": len(res.history), **gan_stats}
             fold_rows.append(row)
             if on_fold:
                 on_fold(vname, row)
-        summary = {}
+        used = [r for r in fold_rows if "failed" not in r]
+        summary: dict[str, Any] = {"folds_used": len(used), "folds_failed": len(fold_rows) - len(used)}
         for key in ("recall", "precision", "accuracy", "f1"):
-            vals = np.array([r[key] for r in fold_rows], dtype=float)
+            vals = np.array([r[key] for r in used], dtype=float)
             summary[key] = float(vals.mean()) if len(vals) else float("nan")
             summary[key + "_std"] = float(vals.std()) if len(vals) else float("nan")
         # pooled over folds: every window is tested exactly once, so this is the whole-data figure
@@ -244,6 +277,15 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _print_fold(variant: str, row: dict) -> None:
+    """One line per cross-validation fold as it finishes (a failed fold says why)."""
+    if "failed" in row:
+        print(f"  {variant} fold {row['fold']}: FAILED, {row['failed']} (left out of the figures)", flush=True)
+        return
+    print(f"  {variant} fold {row['fold']}: recall {row['recall']:.3f} precision {row['precision']:.3f} "
+          f"accuracy {row['accuracy']:.3f} F1 {row['f1']:.3f}", flush=True)
+
+
 def _cmd_cv(args) -> int:
     if args.holdout_kind:
         res = holdout_kind(args.model, args.data, args.holdout_kind, preset=args.preset, epochs=args.epochs, device=args.device,
@@ -255,19 +297,29 @@ def _cmd_cv(args) -> int:
     common = _parse_overrides(args.set)
     variants = {"GAN+LRCN": {**common, "pretrain_gan": True}, "LRCN (scratch)": {**common, "pretrain_gan": False}}
     res = cross_validate(args.model, args.data, folds=args.folds, preset=args.preset, epochs=args.epochs,
-                         device=args.device, variants=variants, train_config=_train_config(args), on_fold=lambda v, r: print(f"  {v} fold {r['fold']}: recall {r['recall']:.3f} "
-                                                                        f"precision {r['precision']:.3f} accuracy {r['accuracy']:.3f} F1 {r['f1']:.3f}", flush=True))
+                         device=args.device, variants=variants, train_config=_train_config(args), on_fold=_print_fold)
     print(f"\n{args.folds}-fold blocked cross-validation, window level, threshold 0.5")
     print(f"{'variant':16s} {'recall':>14s} {'precision':>14s} {'accuracy':>14s} {'F1':>14s}")
     for name, r in res.items():
         s = r["summary"]
-        print(f"{name:16s} " + " ".join(f"{s[k]:.3f} ± {s[k + '_std']:.3f}".rjust(14) for k in ("recall", "precision", "accuracy", "f1")))
-    print("pooled over folds (every window tested once):")
+        print(f"{name:16s} " + " ".join(f"{s[k]:.3f} ± {s[k + '_std']:.3f}".rjust(14) for k in ("recall", "precision", "accuracy", "f1"))
+              + (f"   over {s['folds_used']} folds ({s['folds_failed']} failed, see below)" if s["folds_failed"] else ""))
+    any_failed = any(r["summary"]["folds_failed"] for r in res.values())
+    print("pooled over the folds used (each of their windows tested once):" if any_failed
+          else "pooled over folds (every window tested once):")
     for name, r in res.items():
         s = r["summary"]
-        if "pooled_f1" in s:
+        if not s["folds_used"]:
+            print(f"{name:16s} no fold could be used")
+        elif "pooled_f1" in s:
             print(f"{name:16s} " + " ".join(f"{s['pooled_' + k]:.3f}".rjust(14) for k in ("recall", "precision", "accuracy", "f1"))
                   + f"   window AUC {s['pooled_auc']:.3f}")
+    for name, r in res.items():
+        failed = [row for row in r["folds"] if "failed" in row]
+        if failed:
+            print(f"{name}: {len(failed)} of {len(r['folds'])} folds FAILED and are left out of every figure above:")
+            for row in failed:
+                print(f"  fold {row['fold']}: {row['failed']}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return 0

@@ -1,9 +1,9 @@
 """The app's toolkit: the ONLY part of vadlab that imports Streamlit.
 
 Pages import this package (`from vadlab import ui`) and nothing below it: cached loaders
-(`ui.decode`, `ui.score`, `ui.load_model`, `ui.evaluate_dataset`), widget groups
-(`ui.checkpoints_picker`, `ui.video_source_picker`, `ui.dataset_picker`, ...), views
-(`ui.timeline_with_slider`, `ui.frame_panels`, ...), attribution widgets (`ui.attribution_params`),
+(`ui.decode`, `ui.score`, `ui.load_model`, `ui.checkpoint_calibration`, `ui.evaluate_dataset`), widget
+groups (`ui.checkpoints_picker`, `ui.video_source_picker`, `ui.verdict_controls`, `ui.protocol_controls`,
+...), views (`ui.clip_verdicts`, `ui.alert_banner`, `ui.timeline_with_slider`, `ui.protocol_explorer`, ...), attribution widgets (`ui.attribution_params`),
 the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
 keys (`ui.state`), confined paths (`ui.paths`), background training (`ui.training`) and one
 Streamlit workaround (`ui.compat`: deep links on a fresh server).
@@ -15,6 +15,8 @@ from vadlab.ui.compat import leave_legacy_pages_mode
 from vadlab.ui.cache import (
     CheckpointEntry,
     ClipSource,
+    checkpoint_calibration,
+    clip_dataset_scores,
     dataset,
     clip_scores_and_labels,
     dataset_scores,
@@ -22,8 +24,10 @@ from vadlab.ui.cache import (
     display_spec,
     evaluate_clip,
     evaluate_dataset,
+    in_sample_on,
     list_checkpoints,
     load_model,
+    protocol_table,
     result_store,
     samples_spec,
     score,
@@ -45,6 +49,7 @@ from vadlab.ui.views import (
     anomalous_frames_text,
     annotated_video,
     clip_comparison_table,
+    clip_verdicts,
     compare_panels,
     curves,
     demo,
@@ -52,36 +57,48 @@ from vadlab.ui.views import (
     events_table,
     flag,
     frame_panels,
+    in_sample_warnings,
     loss_chart,
     metric_cards,
+    models_notes,
     overlay_timeline,
     overlay_timeline_with_slider,
     per_video_table,
     pooled,
     postprocessed,
     presenter_view,
+    protocol_description,
+    protocol_explorer,
+    protocol_frames,
     summary_table,
     threshold_report,
     timeline_with_slider,
     training_progress_foreground,
     training_status,
+    verdict_meta,
+    verdict_notes,
     video_notes,
     zoo_table,
 )
 from vadlab.ui.widgets import (
+    VerdictSettings,
     alert_rules,
     checkpoint_picker,
     checkpoints_picker,
     dataset_folder_picker,
     dataset_picker,
+    default_threshold,
     device_choices,
     device_description,
     labels_upload,
     postprocess_controls,
+    protocol_controls,
     sample_clips,
     sample_source,
     sidebar,
     threshold_slider,
+    verdict_controls,
+    verdict_scale,
     video_source_picker,
 )
 

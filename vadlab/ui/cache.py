@@ -26,10 +26,11 @@ import numpy as np
 import streamlit as st
 
 from vadlab import api
+from vadlab.calibration import Calibration
 from vadlab.data.datasets import VideoDataset, load_dataset
 from vadlab.data.video import Video, read_video, read_video_bytes
-from vadlab.metrics import evaluate as evaluate_scores
 from vadlab.outputs import EvalResult, FrameScores
+from vadlab.protocol import PAPER, Protocol
 from vadlab.ui import paths
 from vadlab.ui import state
 
@@ -208,6 +209,18 @@ def load_model(entry: CheckpointEntry | str, device: Optional[str] = None) -> ap
     return _load_model(path, mtime, device or current_device())
 
 
+def checkpoint_calibration(entry: CheckpointEntry | str) -> Optional[Calibration]:
+    """A checkpoint's normal-data calibration (None when it has none: verdicts then fall back to
+    per-video min-max, visibly), from the cached model's metadata."""
+    return load_model(entry).calibration
+
+
+def in_sample_on(entry: CheckpointEntry | str) -> Optional[str]:
+    """For a supervised checkpoint, the dataset its labelled training videos came from (evaluating
+    there is in-sample); None for models trained on normal videos only."""
+    return load_model(entry).in_sample_on
+
+
 def checkpoint_key(entry: CheckpointEntry | str, device: Optional[str] = None) -> str:
     path = entry.path if isinstance(entry, CheckpointEntry) else str(entry)
     weights = Path(path + ".safetensors")
@@ -311,12 +324,16 @@ def dataset(spec: str) -> VideoDataset:
     return load_dataset(spec)
 
 
+def _dataset_identity(ds: VideoDataset) -> str:
+    root = Path(ds.root)
+    return file_identity(root) if root.exists() else ""
+
+
 def dataset_scores(entry: CheckpointEntry, spec: str, keep_maps: bool = False) -> api.DatasetScores:
     """Scores of every labelled test video of a dataset (api.score_dataset), computed once per
     checkpoint + dataset; a progress bar shows while scoring."""
     ds = dataset(spec)
-    root = Path(ds.root)
-    key = ("dataset", checkpoint_key(entry), spec, file_identity(root) if root.exists() else "", keep_maps)
+    key = ("dataset", checkpoint_key(entry), spec, _dataset_identity(ds), keep_maps)
     hit = result_store().get(key)
     if hit is None and not keep_maps:  # scores with maps serve a request without them too
         hit = result_store().get(key[:-1] + (True,))
@@ -334,20 +351,35 @@ def dataset_scores(entry: CheckpointEntry, spec: str, keep_maps: bool = False) -
     return result_store().put(key, scored)
 
 
-def evaluate_dataset(
-    entry: CheckpointEntry, spec: str, normalize: str = "minmax", smooth_sigma: float = 0.0, pixel_level: bool = False
-) -> EvalResult:
-    """Frame-level evaluation of a checkpoint on a dataset: the same numbers as `api.evaluate` /
-    `vadlab eval` with the same options (the same scores through the same `metrics.evaluate`),
-    but the scores are cached, so changing normalisation or smoothing does not re-score."""
+def evaluate_dataset(entry: CheckpointEntry, spec: str, protocol: Protocol = PAPER, pixel_level: bool = False) -> EvalResult:
+    """Frame-level evaluation of a checkpoint on a dataset under a scoring protocol: the same numbers
+    as `api.evaluate` / `vadlab eval` with the same protocol (the same scores through
+    `api.evaluate_scored`), but the scores are cached, so changing the protocol does not re-score."""
     scored = dataset_scores(entry, spec, keep_maps=pixel_level)
-    return api.evaluate_scored(dataset(spec), scored, normalize=normalize, smooth_sigma=smooth_sigma,
-                               pixel_level=pixel_level)
+    return api.evaluate_scored(dataset(spec), scored, pixel_level=pixel_level, protocol=protocol,
+                               calibration=checkpoint_calibration(entry))
+
+
+def protocol_table(entry: CheckpointEntry, spec: str) -> list[dict]:
+    """`api.protocol_table` of a checkpoint on a dataset, from the cached scores (computed once)."""
+    scored = dataset_scores(entry, spec)
+    key = ("protocol_table", checkpoint_key(entry), spec, _dataset_identity(dataset(spec)))
+    return result_store().get_or_compute(key, lambda: api.protocol_table(load_model(entry), dataset(spec), scored=scored))
 
 
 def clip_scores_and_labels(entry: CheckpointEntry, source: ClipSource,
                            labels: Optional[np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """({name: raw scores}, {name: labels}) of one clip, ready for `metrics.evaluate`.
+
+    labels: (N,) 0/1 for the clip (an uploaded labels file); default: the source's own labels.
+    Raises ValueError when there are none or their length differs from the decoded frame count."""
+    scored = clip_dataset_scores(entry, source, labels)
+    return {n: fs.scores for n, fs in scored.scores.items()}, dict(scored.labels)
+
+
+def clip_dataset_scores(entry: CheckpointEntry, source: ClipSource, labels: Optional[np.ndarray] = None) -> api.DatasetScores:
+    """One clip's cached scores with its ground truth, as a one-video DatasetScores (so a clip is
+    evaluated under a protocol exactly as a dataset is).
 
     labels: (N,) 0/1 for the clip (an uploaded labels file); default: the source's own labels.
     Raises ValueError when there are none or their length differs from the decoded frame count."""
@@ -359,11 +391,15 @@ def clip_scores_and_labels(entry: CheckpointEntry, source: ClipSource,
     if len(truth) != len(frame_scores):
         raise ValueError(f"{source.name}: {len(truth)} labels but the video has {len(frame_scores)} decoded frames; "
                          "give one 0/1 label per frame")
-    return {source.name: frame_scores.scores}, {source.name: truth}
+    with_labels = dataclasses.replace(frame_scores, labels=truth)
+    return api.DatasetScores({source.name: with_labels}, {source.name: truth}, decode_seconds=0.0, score_seconds=0.0,
+                             n_frames=len(frame_scores))
 
 
 def evaluate_clip(entry: CheckpointEntry, source: ClipSource, labels: Optional[np.ndarray] = None,
-                  normalize: str = "minmax", smooth_sigma: float = 0.0) -> EvalResult:
-    """Frame-level evaluation of one clip against its labels (`metrics.evaluate`, as `vadlab eval`)."""
-    scores, truth = clip_scores_and_labels(entry, source, labels)
-    return evaluate_scores(scores, truth, normalize=normalize, smooth_sigma=smooth_sigma)
+                  protocol: Protocol = PAPER) -> EvalResult:
+    """Frame-level evaluation of one clip against its labels under a protocol (as a dataset of one
+    video: `api.evaluate_scored`)."""
+    scored = clip_dataset_scores(entry, source, labels)
+    # no dataset: `evaluate_scored` reads it only for pixel-level AUC, which a clip does not offer
+    return api.evaluate_scored(None, scored, protocol=protocol, calibration=checkpoint_calibration(entry))

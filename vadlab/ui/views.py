@@ -11,31 +11,48 @@ import io
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from vadlab import export, plots
+from vadlab import api, export, plots
+from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, NO_CALIBRATION, Calibration, assess,
+                                format_far)
 from vadlab.data.video import Video
-from vadlab.metrics import find_events, postprocess, threshold_metrics
+from vadlab.metrics import find_events, postprocess, smooth_scores, threshold_metrics
 from vadlab.outputs import EvalResult, Event, FrameScores
+from vadlab.protocol import Protocol
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, result_store
+from vadlab.ui.cache import (CheckpointEntry, ClipSource, checkpoint_calibration, dataset, dataset_scores,
+                             evaluate_dataset, in_sample_on, protocol_table, result_store, scores_key)
 from vadlab.ui.errors import ERROR_ICON
+from vadlab.ui.widgets import VerdictSettings, default_threshold, threshold_slider
 
 
 # --------------------------------------------------------------------------------------- analysis
+SCALE_MINMAX_CHOSEN = ("per-video min-max (the benchmark protocol): 0 = this clip's lowest score, 1 = its highest; "
+                       "every clip peaks at 1, so even a normal clip crosses a threshold on it")
+SCALE_ZSCORE = ("per-video z-score: standard deviations above this clip's own mean score; it ranks frames within "
+                "the clip, not against normal footage")
+AXIS_TITLES = {"calibrated": "calibrated score (σ above normal)", "minmax": "score (min-max per video)",
+               "zscore": "score (z-score per video)", "none": "raw score"}
+
+
 @dataclass(frozen=True)
 class Flagged:
-    """One video's scores post-processed and flagged at a threshold (what every view draws).
+    """One video's verdict: its scores on the verdict's scale, flagged at a threshold (what every
+    view draws).
 
     key: identity of the scores (checkpoint + clip), for caches of derived images and videos.
-    normalized: (N,) post-processed scores (smoothing, then per-video normalisation), exactly as
-    `vadlab score` computes them; events: `metrics.find_events` on them (the alerts `vadlab score`
-    prints).
+    normalized: (N,) the scores the threshold applies to, after smoothing: calibrated z-scores
+    ("calibrated"), or per-video "minmax" / "zscore", or raw ("none"), exactly as `vadlab score`
+    computes them; events: the alerts (runs of at least `min_length` flagged frames).
+    normalize: the scale actually used ("minmax" when a calibrated verdict fell back).
+    scale: one sentence saying what the values mean; notes: what the user must know (no
+    calibration: the fallback; a clip far outside the model's normal).
     """
 
     key: str
@@ -45,6 +62,14 @@ class Flagged:
     normalize: str
     smooth_sigma: float
     events: tuple[Event, ...]
+    scale: str = ""
+    notes: tuple[str, ...] = ()
+    calibrated: bool = False
+    far: Optional[float] = None
+    out_of_scene: bool = False
+    min_length: int = 1
+    merge_gap: int = 0
+    calibration: Optional[Calibration] = field(default=None, repr=False, compare=False)
 
     @property
     def n_frames(self) -> int:
@@ -66,6 +91,10 @@ class Flagged:
     def fps(self) -> float:
         return float(self.frame_scores.fps or 25.0)
 
+    @property
+    def axis_title(self) -> str:
+        return AXIS_TITLES.get(self.normalize, "score")
+
     def counts(self) -> Optional[dict]:
         """TP/FP/FN/TN, precision, recall, F1 at the threshold when ground truth is known."""
         if self.labels is None:
@@ -73,12 +102,61 @@ class Flagged:
         return threshold_metrics(self.normalized, self.labels, self.threshold)
 
 
-def flag(frame_scores: FrameScores, key: str, normalize: str = "minmax", smooth_sigma: float = 0.0,
-         threshold: float = 0.5, min_length: int = 1, merge_gap: int = 0) -> Flagged:
-    """Post-process and flag one video's scores (as `vadlab score --normalize --smooth --threshold`)."""
-    normalized = postprocess(frame_scores.scores, normalize=normalize, smooth_sigma=smooth_sigma)
-    events = find_events(normalized, threshold, min_length=min_length, merge_gap=merge_gap)
-    return Flagged(key, frame_scores, normalized, float(threshold), normalize, float(smooth_sigma), tuple(events))
+def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smooth_sigma: float = DEFAULT_SMOOTH,
+         threshold: Optional[float] = None, min_length: int = DEFAULT_MIN_LENGTH, merge_gap: int = 0, *,
+         calibration: Optional[Calibration] = None, far: float = DEFAULT_FAR) -> Flagged:
+    """One video's verdict, as `vadlab score --normalize --far --smooth --threshold --min-length`.
+
+    normalize "calibrated" (the default): `vadlab.calibration.assess` against the checkpoint's
+    calibration, threshold (when None) the calibrated one for the false-alarm rate `far`; without a
+    calibration it falls back to per-video min-max at 0.5 and says so in `notes`. "minmax" /
+    "none": `assess` on that scale; "zscore": per-video z-score. threshold None: the scale's default
+    (`widgets.default_threshold`)."""
+    if normalize == "zscore":
+        values = postprocess(frame_scores.scores, normalize="zscore", smooth_sigma=smooth_sigma)
+        thr = 2.0 if threshold is None else float(threshold)
+        events = find_events(values, thr, min_length=min_length, merge_gap=merge_gap)
+        return Flagged(key, frame_scores, values, thr, "zscore", float(smooth_sigma), tuple(events), scale=SCALE_ZSCORE,
+                       min_length=int(min_length), merge_gap=int(merge_gap))
+    if normalize == "none" and threshold is None:
+        threshold = default_threshold(smooth_scores(frame_scores.scores, smooth_sigma), "none")
+    verdict = assess(frame_scores, calibration, far=far, smooth_sigma=smooth_sigma, min_length=min_length,
+                     merge_gap=merge_gap, threshold=threshold, normalize=normalize)
+    used = "calibrated" if verdict.calibrated else ("none" if normalize == "none" else "minmax")
+    scale = SCALE_MINMAX_CHOSEN if normalize == "minmax" else verdict.scale
+    return Flagged(key, frame_scores, verdict.values, float(verdict.threshold), used, float(smooth_sigma),
+                   tuple(verdict.events), scale=scale, notes=tuple(verdict.notes), calibrated=verdict.calibrated,
+                   far=verdict.far, out_of_scene=verdict.out_of_scene, min_length=int(min_length),
+                   merge_gap=int(merge_gap), calibration=calibration if verdict.calibrated else None)
+
+
+def clip_verdicts(page: str, scores: Mapping[str, FrameScores], entries: Mapping[str, CheckpointEntry],
+                  source: ClipSource, settings: VerdictSettings, detail: Optional[str] = None) -> dict[str, Flagged]:
+    """Every model's verdict on one clip, with ONE threshold slider on their shared scale.
+
+    Calibrated scores share one scale (standard deviations above each model's own normal frames),
+    so the slider applies to every calibrated model; its default is the calibrated threshold of
+    `detail` (else the first calibrated model) for the chosen false-alarm rate. A model without a
+    calibration is flagged at min-max 0.5 instead, with its note. On min-max, z-score or raw scores
+    the slider applies to every model."""
+    calibrations = {name: checkpoint_calibration(entry) for name, entry in entries.items()}
+    keys = {name: scores_key(entry, source) for name, entry in entries.items()}
+    previews = {name: flag(scores[name], keys[name], calibration=calibrations[name], **settings.flag_args())
+                for name in entries}
+    calibrated = [name for name in entries if previews[name].calibrated]
+    if calibrated:
+        lead = detail if detail in calibrated else calibrated[0]
+        shown = np.concatenate([previews[name].normalized for name in calibrated])
+        threshold = threshold_slider(page, shown, "calibrated", calibrations[lead], settings.far)
+        if len(calibrated) > 1:
+            st.caption(f"One threshold for every calibrated model (one shared scale); its default is {lead}'s "
+                       f"calibrated threshold for {format_far(settings.far)} false alarms per normal frame.")
+    else:
+        lead = detail if detail in entries else next(iter(entries))
+        threshold = threshold_slider(page, previews[lead].normalized, previews[lead].normalize)
+    return {name: (flag(scores[name], keys[name], threshold=threshold, calibration=calibrations[name], **settings.flag_args())
+                   if not calibrated or name in calibrated else previews[name])
+            for name in entries}
 
 
 def postprocessed(frame_scores: FrameScores, normalize: str = "minmax", smooth_sigma: float = 0.0) -> np.ndarray:
@@ -108,15 +186,29 @@ def output_image(frame_scores: FrameScores, index: int, size: tuple[int, int]) -
     return np.asarray(Image.fromarray(image[..., :3]).resize((size[1], size[0]), Image.BILINEAR))
 
 
+def bar_scale(flagged: Flagged) -> tuple[np.ndarray, float]:
+    """(values, threshold) mapped into [0, 1] for the score bar of annotated frames, which is drawn
+    on [0, 1]: min-max values as they are; other scales by one affine map over the clip's values and
+    the threshold (monotone, so exactly the same frames are flagged)."""
+    values, threshold = np.asarray(flagged.normalized, dtype=np.float64), float(flagged.threshold)
+    if flagged.normalize == "minmax":
+        return values, threshold
+    low, high = min(float(values.min()), threshold), max(float(values.max()), threshold)
+    if high <= low:
+        return np.zeros_like(values), 0.0
+    return (values - low) / (high - low), (threshold - low) / (high - low)
+
+
 def overlay_image(video: Video, flagged: Flagged, index: int) -> np.ndarray:
     """Frame `index` with the error heatmap, red outlines of high-error regions on flagged frames
     and a red (anomalous) or green (normal) border: `export.annotate_frames` on one frame."""
     maps = flagged.frame_scores.error_maps
     labels = flagged.labels
+    values, threshold = bar_scale(flagged)
     return export.annotate_frames(
         np.asarray(video.frames[index : index + 1]),
-        flagged.normalized[index : index + 1],
-        flagged.threshold,
+        values[index : index + 1],
+        threshold,
         None if maps is None else maps[index : index + 1].astype(np.float32),
         None if labels is None else labels[index : index + 1],
         map_scale=map_scale(flagged),
@@ -142,8 +234,36 @@ def anomalous_frames_text(flagged: Flagged) -> str:
             f"at threshold {flagged.threshold:.2f}, in {len(flagged.events)} event{'s' if len(flagged.events) != 1 else ''}")
 
 
-def alert_banner(flagged: Flagged, name: str) -> None:
-    """An alert when the clip crosses the threshold (st.error), a green all-clear otherwise."""
+def verdict_notes(flagged: Flagged, model: Optional[str] = None) -> None:
+    """What the user must know before trusting a verdict, never silently: a clip far outside the
+    model's normal (prominent, first), then the fallback of a checkpoint without calibration and
+    any other note."""
+    who = f"**{model}**: " if model else ""
+    for note in flagged.notes:
+        if flagged.out_of_scene and "outside what this model learned as normal" in note:
+            st.warning(f"{who}**Outside this model's normal.** {note}", icon=":material/travel_explore:")
+    for note in flagged.notes:
+        if flagged.out_of_scene and "outside what this model learned as normal" in note:
+            continue
+        if note == NO_CALIBRATION:
+            st.warning(f"{who}**Fallback to per-video min-max** (threshold {flagged.threshold:.2f}): {note}.",
+                       icon=":material/rule:")
+        else:
+            st.warning(f"{who}{note}", icon=":material/info:")
+
+
+def models_notes(flagged_by_model: Mapping[str, Flagged], skip: Sequence[str] = ()) -> None:
+    """`verdict_notes` of several models on one clip, each naming its model."""
+    for name, flagged in flagged_by_model.items():
+        if name not in skip:
+            verdict_notes(flagged, name)
+
+
+def alert_banner(flagged: Flagged, name: str, model: Optional[str] = None) -> None:
+    """The verdict: its notes first (out of scene, no calibration), then an alert when the clip
+    crosses the threshold (st.error) or a green all-clear, the one sentence that says what the
+    scores mean, and the counts."""
+    verdict_notes(flagged, model)
     if flagged.events:
         first = flagged.events[0]
         peak = max(flagged.events, key=lambda e: e.peak_score)
@@ -154,7 +274,10 @@ def alert_banner(flagged: Flagged, name: str) -> None:
             icon=":material/warning:",
         )
     else:
-        st.success(f"No anomaly in {name}: no frame reaches the threshold {flagged.threshold:.2f}.", icon=":material/check_circle:")
+        st.success(f"No anomaly in {name}: no run of {flagged.min_length} or more frames reaches the threshold "
+                   f"{flagged.threshold:.2f}.", icon=":material/check_circle:")
+    if flagged.scale:
+        st.caption(f"Scores: {flagged.scale}.")
     st.markdown(anomalous_frames_text(flagged))
     counts = flagged.counts()
     if counts is not None:
@@ -211,15 +334,16 @@ def timeline_with_slider(flagged: Flagged, page: str, title: str = "Anomaly scor
                          show_slider: bool = True) -> int:
     """The timeline chart of one video and a frame slider kept in sync; returns the current frame
     (initially the peak-score frame)."""
-    caption = ("Anomaly score of every frame (higher = more anomalous). Red bands: frames at or above "
-               "the threshold (dashed line)."
+    caption = ("Anomaly score of every frame (higher = more anomalous). Red bands: alert events, runs of at "
+               f"least {flagged.min_length} frame{'s' if flagged.min_length != 1 else ''} at or above the threshold "
+               "(dashed line)."
                + (" Orange band at the bottom: ground-truth anomalies; dots: true/false positives and "
                   "negatives." if flagged.labels is not None else ""))
     return _synced_chart(
         page, flagged.n_frames, int(np.argmax(flagged.normalized)),
         lambda current: plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels,
                                        events=flagged.events, current_frame=current, fps=flagged.fps, title=title,
-                                       y_title=f"score ({flagged.normalize})"),
+                                       y_title=flagged.axis_title),
         caption, flagged.fps, show_slider,
     )
 
@@ -227,28 +351,44 @@ def timeline_with_slider(flagged: Flagged, page: str, title: str = "Anomaly scor
 def overlay_timeline(flagged_by_model: Mapping[str, Flagged], current_frame: Optional[int] = None,
                      title: str = "All chosen models on this clip") -> None:
     """Every model's post-processed scores of one clip overlaid (no slider)."""
-    first = next(iter(flagged_by_model.values()))
+    first = _shared_scale_lead(flagged_by_model)
     figure = plots.timelines({name: f.normalized for name, f in flagged_by_model.items()}, threshold=first.threshold,
                              labels=first.labels, current_frame=current_frame, fps=first.fps, title=title,
-                             y_title=f"score ({first.normalize})")
+                             y_title=first.axis_title)
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
+    st.caption(_overlay_caption(flagged_by_model))
 
 
 def overlay_timeline_with_slider(flagged_by_model: Mapping[str, Flagged], page: str,
                                  title: str = "Anomaly scores of the chosen models") -> int:
     """Every model's scores of one clip overlaid, synced with a frame slider; returns the frame."""
-    first = next(iter(flagged_by_model.values()))
+    first = _shared_scale_lead(flagged_by_model)
     series = {name: f.normalized for name, f in flagged_by_model.items()}
     mean = np.mean(np.stack(list(series.values())), axis=0)
     return _synced_chart(
         page, first.n_frames, int(np.argmax(mean)),
         lambda current: plots.timelines(series, threshold=first.threshold, labels=first.labels,
                                         current_frame=current, fps=first.fps, title=title,
-                                        y_title=f"score ({first.normalize})"),
-        "Each line is one model's per-frame score, normalised per video the same way; the shaded "
-        "spans are ground-truth anomalies when known.",
+                                        y_title=first.axis_title),
+        _overlay_caption(flagged_by_model),
         first.fps,
     )
+
+
+def _shared_scale_lead(flagged_by_model: Mapping[str, Flagged]) -> Flagged:
+    """The verdict whose scale and threshold an overlay draws: the first calibrated one, if any."""
+    return next((f for f in flagged_by_model.values() if f.calibrated), next(iter(flagged_by_model.values())))
+
+
+def _overlay_caption(flagged_by_model: Mapping[str, Flagged]) -> str:
+    lead = _shared_scale_lead(flagged_by_model)
+    others = [name for name, f in flagged_by_model.items() if f.normalize != lead.normalize]
+    text = (f"Each line is one model's per-frame score on one scale: {lead.scale}. The shaded spans are "
+            "ground-truth anomalies when known.")
+    if others:
+        text += (f" {', '.join(others)}: no calibration, drawn on per-video min-max and flagged at its own "
+                 "threshold 0.5 (see its note).")
+    return text
 
 
 def video_notes(video: Video) -> None:
@@ -319,18 +459,23 @@ def events_table(video: Video, flagged: Flagged) -> None:
 
 
 # --------------------------------------------------------------------------------------- downloads
+def _annotated_key(flagged: Flagged) -> tuple:
+    return ("annotated", flagged.key, flagged.normalize, flagged.smooth_sigma, flagged.threshold)
+
+
 def annotated_video(video: Video, flagged: Flagged) -> bytes:
     """The annotated mp4 (heatmap overlay, red/green border, score bar) as bytes, cached per
     scores + post-processing + threshold."""
-    key = ("annotated", flagged.key, flagged.normalize, flagged.smooth_sigma, flagged.threshold)
+    key = _annotated_key(flagged)
 
     def render() -> bytes:
         fd, path = tempfile.mkstemp(suffix=".mp4", prefix="vadlab_annotated_")
         os.close(fd)
         try:
             maps = flagged.frame_scores.error_maps
+            values, threshold = bar_scale(flagged)
             with st.spinner("Rendering the annotated video…"):
-                export.write_annotated_video(path, np.asarray(video.frames), flagged.normalized, flagged.threshold,
+                export.write_annotated_video(path, np.asarray(video.frames), values, threshold,
                                              error_maps=None if maps is None else maps.astype(np.float32),
                                              fps=flagged.fps, labels=flagged.labels)
             with open(path, "rb") as fh:
@@ -341,16 +486,43 @@ def annotated_video(video: Video, flagged: Flagged) -> bytes:
     return result_store().get_or_compute(key, render)
 
 
-def downloads(video: Video, flagged: Flagged, name: str, page: str) -> None:
-    """Per-frame scores CSV (as `vadlab score --out`) and the annotated mp4, which also plays here."""
+def verdict_meta(flagged: Flagged, checkpoint: Optional[str] = None) -> dict:
+    """How a verdict's numbers were made, for the `# key: value` header of the scores CSV (the
+    same sections as `vadlab score --out`): checkpoint, protocol, verdict, calibration."""
+    cal = flagged.calibration
+    meta = {
+        "checkpoint": checkpoint,
+        "video": flagged.frame_scores.video,
+        "fps": flagged.fps,
+        "protocol": {"pooling": "mean", "normalize": flagged.normalize, "smooth_sigma": flagged.smooth_sigma,
+                     "min_length": flagged.min_length, "merge_gap": flagged.merge_gap},
+        "verdict": {"calibrated": flagged.calibrated, "threshold": flagged.threshold,
+                    "far": flagged.far, "scale": flagged.scale, "events": len(flagged.events),
+                    "flagged_frames": flagged.n_anomalous, "out_of_scene": flagged.out_of_scene},
+        "calibration": ({"source": cal.source, "data": cal.data, "frames": cal.count, "far": format_far(flagged.far)}
+                        if cal is not None and flagged.far is not None else None),
+    }
+    if cal is None:
+        meta["calibration_note"] = ("no calibration: " + NO_CALIBRATION if NO_CALIBRATION in flagged.notes
+                                    else f"no calibration used (scale chosen: {flagged.normalize})")
+    if flagged.notes:
+        meta["notes"] = list(flagged.notes)
+    return meta
+
+
+def downloads(video: Video, flagged: Flagged, name: str, page: str, checkpoint: Optional[str] = None) -> None:
+    """Per-frame scores CSV (as `vadlab score --out`: headed by how the numbers were made) and the
+    annotated mp4, which also plays here."""
     csv_text = export.scores_to_csv(flagged.frame_scores, normalized_scores=flagged.normalized,
-                                    threshold=flagged.threshold, labels=flagged.labels)
+                                    threshold=flagged.threshold, labels=flagged.labels,
+                                    meta=verdict_meta(flagged, checkpoint))
     col_csv, col_video = st.columns(2)
     col_csv.download_button("Download per-frame scores (CSV)", csv_text, file_name=f"{name}_scores.csv",
-                            mime="text/csv", key=state.widget_key(page, "download_csv"), on_click="ignore")
+                            mime="text/csv", key=state.widget_key(page, "download_csv"), on_click="ignore",
+                            help="Its first lines (# key: value) record the checkpoint, protocol, threshold and calibration.")
     wanted = col_video.button("Render the annotated video", key=state.widget_key(page, "render_video"),
                               help="Heatmap overlay, red/green border and score bar on every frame (H.264 mp4).")
-    rendered_key = ("annotated", flagged.key, flagged.normalize, flagged.smooth_sigma, flagged.threshold)
+    rendered_key = _annotated_key(flagged)
     if wanted or result_store().get(rendered_key) is not None:
         data = annotated_video(video, flagged)
         col_video.download_button("Download the annotated video (mp4)", data, file_name=f"{name}_annotated.mp4",
@@ -358,12 +530,13 @@ def downloads(video: Video, flagged: Flagged, name: str, page: str) -> None:
         st.video(data, format="video/mp4")
 
 
-def presenter_view(video: Video, flagged: Flagged, name: str) -> None:
-    """Presenter mode: the annotated video large, the timeline under it, the alert above."""
-    alert_banner(flagged, name)
+def presenter_view(video: Video, flagged: Flagged, name: str, model: Optional[str] = None) -> None:
+    """Presenter mode: the annotated video large, the timeline under it, the verdict above."""
+    alert_banner(flagged, name, model)
     st.video(annotated_video(video, flagged), format="video/mp4")
     figure = plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels, events=flagged.events,
-                            fps=flagged.fps, title=f"{name}: anomaly score per frame", height=340)
+                            fps=flagged.fps, title=f"{name}: anomaly score per frame", y_title=flagged.axis_title,
+                            height=340)
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
 
 
@@ -376,6 +549,16 @@ def pooled(scores: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], n
     pooled_scores = np.concatenate([postprocess(scores[n], normalize=normalize, smooth_sigma=smooth_sigma) for n in names])
     pooled_labels = np.concatenate([np.asarray(labels[n]).astype(np.int8) for n in names])
     return pooled_scores, pooled_labels
+
+
+def protocol_frames(scored: api.DatasetScores, protocol: Protocol,
+                    calibration: Optional[Calibration] = None) -> tuple[np.ndarray, np.ndarray]:
+    """The frames an evaluation under `protocol` counts, as (scores, labels) concatenated in
+    `metrics.evaluate`'s order: its pooling, frames dropped or kept, calibration, smoothing and
+    normalisation applied exactly as `api.evaluate_scored` does."""
+    scores, labels = api.protocol_scores(scored, protocol, calibration)
+    return pooled(scores, labels, "none" if protocol.normalize == "calibrated" else protocol.normalize,
+                  protocol.smooth_sigma)
 
 
 def _fmt(value: Optional[float]) -> str:
@@ -394,17 +577,24 @@ def metric_cards(name: str, result: EvalResult) -> None:
                       help="Scoring throughput (decoding excluded).")
     if result.pixel_auc is not None:
         columns[5].metric("Pixel AUC", _fmt(result.pixel_auc), help="Error maps against pixel masks.")
+    if result.protocol:
+        st.caption(f"Protocol: {protocol_description(result)}.")
     if result.single_class_videos:
         st.caption(f"Single-class videos (left out of the macro AUC): {', '.join(result.single_class_videos)}")
+
+
+def protocol_description(result: EvalResult) -> str:
+    """The one-line description of the protocol an evaluation was made under."""
+    return str((result.protocol or {}).get("description") or Protocol.from_dict(result.protocol).describe())
 
 
 def summary_table(results: Mapping[str, EvalResult]) -> None:
     """One row per evaluation with full-precision numbers."""
     rows = []
     for name, result in results.items():
-        row = {"checkpoint": name, **{k: v for k, v in result.summary().items() if k != "single_class_videos"},
-               "eer_threshold": result.eer_threshold}
-        rows.append(row)
+        summary = {k: v for k, v in result.summary().items() if k != "single_class_videos"}
+        summary["protocol"] = protocol_description(result)  # a string: a table cell, not a dict
+        rows.append({"checkpoint": name, **summary, "eer_threshold": result.eer_threshold})
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
@@ -427,6 +617,62 @@ def threshold_report(scores: np.ndarray, labels: np.ndarray, threshold: float) -
     col_numbers.metric("Recall", f"{counts['recall']:.3f}")
     col_numbers.metric("F1", f"{counts['f1']:.3f}")
     col_numbers.caption(f"Accuracy {counts['accuracy']:.3f}, false positive rate {counts['fpr']:.3f}.")
+
+
+def in_sample_warnings(entries: Sequence[CheckpointEntry]) -> None:
+    """An st.warning for every supervised checkpoint: its numbers on its own labelled data are
+    in-sample, not a generalisation figure."""
+    for entry in entries:
+        data = in_sample_on(entry)
+        if data:
+            st.warning(f"**In-sample:** {entry.name} is supervised: it was trained on the labelled videos of "
+                       f"{data}; its numbers on that data are not a generalisation figure. For honest ones, see "
+                       f"`vadlab cv --model {entry.family} --data SPEC` (cross-validation over videos).",
+                       icon=":material/school:")
+
+
+PROTOCOL_TABLE_COLUMNS = {
+    "paper": st.column_config.TextColumn("", width="small"),
+    "micro AUC": st.column_config.NumberColumn(format="%.4f"),
+    "macro AUC": st.column_config.NumberColumn(format="%.4f"),
+    "EER": st.column_config.NumberColumn(format="%.4f"),
+}
+
+
+def protocol_explorer(page: str, entry: CheckpointEntry, spec: str) -> None:
+    """One checkpoint's micro / macro AUC and EER under every protocol of `protocol_grid`
+    (`api.protocol_table`, from the cached scores: nothing re-scores; the paper's protocol first),
+    and the ROC curves of any two of them overlaid."""
+    rows = protocol_table(entry, spec)
+    table = []
+    for row in rows:
+        p = row["protocol"]
+        table.append({
+            "paper": "paper" if p["paper"] else "",
+            "protocol": p["description"],
+            "pooling": p["pooling"] + (f" {p['patch']}" if p["pooling"] == "patch" else
+                                       f" {p['topk']:g}" if p["pooling"] == "topk" else ""),
+            "normalisation": p["normalize"],
+            "smoothing σ": p["smooth_sigma"],
+            "first frames": "dropped" if p["drop_undecidable"] else "kept",
+            "micro AUC": row["micro_auc"],
+            "macro AUC": row["macro_auc"],
+            "EER": row["eer"],
+        })
+    st.dataframe(table, hide_index=True, width="stretch", column_config=PROTOCOL_TABLE_COLUMNS)
+    spread = [r["micro_auc"] for r in rows if np.isfinite(r["micro_auc"])]
+    if spread:
+        st.caption(f"{entry.name}: micro AUC from {min(spread):.4f} to {max(spread):.4f} over {len(rows)} protocols, "
+                   "from one scoring pass. A number without its protocol is not comparable.")
+    protocols = {row["protocol"]["description"]: Protocol.from_dict(row["protocol"]) for row in rows}
+    names = list(protocols)
+    col_a, col_b = st.columns(2)
+    first = col_a.selectbox("Protocol A", names, index=0, key=state.widget_key(page, "protocol_a"))
+    second = col_b.selectbox("Protocol B", names, index=min(1, len(names) - 1), key=state.widget_key(page, "protocol_b"))
+    chosen = {f"A: {first}": evaluate_dataset(entry, spec, protocols[first]),
+              f"B: {second}": evaluate_dataset(entry, spec, protocols[second])}
+    st.plotly_chart(plots.roc_figure(chosen, title=f"ROC of {entry.name} under two protocols"), width="stretch",
+                    config={"displaylogo": False}, key=state.widget_key(page, "protocol_roc"))
 
 
 def per_video_table(results: Mapping[str, EvalResult]) -> None:
@@ -480,7 +726,7 @@ def zoo_table() -> None:
 
 def demo() -> None:
     """Score the first shipped test clip with the first shipped checkpoint and show its timeline."""
-    from vadlab.ui.cache import decode, score, scores_key, usable_checkpoints
+    from vadlab.ui.cache import decode, score, usable_checkpoints
     from vadlab.ui.errors import user_errors
     from vadlab.ui.widgets import sample_source
 
@@ -493,10 +739,11 @@ def demo() -> None:
     with user_errors("Demo"):
         frame_scores = score(entry, source)
         video = decode(source)
-    flagged = flag(frame_scores, key=scores_key(entry, source), threshold=0.5)
-    alert_banner(flagged, source.name)
+        calibration = checkpoint_calibration(entry)
+    flagged = flag(frame_scores, key=scores_key(entry, source), calibration=calibration)  # the calibrated verdict
+    alert_banner(flagged, source.name, entry.name)
     figure = plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels, events=flagged.events,
-                            fps=flagged.fps, title=f"{source.name} scored by {entry.name}")
+                            fps=flagged.fps, title=f"{source.name} scored by {entry.name}", y_title=flagged.axis_title)
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
     peak = int(np.argmax(flagged.normalized))
     frame_panels(video, flagged, peak, entry)
@@ -513,9 +760,12 @@ def clip_comparison_table(flagged_by_model: Mapping[str, Flagged]) -> None:
         row: dict = {
             "model": name,
             "score kind": flagged.frame_scores.score_kind,
+            "scale": "calibrated" if flagged.calibrated else flagged.normalize + (" (no calibration)" if NO_CALIBRATION in flagged.notes else ""),
+            "threshold": round(flagged.threshold, 3),
             "anomalous frames": flagged.n_anomalous,
             "events": len(flagged.events),
             "peak frame": int(np.argmax(flagged.normalized)),
+            "out of scene": flagged.out_of_scene,
         }
         counts = flagged.counts()
         if counts is not None:

@@ -1,9 +1,11 @@
 """Widget groups the pages share: the sidebar, checkpoint pickers, the video source picker, the
-dataset picker and the post-processing controls. Each returns plain values (entries, a ClipSource,
-a dataset spec), never widgets."""
+dataset picker, the verdict controls (scale, false-alarm rate, smoothing, alert rules), the
+evaluation protocol and the threshold. Each returns plain values (entries, a ClipSource, a dataset
+spec, VerdictSettings, a Protocol), never widgets."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -11,8 +13,10 @@ import numpy as np
 import streamlit as st
 
 from vadlab import device as devices
+from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, Calibration, format_far
 from vadlab.data.datasets import KNOWN_KINDS
 from vadlab.data.video import VIDEO_EXTENSIONS
+from vadlab.protocol import Protocol
 from vadlab.ui import paths, state
 from vadlab.ui.cache import CheckpointEntry, ClipSource, dataset, display_spec, list_checkpoints, samples_spec, usable_checkpoints
 from vadlab.ui.errors import user_errors
@@ -202,6 +206,90 @@ def _limits() -> str:
 
 
 # -------------------------------------------------------------------------------- post-processing
+FAR_CHOICES = (1e-2, 1e-3, 1e-4)  # target false-alarm rates per normal frame offered for verdicts
+VERDICT_SCALES = {
+    "calibrated": "calibrated: against this model's normal frames (the verdict)",
+    "minmax": "per-video min-max: the benchmark protocol, every clip peaks at 1",
+    "zscore": "per-video z-score: standard deviations above this clip's own mean",
+    "none": "none: the raw scores",
+}
+PROTOCOL_NORMALIZATIONS = {
+    "minmax": "per-video min-max (the papers')",
+    "none": "none (raw scores)",
+    "calibrated": "calibrated on normal data",
+    "zscore": "per-video z-score",
+}
+POOLING_LABELS = {"mean": "frame mean (the family's score)", "patch": "max over patches", "topk": "mean of the top 1% of pixels"}
+PATCH_SIZES = (8, 16)  # the patch poolings every scoring pass computes (vadlab.protocol.DEFAULT_POOLINGS)
+
+
+@dataclass(frozen=True)
+class VerdictSettings:
+    """How one clip's scores become a verdict (what `verdict_controls` returns; `vadlab score`'s
+    --normalize --far --smooth --min-length --merge-gap)."""
+
+    normalize: str = "calibrated"
+    far: float = DEFAULT_FAR
+    smooth_sigma: float = DEFAULT_SMOOTH
+    min_length: int = DEFAULT_MIN_LENGTH
+    merge_gap: int = 0
+
+    def flag_args(self) -> dict:
+        """The keyword arguments of `views.flag` these settings fix."""
+        return {"normalize": self.normalize, "far": self.far, "smooth_sigma": self.smooth_sigma,
+                "min_length": self.min_length, "merge_gap": self.merge_gap}
+
+
+def verdict_controls(page: str) -> VerdictSettings:
+    """The verdict's scale (calibrated by default), the target false-alarm rate that sets the
+    calibrated threshold, smoothing and the alert rules. Returns VerdictSettings."""
+    col_scale, col_far = st.columns(2)
+    normalize = col_scale.selectbox(
+        "Score scale", list(VERDICT_SCALES), format_func=VERDICT_SCALES.get, key=state.widget_key(page, "normalize"),
+        help="calibrated: how unusual a frame is compared with normal frames this model never trained on, so a "
+             "threshold means the same on every clip. Per-video min-max stretches every clip to peak at 1: fine "
+             "for benchmarks, but even a normal clip then raises alerts.",
+    )
+    far = col_far.selectbox(
+        "Target false-alarm rate", list(FAR_CHOICES), index=FAR_CHOICES.index(DEFAULT_FAR),
+        format_func=lambda f: f"{format_far(f)} normal frames", key=state.widget_key(page, "far"),
+        disabled=normalize != "calibrated",
+        help="The calibrated threshold expects this many false alarms per normal frame.",
+    )
+    with st.expander("Smoothing and alert rules"):
+        col_smooth, col_length, col_gap = st.columns(3)
+        smooth = col_smooth.slider("Smoothing σ (frames)", 0.0, 10.0, DEFAULT_SMOOTH, 0.5, key=state.widget_key(page, "smooth"),
+                                   help="Gaussian smoothing over time, applied before the scale.")
+        min_length, merge_gap = _alert_rule_inputs(page, col_length, col_gap)
+    return VerdictSettings(normalize=normalize, far=float(far), smooth_sigma=float(smooth), min_length=min_length,
+                           merge_gap=merge_gap)
+
+
+def protocol_controls(page: str, expanded: bool = True) -> Protocol:
+    """The scoring protocol of an evaluation (`vadlab eval --pooling --patch --normalize --smooth
+    --keep-undecidable`); the defaults are the papers' protocol. Returns a Protocol."""
+    def key(name: str) -> str:
+        return state.widget_key(page, f"protocol.{name}")
+
+    with st.expander("Scoring protocol", expanded=expanded):
+        col_pool, col_norm, col_frames = st.columns(3)
+        pooling = col_pool.selectbox("Pooling", list(POOLING_LABELS), format_func=POOLING_LABELS.get, key=key("pooling"),
+                                     help="How a frame's error map becomes one score. Patch and top-k catch small "
+                                          "anomalous objects a frame mean averages away (families with error maps).")
+        patch = col_pool.selectbox("Patch size (model pixels)", list(PATCH_SIZES), index=len(PATCH_SIZES) - 1,
+                                   key=key("patch"), disabled=pooling != "patch")
+        normalize = col_norm.selectbox("Normalisation", list(PROTOCOL_NORMALIZATIONS), format_func=PROTOCOL_NORMALIZATIONS.get,
+                                       key=key("normalize"),
+                                       help="Per-video min-max is the papers' protocol; calibrated needs a calibrated checkpoint.")
+        smooth = col_norm.slider("Smoothing σ (frames)", 0.0, 10.0, 0.0, 0.5, key=key("smooth"),
+                                 help="Gaussian smoothing of each video's scores over time, before normalisation.")
+        drop = col_frames.checkbox("Drop undecidable first frames", value=True, key=key("drop_undecidable"),
+                                   help="The first frames of a video no full window covers have no score of their own "
+                                        "(they copy the first one); FFP's evaluation drops them.")
+    return Protocol(pooling=pooling, patch=int(patch), normalize=normalize, smooth_sigma=float(smooth),
+                    drop_undecidable=bool(drop))
+
+
 def postprocess_controls(page: str, expanded: bool = False) -> tuple[str, float]:
     """Normalisation (per video) and Gaussian smoothing (sigma in frames), as `vadlab eval` takes
     them (--normalize, --smooth). Returns (normalize, smooth_sigma)."""
@@ -216,21 +304,59 @@ def postprocess_controls(page: str, expanded: bool = False) -> tuple[str, float]
     return normalize, float(smooth)
 
 
-def threshold_slider(page: str, normalized: np.ndarray, normalize: str, default: float = 0.5) -> float:
-    """The alert threshold on the post-processed score (frames with score >= threshold are flagged).
+def verdict_scale(normalize: str, calibration: Optional[Calibration]) -> str:
+    """The scale a verdict is drawn on: "calibrated" only when asked for and the checkpoint has a
+    calibration (else it falls back to "minmax"), otherwise the chosen normalisation."""
+    if normalize == "calibrated":
+        return "calibrated" if calibration is not None else "minmax"
+    return normalize
 
-    Its range follows the normalisation ([0, 1] for minmax); moving it never re-scores."""
-    if normalize == "minmax":
-        low, high, step, value = 0.0, 1.0, 0.01, default
+
+def default_threshold(values: np.ndarray, normalize: str, calibration: Optional[Calibration] = None,
+                      far: float = DEFAULT_FAR) -> float:
+    """The alert threshold before anyone moves the slider: the calibrated threshold for `far`, 0.5
+    on min-max (and on the fallback), 2 on a per-video z-score, mid-range on raw scores."""
+    scale = verdict_scale(normalize, calibration)
+    if scale == "calibrated":
+        return float(calibration.for_key("mean").threshold(far))
+    if scale == "minmax":
+        return 0.5
+    if scale == "zscore":
+        return 2.0
+    values = np.asarray(values, dtype=np.float64)
+    return float((values.min() + values.max()) / 2) if values.size else 0.5
+
+
+def threshold_slider(page: str, values: np.ndarray, normalize: str, calibration: Optional[Calibration] = None,
+                     far: float = DEFAULT_FAR) -> float:
+    """The alert threshold on the verdict's scale (frames with value >= threshold are flagged).
+
+    values: (N,) the scores on that scale (to size the range). On the calibrated scale the default
+    is the checkpoint's threshold for the target false-alarm rate `far`, and the range covers the
+    values, 0 and the threshold; on min-max it is [0, 1] from 0.5. Moving it never re-scores."""
+    scale = verdict_scale(normalize, calibration)
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    default = default_threshold(values, normalize, calibration, far)
+    if scale == "minmax":
+        low, high, step = 0.0, 1.0, 0.01
     else:
-        low = float(np.floor(np.min(normalized) * 10) / 10) if len(normalized) else 0.0
-        high = float(np.ceil(np.max(normalized) * 10) / 10) if len(normalized) else 1.0
+        low = float(np.floor(min(values.min(), default) * 10) / 10) if values.size else 0.0
+        high = float(np.ceil(max(values.max(), default) * 10) / 10) if values.size else 1.0
+        if scale == "calibrated":
+            # whole standard deviations, 0 (a typical normal frame) and room above the threshold in
+            # view: a little smoothing does not move the range (and so reset the slider)
+            low, high = min(float(np.floor(low)), 0.0), max(float(np.ceil(high)), float(np.ceil(default)) + 1.0)
         high = max(high, low + 0.1)
-        step = round((high - low) / 100, 4) or 0.01
-        value = float(np.clip(2.0 if normalize == "zscore" else (low + high) / 2, low, high))
-    name = "threshold" if normalize == "minmax" else f"threshold_{normalize}_{low:g}_{high:g}"
-    return float(st.slider("Threshold", low, high, value, step, key=state.widget_key(page, name),
-                           help="A frame is flagged anomalous when its score is at or above the threshold."))
+        step = float(10 ** np.floor(np.log10((high - low) / 100)))  # about 100 to 1000 steps
+    default = float(np.clip(default, low, high))
+    # the key changes with the range and the default: a new clip, model or false-alarm rate starts
+    # again from its own default instead of keeping a value from another scale
+    name = "threshold" if scale == "minmax" else f"threshold_{scale}_{low:g}_{high:g}_{default:.6g}"
+    return float(st.slider("Threshold", low, high, default, step, key=state.widget_key(page, name),
+                           help="A frame is flagged anomalous when its score is at or above the threshold."
+                                + (f" Default: the calibrated threshold for {format_far(far)} false alarms per "
+                                   "normal frame." if scale == "calibrated" else "")))
 
 
 def labels_upload(page: str, source: ClipSource, n_frames: int) -> Optional[np.ndarray]:
@@ -268,11 +394,18 @@ def labels_upload(page: str, source: ClipSource, n_frames: int) -> Optional[np.n
     return labels
 
 
+def _alert_rule_inputs(page: str, col_length, col_gap) -> tuple[int, int]:
+    min_length = col_length.number_input("Minimum event length (frames)", 1, 1000, DEFAULT_MIN_LENGTH,
+                                         key=state.widget_key(page, "min_length"),
+                                         help="Shorter runs of flagged frames raise no alert (a verdict, not one noisy frame).")
+    merge_gap = col_gap.number_input("Merge events closer than (frames)", 0, 1000, 0, key=state.widget_key(page, "merge_gap"))
+    return int(min_length), int(merge_gap)
+
+
 def alert_rules(page: str) -> tuple[int, int]:
     """Event rules, as `vadlab score --min-length --merge-gap`: runs of flagged frames separated by
-    at most `merge_gap` frames merge into one event; events shorter than `min_length` are dropped."""
+    at most `merge_gap` frames merge into one event; events shorter than `min_length` (default 3
+    frames) are dropped."""
     with st.expander("Alert rules"):
         col_length, col_gap = st.columns(2)
-        min_length = col_length.number_input("Minimum event length (frames)", 1, 1000, 1, key=state.widget_key(page, "min_length"))
-        merge_gap = col_gap.number_input("Merge events closer than (frames)", 0, 1000, 0, key=state.widget_key(page, "merge_gap"))
-    return int(min_length), int(merge_gap)
+        return _alert_rule_inputs(page, col_length, col_gap)
