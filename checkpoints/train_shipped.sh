@@ -15,3 +15,12 @@ train --model latent_gan --preset tiny --epochs 12 --out checkpoints/latent_gan_
 # supervised (S2): trained on the LABELLED test clips, so its stored metrics would be in-sample;
 # none are stored. Honest figures: `vadlab cv --model lrcn_gan --data synthetic:sample_videos`.
 train --model lrcn_gan   --preset tiny --epochs 12 --out checkpoints/lrcn_gan_synthetic
+# Calibration for verdicts (metadata only; the weights are untouched): the unseen normal clips of
+# the same scene that `vadlab samples` writes to sample_videos/calibration. Then the test-split
+# metrics under the paper protocol (frame mean, per-video min-max, undecidable first frames dropped).
+for name in conv_ae ffp st_dcgan valt_gan svd_gan latent_gan lrcn_gan; do
+  python -m vadlab calibrate --checkpoint "checkpoints/${name}_synthetic" --data synthetic:sample_videos/calibration --frames all --device cpu
+done
+for name in conv_ae ffp st_dcgan valt_gan svd_gan latent_gan; do
+  python -m vadlab eval --checkpoint "checkpoints/${name}_synthetic" --data "$DATA" --store --device cpu > /dev/null
+done

@@ -344,8 +344,9 @@ def calibrate(loaded: LoadedModel, data: str, frames: str = "auto", batch_size: 
     if not ds.train:
         raise ValueError(f"{ds.name}: no normal (training) videos to calibrate on; put them under training/")
     training = loaded.metadata.get("training") or {}
+    trained_on_these = _trained_on(training, ds, data)
     if frames == "auto":
-        frames = "tail" if training.get("dataset") == ds.name or training.get("data") == data else "all"
+        frames = "tail" if trained_on_these else "all"
     if frames not in ("tail", "all"):
         raise ValueError(f"calibration frames must be 'tail', 'all' or 'auto', got '{frames}'")
     model, spec = loaded.model, loaded.spec
@@ -363,8 +364,16 @@ def calibrate(loaded: LoadedModel, data: str, frames: str = "auto", batch_size: 
         return cal
     scored = [score_frames(model, v, spec.target, spec.score_kind, name=n, batch_size=batch_size, keep_maps=False)
               for n, v in zip(names, videos)]
-    in_sample = training.get("dataset") == ds.name
-    return fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["all"], in_sample=in_sample)
+    return fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["all"], in_sample=trained_on_these)
+
+
+def _trained_on(training: dict, ds: VideoDataset, data: str) -> bool:
+    """Whether a checkpoint was trained on the normal videos of this dataset: the same spec, or the
+    same fingerprint of (video name, frame count) over its training videos."""
+    if training.get("data") == data:
+        return True
+    manifest = [(r.name, int(r.n_frames or 0)) for r in ds.train]
+    return bool(training.get("data_fingerprint")) and training.get("data_fingerprint") == data_fingerprint(manifest)
 
 
 def save_calibration(checkpoint: str | Path, calibration: Calibration) -> dict:

@@ -406,7 +406,11 @@ def _config_from_fields(spec: Any, fields: Any, meta_path: Path) -> Any:
     unknown = sorted(set(fields) - set(known))
     from vadlab.models.base import RECIPE_FIELDS
 
-    missing = sorted(set(known) - set(fields) - set(RECIPE_FIELDS))  # recipe fields: older checkpoints lack them
+    # Older checkpoints lack the recipe fields and the fields a family lists in ADDED_FIELDS (added
+    # after checkpoints were shipped, with defaults that reproduce the old behaviour): those take
+    # their defaults; any other missing field is refused.
+    tolerated = set(RECIPE_FIELDS) | set(getattr(cls, "ADDED_FIELDS", ()))
+    missing = sorted(set(known) - set(fields) - tolerated)
     if unknown or missing:
         parts = []
         if unknown:

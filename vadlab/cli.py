@@ -52,6 +52,12 @@ def cmd_samples(args) -> int:
 
     out = write_samples(args.out, seed=args.seed)
     print(f"wrote synthetic sample videos to {out}")
+    if args.calibration_clips:
+        from vadlab.data.synthetic import write_normal_clips
+
+        cal = write_normal_clips(Path(args.out) / "calibration", seed=args.seed, n=args.calibration_clips)
+        print(f"wrote {args.calibration_clips} unseen normal clips of the same scene to {cal}/training "
+              "(calibration data: `vadlab calibrate --data synthetic:" + str(cal) + " --frames all`)")
     return 0
 
 
@@ -266,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("samples", help="write synthetic sample videos + labels")
     s.add_argument("--out", default="sample_videos")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--calibration-clips", type=int, default=8,
+                   help="also write this many unseen normal clips of the same scene to OUT/calibration (0: none)")
     s.set_defaults(func=cmd_samples)
 
     s = sub.add_parser("models", help="list registered model families and presets")

@@ -634,6 +634,23 @@ direction every 2-4 frames at 3-5x walking speed).
 """
 
 
+def write_normal_clips(out_dir: str | Path, seed: int = 0, n: int = 8, first: int = 101, n_frames: int = 120,
+                       *, width: int = 160, height: int = 120, fps: float = 10.0, crf: int = 23) -> Path:
+    """Write `n` more NORMAL clips of the scene of `write_samples(seed=seed)` to `out_dir/training/`
+    (`normal_XX.mp4`), with clip seeds that `write_samples` never uses (seed * 1000 + first + i):
+    unseen normal footage of the same camera, e.g. to calibrate a model trained on the samples
+    (`vadlab calibrate --data synthetic:OUT --frames all`)."""
+    from vadlab.data.video import write_video
+
+    out = Path(out_dir)
+    (out / "training").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        clip = generate_clip(seed * 1000 + first + i, n_frames=n_frames, width=width, height=height, fps=fps,
+                             scene_seed=seed, name=f"normal_{i + 1:02d}")
+        write_video(out / "training" / f"normal_{i + 1:02d}.mp4", clip.frames, fps, crf=crf)
+    return out
+
+
 def write_samples(
     out_dir: str | Path,
     seed: int = 0,
