@@ -1,0 +1,76 @@
+"""Calibrated verdicts: a normal clip of the trained scene raises no alert, an anomalous one does,
+another camera's clip is called out of scene; the threshold follows the target false-alarm rate."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vadlab import api
+from vadlab.calibration import Calibration, ScoreCalibration, assess, fit_calibration
+from vadlab.data.synthetic import generate_clip
+from vadlab.outputs import FrameScores
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def conv_ae():
+    loaded = api.load(ROOT / "checkpoints" / "conv_ae_synthetic", device="cpu")
+    assert loaded.calibration is not None and loaded.calibration.count > 500
+    return loaded
+
+
+def _verdict(loaded, seed, scene_seed=0, anomalies=()):
+    clip = generate_clip(seed, scene_seed=scene_seed, anomalies=anomalies)  # a clip no model has seen
+    return clip, assess(api.score_video(loaded, clip.frames, name=str(seed)), loaded.calibration)
+
+
+def test_fresh_normal_clips_raise_no_alert(conv_ae):
+    for seed in (201, 202):
+        _, verdict = _verdict(conv_ae, seed)
+        assert verdict.calibrated and verdict.events == [] and not verdict.out_of_scene
+
+
+def test_an_anomalous_clip_raises_an_alert_where_the_anomaly_is(conv_ae):
+    clip, verdict = _verdict(conv_ae, 203, anomalies=("large_object",))
+    assert verdict.events and any(clip.labels[e.start:e.end + 1].any() for e in verdict.events)
+    # and its flagged frames are the anomalous ones
+    assert clip.labels[verdict.flagged].mean() > 0.9
+
+
+def test_another_camera_is_called_out_of_scene(conv_ae):
+    _, verdict = _verdict(conv_ae, 204, scene_seed=7)
+    assert verdict.out_of_scene and any("another scene or camera" in n for n in verdict.notes)
+
+
+def test_without_calibration_the_fallback_is_said():
+    fs = FrameScores("clip", np.linspace(0, 1, 20), np.linspace(0, 1, 20), np.ones(20, bool), "mse")
+    verdict = assess(fs, None)
+    assert not verdict.calibrated and verdict.threshold == 0.5 and "no calibration" in verdict.notes[0]
+
+
+def test_threshold_follows_the_false_alarm_rate_and_a_heavy_tail():
+    normal = ScoreCalibration("mean", "identity", 0.0, 1.0, 1000,
+                              {"0.5": 0.0, "0.9": 1.28, "0.99": 2.33, "0.999": 3.09, "1": 3.5})
+    assert normal.threshold(1e-3) == pytest.approx(3.0902, abs=1e-3)  # Gaussian quantile
+    assert normal.threshold(1e-2) < normal.threshold(1e-3) < normal.threshold(1e-4)
+    heavy = ScoreCalibration("mean", "identity", 0.0, 1.0, 1000,
+                             {"0.5": 0.0, "0.9": 1.0, "0.99": 4.0, "0.999": 7.0, "1": 9.0})
+    assert heavy.threshold(1e-3) == pytest.approx(7.0)  # the empirical tail wins over the Gaussian
+
+
+def test_fit_calibration_uses_only_decided_frames_and_records_them():
+    rng = np.random.default_rng(0)
+    clips = []
+    for i in range(3):
+        s = rng.normal(size=40)
+        scored = np.ones(40, bool)
+        scored[:4] = False
+        s[:4] = 100.0  # undecidable frames copy a score; they must not enter the calibration
+        clips.append(FrameScores(f"v{i}", s, s, scored, "psnr"))
+    cal = fit_calibration(clips, "psnr", "synthetic:x", "test", frame_offsets={"v1": 10})
+    assert cal.count == 3 * 36 and cal.frames[1] == {"video": "v1", "start": 14, "end": 49}
+    assert abs(cal.scores["mean"].mean) < 0.5  # the 100s were left out
+    assert Calibration.from_dict(cal.to_dict()).to_dict() == cal.to_dict()
