@@ -14,6 +14,7 @@ import os
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -21,7 +22,6 @@ from streamlit.testing.v1 import AppTest
 
 from vadlab import api
 from vadlab.data.video import read_video
-from vadlab.metrics import postprocess
 from vadlab.ui import paths
 from vadlab.ui.errors import ERROR_ICON
 from vadlab.ui.paths import PathNotAllowedError, confine
@@ -61,6 +61,34 @@ def app_env(monkeypatch, tmp_path, app_samples, app_checkpoints):
     monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(app_checkpoints))
     monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "user_checkpoints"))
     return {"samples": app_samples, "checkpoints": app_checkpoints, "user": tmp_path / "user_checkpoints"}
+
+
+@pytest.fixture(scope="session")
+def calibrated_checkpoints(app_samples, tmp_path_factory) -> Path:
+    """A folder with a real conv_ae trained here for 40 steps (`api.train` stores its calibration, on the
+    held-out tail of each normal training video) and a copy of it with the calibration removed."""
+    import shutil
+
+    from vadlab.checkpoint import update_metadata
+    from vadlab.train import TrainConfig
+
+    folder = tmp_path_factory.mktemp("calibrated_checkpoints")
+    api.train("conv_ae", f"synthetic:{app_samples}", folder / "conv_ae_calibrated", epochs=1, device="cpu",
+              train_config=TrainConfig(epochs=1, max_steps_per_epoch=40), evaluate_after=False)
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(folder / f"conv_ae_calibrated{suffix}", folder / f"conv_ae_uncalibrated{suffix}")
+    update_metadata(folder / "conv_ae_uncalibrated", calibration=None)
+    return folder
+
+
+@pytest.fixture
+def cal_env(monkeypatch, tmp_path, app_samples, calibrated_checkpoints):
+    """The app's zoo is the two checkpoints of `calibrated_checkpoints` (the calibrated one first)."""
+    monkeypatch.setenv(paths.SAMPLES_ENV, str(app_samples))
+    monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(calibrated_checkpoints))
+    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "user_checkpoints"))
+    return {"samples": app_samples, "calibrated": calibrated_checkpoints / "conv_ae_calibrated",
+            "uncalibrated": calibrated_checkpoints / "conv_ae_uncalibrated"}
 
 
 def run_page(name: str) -> AppTest:
@@ -103,10 +131,20 @@ def sample_path(samples: Path, name: str = "test_01") -> Path:
     return samples / "testing" / f"{name}.mp4"
 
 
-def expected_flags(checkpoint: str, video: Path, threshold: float) -> int:
-    """What `vadlab score` flags: min-max normalised scores >= threshold."""
-    frame_scores = api.score_video(api.load(checkpoint, device="cpu"), video, keep_maps=False)
-    return int((postprocess(frame_scores.scores, "minmax") >= threshold).sum())
+def expected_flags(checkpoint: str, video: Path, threshold: Optional[float] = None) -> int:
+    """What `vadlab score` flags with its defaults (the calibrated verdict, or its min-max fallback;
+    smoothing 1 frame): frames whose verdict score is >= the threshold (default: the verdict's own)."""
+    loaded = api.load(checkpoint, device="cpu")
+    frame_scores = api.score_video(loaded, video, keep_maps=False)
+    return api.verdict(loaded, frame_scores, threshold=threshold).n_flagged
+
+
+def threshold_widget(at: AppTest, page: str):
+    """The page's threshold slider (its key names the scale: `score.threshold` on min-max,
+    `score.threshold_calibrated_...` on the calibrated scale)."""
+    sliders = [s for s in at.slider if s.key == f"{page}.threshold" or s.key.startswith(f"{page}.threshold_")]
+    assert len(sliders) == 1, [s.key for s in at.slider]
+    return sliders[0]
 
 
 def write_mp4(path: Path, n_frames: int = 16, width: int = 96, height: int = 64, fps: int = 10) -> Path:
@@ -210,7 +248,7 @@ def test_score_page_scores_a_sample_with_one_timeline_point_per_frame(app_env):
     score = next(t for t in chart_traces(at) if t.get("name") == "score")
     assert len(trace_values(score["x"])) == n_frames and len(trace_values(score["y"])) == n_frames
     checkpoint = at.multiselect(key="score.checkpoints").value[0]
-    assert anomalous_count(at) == expected_flags(checkpoint, video, 0.5)  # the CLI's count
+    assert anomalous_count(at) == expected_flags(checkpoint, video)  # the CLI's count
     assert len(at.get("image")) == 3 and at.slider(key="score.frame").value == int(np.argmax(trace_values(score["y"])))
 
 
@@ -219,7 +257,7 @@ def test_threshold_slider_reflags_without_rescoring(app_env):
 
     at = run_page("score")
     scored_before = [k for k in result_store().keys() if k[0] == "scores"]
-    at.slider(key="score.threshold").set_value(0.9).run()
+    threshold_widget(at, "score").set_value(0.9).run()
     assert_clean(at)
     checkpoint = at.multiselect(key="score.checkpoints").value[0]
     assert anomalous_count(at) == expected_flags(checkpoint, sample_path(app_env["samples"]), 0.9)
@@ -235,7 +273,7 @@ def test_an_uploaded_mp4_is_scored(app_env, tmp_path):
     score = next(t for t in chart_traces(at) if t.get("name") == "score")
     assert len(trace_values(score["y"])) == 16
     checkpoint = at.multiselect(key="score.checkpoints").value[0]
-    assert anomalous_count(at) == expected_flags(checkpoint, clip, 0.5)
+    assert anomalous_count(at) == expected_flags(checkpoint, clip)
 
 
 def test_a_bad_upload_shows_an_error_not_an_exception(app_env):
@@ -404,7 +442,8 @@ def test_evaluate_page_scores_a_clip_against_an_uploaded_labels_file(app_env):
     assert_clean(at)
     checkpoint = at.multiselect(key="evaluate.checkpoints").value[0]
     scores = api.score_video(api.load(checkpoint, device="cpu"), sample_path(app_env["samples"], "test_02"), keep_maps=False)
-    expected = evaluate({"test_02": scores.scores}, {"test_02": np.asarray(labels)})
+    decided = np.asarray(scores.scored, dtype=bool)  # the paper protocol drops the undecidable first frames
+    expected = evaluate({"test_02": scores.scores[decided]}, {"test_02": np.asarray(labels)[decided]})
     assert [m.value for m in at.metric if m.label == "Micro AUC"] == [f"{expected.micro_auc:.4f}"]
 
 
@@ -425,3 +464,120 @@ def test_score_page_with_two_models_overlays_their_timelines(app_env):
     lines = [t for t in overlay if t.get("mode") == "lines"]
     assert [t["name"] for t in lines] == [source.name, "twin"]
     np.testing.assert_allclose(trace_values(lines[0]["y"]), trace_values(lines[1]["y"]))  # same weights, same scores
+
+
+# --------------------------------------------------------------------------- calibrated verdicts
+def test_score_page_calibrated_verdict_by_default(cal_env):
+    from vadlab.calibration import SCALE_CALIBRATED
+
+    at = run_page("score")
+    assert_clean(at)
+    assert at.multiselect(key="score.checkpoints").value == [str(cal_env["calibrated"])]
+    calibration = api.load(cal_env["calibrated"], device="cpu").calibration.for_key("mean")
+    assert at.selectbox(key="score.normalize").value == "calibrated" and at.selectbox(key="score.far").value == 1e-3
+    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(1e-3))
+    captions = [c.value for c in at.caption]
+    assert any(SCALE_CALIBRATED.format(far="1 in 1,000") in c.lower() for c in captions), captions  # one sentence
+    assert not any("no calibration" in w.value for w in at.warning)
+    assert anomalous_count(at) == expected_flags(str(cal_env["calibrated"]), sample_path(cal_env["samples"]))
+
+    # a normal clip (a training clip of the scene): no alert
+    at.selectbox(key="score.sample").set_value("training/train_01").run()
+    assert_clean(at)
+    assert not at.error, [e.value for e in at.error]  # no anomaly alert banner
+    assert len(at.success) == 1 and at.success[0].value.startswith("No anomaly in train_01")
+
+    # another false-alarm rate: the slider starts again from its calibrated threshold
+    at.selectbox(key="score.far").set_value(1e-2).run()
+    assert_clean(at)
+    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(1e-2))
+    assert any(SCALE_CALIBRATED.format(far="1 in 100") in c.value.lower() for c in at.caption)
+
+
+def test_score_page_falls_back_visibly_without_a_calibration(cal_env):
+    at = run_page("score")
+    at.multiselect(key="score.checkpoints").set_value([str(cal_env["uncalibrated"])]).run()
+    assert_clean(at)
+    fallback = [w.value for w in at.warning if "Fallback to per-video min-max" in w.value]
+    assert len(fallback) == 1 and "no calibration" in fallback[0] and "conv_ae_uncalibrated" in fallback[0]
+    assert threshold_widget(at, "score").key == "score.threshold" and threshold_widget(at, "score").value == 0.5
+    assert anomalous_count(at) == expected_flags(str(cal_env["uncalibrated"]), sample_path(cal_env["samples"]))
+
+    # with a calibrated model on the same clip: one slider on the calibrated scale; the other model
+    # is flagged at min-max 0.5, and its note names it
+    at.multiselect(key="score.checkpoints").set_value([str(cal_env["calibrated"]), str(cal_env["uncalibrated"])]).run()
+    assert_clean(at)
+    calibration = api.load(cal_env["calibrated"], device="cpu").calibration.for_key("mean")
+    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(1e-3))
+    fallback = [w.value for w in at.warning if "Fallback to per-video min-max" in w.value]
+    assert len(fallback) == 1 and "conv_ae_uncalibrated" in fallback[0] and "threshold 0.50" in fallback[0]
+
+
+def test_score_csv_header_records_protocol_threshold_and_calibration(cal_env):
+    from vadlab import export
+    from vadlab.ui import flag, verdict_meta
+
+    loaded = api.load(cal_env["calibrated"], device="cpu")
+    frame_scores = api.score_video(loaded, sample_path(cal_env["samples"]), keep_maps=False)
+    flagged = flag(frame_scores, "key", calibration=loaded.calibration)
+    verdict = api.verdict(loaded, frame_scores)  # what `vadlab score` decides with its defaults
+    np.testing.assert_allclose(flagged.normalized, verdict.values)
+    assert flagged.threshold == verdict.threshold and len(flagged.events) == len(verdict.events)
+    header = dict(line[2:].split(": ", 1) for line in
+                  export.scores_to_csv(frame_scores, flagged.normalized, flagged.threshold,
+                                       meta=verdict_meta(flagged, "conv_ae_calibrated")).splitlines() if line.startswith("# "))
+    assert header["checkpoint"] == "conv_ae_calibrated"
+    assert json.loads(header["protocol"]) == {"pooling": "mean", "normalize": "calibrated", "smooth_sigma": 1.0,
+                                              "min_length": 3, "merge_gap": 0}
+    assert json.loads(header["verdict"])["threshold"] == verdict.threshold and json.loads(header["verdict"])["far"] == 1e-3
+    assert json.loads(header["verdict"])["threshold_from"] == "the scale's default"
+    calibration = json.loads(header["calibration"])
+    assert calibration["frames"] == loaded.calibration.count and calibration["source"] == loaded.calibration.source
+
+    uncalibrated = api.load(cal_env["uncalibrated"], device="cpu")
+    meta = verdict_meta(flag(frame_scores, "key", calibration=uncalibrated.calibration), "conv_ae_uncalibrated")
+    assert meta["calibration"] is None and meta["calibration_note"].startswith("no calibration")
+    assert meta["protocol"]["normalize"] == "minmax"
+
+
+def test_evaluate_page_protocol_explorer_matches_api_protocol_table(cal_env):
+    from vadlab.protocol import PAPER, Protocol
+
+    at = run_page("evaluate")
+    at.button(key="evaluate.run").click().run()
+    assert_clean(at)
+    spec = f"synthetic:{cal_env['samples']}"
+    loaded = api.load(cal_env["calibrated"], device="cpu")
+    rows = api.protocol_table(loaded, spec)
+    table = next(d.value for d in at.dataframe if "micro AUC" in d.value.columns)
+    assert list(table["paper"]) == ["paper"] + [""] * (len(rows) - 1)  # the paper's protocol first
+    assert list(table["protocol"]) == [r["protocol"]["description"] for r in rows]
+    np.testing.assert_array_equal(table["micro AUC"].to_numpy(float), [r["micro_auc"] for r in rows])
+    np.testing.assert_array_equal(table["macro AUC"].to_numpy(float), [r["macro_auc"] for r in rows])
+    np.testing.assert_array_equal(table["EER"].to_numpy(float), [r["eer"] for r in rows])
+    assert any(c.value == f"Protocol: {PAPER.describe()}." for c in at.caption)
+    roc = [t["name"] for t in chart_traces(at, len(at.get("plotly_chart")) - 1) if t.get("mode") == "lines"]
+    assert [n.split(" (AUC")[0] for n in roc if n != "chance"] == [f"A: {rows[0]['protocol']['description']}",
+                                                                    f"B: {rows[1]['protocol']['description']}"]
+
+    # another protocol: the headline numbers follow it, from the cached scores
+    at.selectbox(key="evaluate.protocol.pooling").set_value("patch").run()
+    at.selectbox(key="evaluate.protocol.normalize").set_value("calibrated").run()
+    assert_clean(at)
+    protocol = Protocol(pooling="patch", patch=16, normalize="calibrated")
+    expected = api.evaluate(loaded, spec, protocol=protocol)
+    assert [m.value for m in at.metric if m.label == "Micro AUC"] == [f"{expected.micro_auc:.4f}"]
+    assert any(c.value == f"Protocol: {protocol.describe()}." for c in at.caption)
+
+
+def test_a_supervised_checkpoint_is_flagged_in_sample_on_evaluate_and_compare(app_env):
+    supervised = app_env["checkpoints"] / "lrcn_gan_synthetic"
+    if not supervised.with_suffix(".safetensors").exists():
+        pytest.skip("no shipped lrcn_gan_synthetic checkpoint")
+    for page, button in (("evaluate", "evaluate.run"), ("compare", "compare.run")):
+        at = run_page(page)
+        at.multiselect(key=f"{page}.checkpoints").set_value([str(supervised)]).run()
+        at.button(key=button).click().run()
+        assert_clean(at)
+        in_sample = [w.value for w in at.warning if w.value.startswith("**In-sample:**")]
+        assert len(in_sample) == 1 and "lrcn_gan_synthetic" in in_sample[0] and "`vadlab cv" in in_sample[0], in_sample

@@ -83,6 +83,9 @@ def test_notebook_page_build_save_reload_export(lab_env, tmp_path):
     doc = json.loads(at.session_state["notebook.saved_json"])
     assert [c["kind"] for c in doc["cells"]] == ["clip", "model", "score", "inspect"]  # the starter notebook
     assert at.session_state["notebook.scores_csv"] is not None
+    # the score cell's verdict: this checkpoint has no calibration, and the page says so
+    assert at.selectbox(key=f"notebook.cell.{doc['cells'][2]['id']}.far").value == 1e-3
+    assert any("Fallback to per-video min-max" in w.value and "no calibration" in w.value for w in at.warning)
 
     # build on it: an explain cell and an evaluate cell
     for kind in ("explain", "evaluate"):

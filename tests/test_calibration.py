@@ -74,3 +74,14 @@ def test_fit_calibration_uses_only_decided_frames_and_records_them():
     assert cal.count == 3 * 36 and cal.frames[1] == {"video": "v1", "start": 14, "end": 49}
     assert abs(cal.scores["mean"].mean) < 0.5  # the 100s were left out
     assert Calibration.from_dict(cal.to_dict()).to_dict() == cal.to_dict()
+
+
+def test_undecidable_first_frames_never_raise_an_alert_alone():
+    s = np.zeros(30)
+    s[:5] = 50.0  # the first window's high score, copied onto the frames before it
+    scored = np.ones(30, bool)
+    scored[:4] = False
+    fs = FrameScores("clip", s, s, scored, "psnr")
+    cal = ScoreCalibration("mean", "identity", 0.0, 1.0, 1000, {"0.5": 0.0, "1": 3.0})
+    verdict = assess(fs, Calibration({"mean": cal}, "x", [], "test"), smooth_sigma=0.0, min_length=3)
+    assert not verdict.flagged[:4].any() and verdict.events == []  # one decided frame above: shorter than 3

@@ -25,7 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Path:
-    """A folder with a real 14-frame mp4 + labels.json and two real (untrained) tiny checkpoints."""
+    """A folder with a real 14-frame mp4 + labels.json and two real (untrained) tiny checkpoints; the
+    conv_ae one calibrated on a 30-frame normal clip of the same scene, the ffp one not calibrated."""
+    from vadlab import api
+    from vadlab.calibration import fit_calibration
+
     root = tmp_path_factory.mktemp("lab")
     clip = generate_clip(3, n_frames=14, width=64, height=48, anomalies=("large_object",), name="walk")
     write_video(root / "videos" / "walk.mp4", clip.frames, fps=10.0, crf=18)
@@ -36,6 +40,10 @@ def lab(tmp_path_factory) -> Path:
         spec = get_spec(family)
         save_checkpoint(root / "ck" / f"{family}_tiny", model, window=model.config.window, target=spec.target,
                         score_kind=spec.score_kind)
+    normal = generate_clip(4, n_frames=30, width=64, height=48, scene_seed=3, name="normal")
+    loaded = api.load(root / "ck" / "conv_ae_tiny", device="cpu")
+    scored = api.score_video(loaded, normal.frames, name="normal", keep_maps=False)
+    api.save_calibration(root / "ck" / "conv_ae_tiny", fit_calibration([scored], "mse", "test", "a normal clip"))
     return root
 
 
@@ -70,6 +78,7 @@ def test_json_round_trip():
     ('{"cells": [{"kind": "train", "params": {}}]}', "unknown kind 'train'"),
     ('{"cells": [{"kind": "clip", "params": {}}]}', "missing required parameter 'video'"),
     ('{"cells": [{"kind": "score", "params": {"batch": 3}}]}', "unknown parameter"),
+    ('{"cells": [{"kind": "score", "params": {"far": 0.5}}]}', "'far' must be one of"),
     ('{"cells": [{"kind": "inspect", "params": {"frame": "ten"}}]}', "'frame' must be int"),
     ('{"cells": [{"kind": "explain", "params": {"method": "lime"}}]}', "'method' must be one of"),
     ('{"cells": [{"kind": "explain", "params": {"options": {"n_steps": 4}}}]}', "unknown parameter"),
@@ -128,6 +137,36 @@ def test_run_produces_every_output_and_uses_the_cache(lab):
     np.testing.assert_allclose(fourth[2].output["scores"]["ffp_tiny"].scores, scored["scores"]["ffp_tiny"].scores, rtol=1e-5)
 
 
+def test_score_cell_judges_against_the_calibration_and_a_new_rate_does_not_rescore(lab):
+    from vadlab import api
+    from vadlab.calibration import NO_CALIBRATION
+
+    nb = Notebook()
+    nb.add("clip", video="videos/walk.mp4")
+    nb.add("model", checkpoints=["ck/conv_ae_tiny", "ck/ffp_tiny"], device="cpu")
+    nb.add("score", batch_size=8)
+    nb.add("inspect", frame=9)
+    cache = NotebookCache()
+    first = run(nb, cache, root=lab)
+    assert [r.error for r in first] == [None] * 4
+    verdicts = first[2].output["verdicts"]
+    calibration = api.load(lab / "ck" / "conv_ae_tiny", device="cpu").calibration.for_key("mean")
+    calibrated, fallback = verdicts["conv_ae_tiny"], verdicts["ffp_tiny"]
+    assert calibrated.calibrated and calibrated.threshold == calibration.threshold(1e-3)
+    assert not fallback.calibrated and fallback.threshold == 0.5 and NO_CALIBRATION in fallback.notes
+    row = first[3].output["rows"][0]
+    assert row["verdict_score"] == calibrated.values[9] and row["threshold"] == calibrated.threshold
+    assert row["alert"] == bool(calibrated.flagged[9]) and row["scale"] == "calibrated"
+
+    # another false-alarm rate: a new verdict (and inspect), from the same scoring pass
+    nb.cells[2].params["far"] = 1e-2
+    second = run(nb, cache, root=lab)
+    assert [r.cached for r in second] == [True, True, False, False]
+    assert second[2].output["scores"] is first[2].output["scores"]
+    assert second[2].output["verdicts"]["conv_ae_tiny"].threshold == calibration.threshold(1e-2)
+    assert second[3].output["rows"][0]["threshold"] == calibration.threshold(1e-2)
+
+
 def test_run_reports_errors_in_the_cell_and_goes_on(lab):
     nb = Notebook()
     nb.add("score")
@@ -160,6 +199,8 @@ def test_exported_script_reproduces_the_scores(lab, tmp_path):
     figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
     assert "cell_3_score.html" in figures and "cell_5_explain.html" in figures and "cell_6_evaluate.html" in figures
     assert "micro_auc" in proc.stdout
+    assert "conv_ae_tiny: " in proc.stdout and "(calibrated, 1 in 1,000 false alarms per normal frame)" in proc.stdout
+    assert "ffp_tiny: " in proc.stdout and "(per-video min-max)" in proc.stdout and "note: this checkpoint has no calibration" in proc.stdout
 
 
 def test_ipynb_is_valid_nbformat_4(lab):

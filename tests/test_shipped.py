@@ -14,6 +14,7 @@ import pytest
 
 from vadlab import api
 from vadlab.checkpoint import read_metadata
+from vadlab.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p.with_suffix("") for p in (ROOT / "checkpoints").glob("*.safetensors"))
@@ -41,14 +42,24 @@ def test_shipped_checkpoint_loads_on_cpu(stem):
     assert not Path(str(stem) + ".trainstate.json").exists()
 
 
+@pytest.mark.parametrize("stem", SHIPPED, ids=lambda p: p.name)
+def test_shipped_checkpoint_is_calibrated_on_normal_frames(stem):
+    cal = api.load(stem, device="cpu").calibration
+    assert cal is not None, f"{stem.name}: no calibration (run `vadlab calibrate`)"
+    assert cal.count >= 100 and cal.frames and not cal.in_sample
+    assert cal.for_key("mean").threshold(1e-3) >= 3.09  # never below the Gaussian quantile
+
+
 @pytest.mark.parametrize("stem", WITH_METRICS, ids=lambda p: p.name)
 def test_stored_metrics_are_reproduced(stem):
     meta = read_metadata(stem)
     stored = meta["metrics"]
+    assert stored.get("protocol"), f"{stem.name}: its metrics do not say under which protocol they were made"
+    protocol = Protocol.from_dict(stored["protocol"])
     spec, path = _data_spec(stored["eval_data"])
     if not path.exists():
         pytest.skip(f"{stem.name} was evaluated on {stored['eval_data']}, which is not here ({path})")
-    result = api.evaluate(api.load(stem, device="cpu"), spec)
+    result = api.evaluate(api.load(stem, device="cpu"), spec, protocol=protocol)
     for key in ("micro_auc", "macro_auc", "eer"):
         if stored.get(key) is None:
             continue

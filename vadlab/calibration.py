@@ -232,9 +232,11 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: float = DEF
         values, thr, scale = raw, float(threshold), f"raw {fs.score_kind} scores, not normalised"
     else:
         raise CalibrationError(f"unknown verdict scale '{normalize}'; choose calibrated, minmax or none")
-    flagged = values >= thr
-    events = find_events(values, thr, min_length=min_length, merge_gap=merge_gap)
+    # the first frames no full window covers copy the first score: they never raise an alert alone
     decided = np.asarray(fs.scored, dtype=bool)
+    flagged = (values >= thr) & decided
+    below = min(float(np.min(values)), thr) - 1.0
+    events = find_events(np.where(decided, values, below), thr, min_length=min_length, merge_gap=merge_gap)
     share = float(flagged[decided].mean()) if decided.any() else 0.0
     out_of_scene = calibrated and share > OUT_OF_SCENE_FRACTION
     if out_of_scene:

@@ -5,21 +5,25 @@ Cells and what each one consumes (always the nearest cell of that kind ABOVE it)
 
     clip      {video, labels}            decodes a video (file or frame folder)        -> frames, labels
     model     {checkpoints, device}      loads one or more checkpoints                 -> models
-    score     {batch_size}               scores every frame with every model  (clip, model)
-    inspect   {frame}                    one frame: scores, real | output | error map  (clip, score)
+    score     {batch_size, far}          scores every frame with every model and judges the clip: the
+                                         calibrated verdict at false-alarm rate `far`  (clip, model)
+    inspect   {frame}                    one frame: scores, verdict, real | output | error map  (clip, score)
     explain   {method, options, frame, model}  Captum attribution of a frame's score
                                          (clip, model, and inspect when `frame` is null)
     evaluate  {normalize, smooth_sigma}  frame-level AUC / EER / PR-AUC vs the clip's labels (clip, score)
 
 `run` re-executes a cell only when its key changed: the key hashes the cell's kind, its params
 (defaults filled in), the files it reads (path, mtime, size) and the keys of the cells it consumes,
-so changing the inspect frame re-runs inspect (and an explain that follows it), never score.
+so changing the inspect frame re-runs inspect (and an explain that follows it), never score. A new
+false-alarm rate re-runs the score cell's verdict, not its scoring pass (kept in the cache by the
+clip, the models and the batch size).
 
 Paths in cells are relative to the repository root (or absolute). No Streamlit here.
 """
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -78,7 +82,11 @@ PARAMS: dict[str, dict[str, Param]] = {
         "checkpoints": Param((list,), help="checkpoint paths (stem, .safetensors or .json)"),
         "device": Param((str,), "auto", help='"auto", "cpu", "cuda" or "cuda:N"'),
     },
-    "score": {"batch_size": Param((int,), 32, help="windows per forward pass")},
+    "score": {
+        "batch_size": Param((int,), 32, help="windows per forward pass"),
+        "far": Param((float,), 1e-3, (1e-2, 1e-3, 1e-4),
+                     help="target false-alarm rate per normal frame: sets the calibrated alert threshold"),
+    },
     "inspect": {"frame": Param((int,), 0, help="frame index (0-based)")},
     "explain": {
         "method": Param((str,), "saliency", ("integrated_gradients", "saliency", "occlusion", "gradient_shap")),
@@ -288,6 +296,33 @@ def unique_name(existing: Mapping[str, Any], name: str) -> str:
     return f"{name}#{i}"
 
 
+def verdict_timelines(verdicts: Mapping[str, Any], labels: Optional[np.ndarray] = None, fps: float = 25.0,
+                      title: str = "anomaly verdict"):
+    """Every model's verdict values of one clip overlaid, with the threshold of the first calibrated
+    verdict (calibrated scores share one scale), else of the first (per-video min-max fallback).
+
+    verdicts: model name -> `vadlab.calibration.Verdict` (the output of a score cell)."""
+    from vadlab import plots
+
+    lead = next((v for v in verdicts.values() if v.calibrated), next(iter(verdicts.values())))
+    return plots.timelines({name: v.values for name, v in verdicts.items()}, threshold=lead.threshold, labels=labels,
+                           fps=fps, title=title,
+                           y_title="calibrated score (σ above normal)" if lead.calibrated else "score (min-max per video)")
+
+
+def verdict_lines(verdicts: Mapping[str, Any]) -> list[str]:
+    """One line per model: how many frames and alert events its verdict flags, on which scale, and
+    its notes (no calibration, a clip outside the model's normal)."""
+    from vadlab.calibration import format_far
+
+    lines = []
+    for name, v in verdicts.items():
+        scale = f"calibrated, {format_far(v.far)} false alarms per normal frame" if v.calibrated else "per-video min-max"
+        lines.append(f"{name}: {v.n_flagged} frames at or above {v.threshold:.3f} ({scale}), {len(v.events)} alert event(s)")
+        lines.extend(f"  note: {note}" for note in v.notes)
+    return lines
+
+
 def scores_csv(scores: Mapping[str, Any]) -> str:
     """Per-frame scores of every model as CSV: model,video,frame,score,raw (floats written exactly, repr).
 
@@ -399,6 +434,12 @@ def cell_key(cell: Cell, upstream: Mapping[str, str], root: Optional[Path] = Non
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+def _scoring_pass_key(cell: Cell, upstream: Mapping[str, str], root: Optional[Path] = None) -> str:
+    """The cache key of a score cell's scoring pass: its clip, models and batch size, not the verdict's
+    false-alarm rate (a new rate re-judges the same scores)."""
+    return "pass:" + cell_key(Cell("score", {"batch_size": cell.resolved_params()["batch_size"]}), upstream, root)
+
+
 def _labels_arg(labels: str, root: Optional[Path]) -> str:
     return labels if labels in ("auto", "none") else str(resolve_path(labels, root))
 
@@ -423,32 +464,37 @@ def _run_model(p: dict, up: dict, root: Optional[Path]) -> dict:
     return {"models": models}
 
 
-def _run_score(p: dict, up: dict, root: Optional[Path]) -> dict:
-    from vadlab import api, plots
-    from vadlab.metrics import normalize_scores
+def _run_score(p: dict, up: dict, root: Optional[Path], passes: Optional["NotebookCache"] = None,
+               pass_key: str = "") -> dict:
+    from vadlab import api
 
     clip, models = up["clip"], up["model"]["models"]
-    scores = {name: api.score_video(loaded, clip["video"], name=clip["name"], batch_size=p["batch_size"])
-              for name, loaded in models.items()}
-    figure = plots.timelines({name: normalize_scores(fs.scores) for name, fs in scores.items()},
-                             labels=clip["labels"], fps=clip["fps"], title=f"{clip['name']}: normalised anomaly score",
-                             y_title="score (min-max per video)")
-    return {"scores": scores, "figure": figure}
+    scored = passes.get(pass_key) if passes is not None else None
+    if scored is None:  # the scoring pass: only a new clip, model or batch size runs it again
+        scored = {"scores": {name: api.score_video(loaded, clip["video"], name=clip["name"], batch_size=p["batch_size"])
+                             for name, loaded in models.items()}}
+        if passes is not None:
+            passes.put(pass_key, scored)
+    scores = scored["scores"]
+    verdicts = {name: api.verdict(models[name], fs, far=p["far"]) for name, fs in scores.items()}
+    figure = verdict_timelines(verdicts, labels=clip["labels"], fps=clip["fps"], title=f"{clip['name']}: anomaly verdict")
+    return {"scores": scores, "verdicts": verdicts, "figure": figure}
 
 
 def _run_inspect(p: dict, up: dict, root: Optional[Path]) -> dict:
     from vadlab import explain
-    from vadlab.metrics import normalize_scores
 
-    clip, scores = up["clip"], up["score"]["scores"]
+    clip, scores, verdicts = up["clip"], up["score"]["scores"], up["score"]["verdicts"]
     frame = p["frame"]
     if frame >= clip["n_frames"]:
         raise IndexError(f"frame {frame} is outside {clip['name']} (0..{clip['n_frames'] - 1})")
     rows, figures = [], {}
     for name, fs in scores.items():
-        normalized = normalize_scores(fs.scores)
+        verdict = verdicts[name]
         rows.append({"model": name, "frame": frame, "score": float(fs.scores[frame]),
-                     "normalized_score": float(normalized[frame]), "scored": bool(fs.scored[frame]),
+                     "verdict_score": float(verdict.values[frame]), "threshold": float(verdict.threshold),
+                     "alert": bool(verdict.flagged[frame]), "scale": "calibrated" if verdict.calibrated else "min-max",
+                     "scored": bool(fs.scored[frame]),
                      "label": None if clip["labels"] is None else int(clip["labels"][frame])})
         figures[name] = explain.scored_frame_figure(clip["video"].frames[frame], fs, frame, title=f"{name} · frame {frame}")
     return {"frame": frame, "rows": rows, "figures": figures}
@@ -495,7 +541,8 @@ def run(notebook: Notebook, cache: Optional[NotebookCache] = None, root: Optiona
     """Run the cells in order; each consumes the nearest cell above it of every kind it needs.
 
     Outputs by kind: clip {video, path, name, labels, n_frames, fps}; model {models: name ->
-    LoadedModel}; score {scores: name -> FrameScores, figure}; inspect {frame, rows, figures};
+    LoadedModel}; score {scores: name -> FrameScores, verdicts: name -> Verdict, figure}; inspect
+    {frame, rows, figures};
     explain {model, frame, explanation, attribution, figure}; evaluate {results: name -> EvalResult,
     rows, figure}. A failing cell gets `error` (the message) and the cells that need it fail too;
     the others still run. A cell whose key is in `cache` is not re-executed (`cached` = True).
@@ -529,8 +576,11 @@ def run(notebook: Notebook, cache: Optional[NotebookCache] = None, root: Optiona
                 if on_cell is not None:
                     on_cell(i, cell)
                 started = time.perf_counter()
+                execute = _EXECUTORS[cell.kind]
+                if cell.kind == "score":
+                    execute = functools.partial(_run_score, passes=cache, pass_key=_scoring_pass_key(cell, upstream, root))
                 try:
-                    output = _EXECUTORS[cell.kind](cell.resolved_params(), {k: latest[k].output for k in upstream}, root)
+                    output = execute(cell.resolved_params(), {k: latest[k].output for k in upstream}, root)
                 except Exception as exc:  # noqa: BLE001 - reported in the cell; the notebook goes on
                     result.error = f"{type(exc).__name__}: {exc}"
                 else:
@@ -581,16 +631,19 @@ def _cell_code(index: int, cell: Cell) -> str:
         return (
             f"scores = {{name: api.score_video(loaded, video, name=video_name, batch_size={p['batch_size']})\n"
             "          for name, loaded in models.items()}\n"
-            "show(plots.timelines({name: metrics.normalize_scores(fs.scores) for name, fs in scores.items()},\n"
-            "                     labels=labels, fps=video.info.fps or 25.0, title=f'{video_name}: normalised anomaly score',\n"
-            f"                     y_title='score (min-max per video)'), {tag!r})\n"
+            "# the verdict: calibrated against each checkpoint's normal frames (per-video min-max without a calibration)\n"
+            f"verdicts = {{name: api.verdict(models[name], fs, far={p['far']!r}) for name, fs in scores.items()}}\n"
+            "print('\\n'.join(verdict_lines(verdicts)))\n"
+            "show(verdict_timelines(verdicts, labels=labels, fps=video.info.fps or 25.0,\n"
+            f"                       title=f'{{video_name}}: anomaly verdict'), {tag!r})\n"
         )
     if cell.kind == "inspect":
         return (
             f"frame = {p['frame']}\n"
             "for name, fs in scores.items():\n"
-            "    normalized = metrics.normalize_scores(fs.scores)\n"
-            "    print(f'{name}: frame {frame} score {fs.scores[frame]:.6g} (normalised {normalized[frame]:.3f})')\n"
+            "    v = verdicts[name]\n"
+            "    print(f'{name}: frame {frame} score {fs.scores[frame]:.6g}, verdict score {v.values[frame]:.3f} '\n"
+            "          f'(threshold {v.threshold:.3f}: {\"ALERT\" if v.flagged[frame] else \"normal\"})')\n"
             "    show(explain.scored_frame_figure(video.frames[frame], fs, frame, title=f'{name} · frame {frame}'),\n"
             f"         f'{tag}_{{name}}')\n"
         )
@@ -633,7 +686,7 @@ def _setup_code(root: Path, script: bool) -> str:
         "from pathlib import Path\n\n"
         "import numpy as np\n\n"
         "from vadlab import api, explain, metrics, plots\n"
-        "from vadlab.notebook import clip_labels, scores_csv, unique_name\n\n"
+        "from vadlab.notebook import clip_labels, scores_csv, unique_name, verdict_lines, verdict_timelines\n\n"
         "# Relative paths in the notebook are relative to the vadlab repository.\n"
         f"ROOT = Path(os.environ.get('VADLAB_ROOT', {str(root)!r}))\n\n\n"
         "def resolve(path):\n"

@@ -3,7 +3,8 @@
 Pages import this package (`from vadlab import ui`) and nothing below it: cached loaders
 (`ui.decode`, `ui.score`, `ui.load_model`, `ui.checkpoint_calibration`, `ui.evaluate_dataset`), widget
 groups (`ui.checkpoints_picker`, `ui.video_source_picker`, `ui.verdict_controls`, `ui.protocol_controls`,
-...), views (`ui.clip_verdicts`, `ui.alert_banner`, `ui.timeline_with_slider`, `ui.protocol_explorer`, ...), attribution widgets (`ui.attribution_params`),
+...), views (`ui.clip_verdicts`, `ui.alert_banner`, `ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in
+`views`, `verdict_view` and `evaluation_view`), attribution widgets (`ui.attribution_params`),
 the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
 keys (`ui.state`), confined paths (`ui.paths`), background training (`ui.training`) and one
 Streamlit workaround (`ui.compat`: deep links on a fresh server).
@@ -43,40 +44,44 @@ from vadlab.ui.notebook_view import (
     notebook_open_controls,
     notebook_session,
 )
-from vadlab.ui.views import (
-    Flagged,
-    alert_banner,
-    anomalous_frames_text,
-    annotated_video,
-    clip_comparison_table,
-    clip_verdicts,
-    compare_panels,
+from vadlab.ui.evaluation_view import (
     curves,
-    demo,
-    downloads,
-    events_table,
-    flag,
-    frame_panels,
     in_sample_warnings,
-    loss_chart,
     metric_cards,
-    models_notes,
-    overlay_timeline,
-    overlay_timeline_with_slider,
     per_video_table,
     pooled,
-    postprocessed,
-    presenter_view,
     protocol_description,
     protocol_explorer,
     protocol_frames,
     summary_table,
     threshold_report,
+)
+from vadlab.ui.verdict_view import (
+    Flagged,
+    alert_banner,
+    anomalous_frames_text,
+    clip_verdicts,
+    flag,
+    models_notes,
+    verdict_meta,
+    verdict_notes,
+)
+from vadlab.ui.views import (
+    annotated_video,
+    clip_comparison_table,
+    compare_panels,
+    demo,
+    downloads,
+    events_table,
+    frame_panels,
+    loss_chart,
+    overlay_timeline,
+    overlay_timeline_with_slider,
+    postprocessed,
+    presenter_view,
     timeline_with_slider,
     training_progress_foreground,
     training_status,
-    verdict_meta,
-    verdict_notes,
     video_notes,
     zoo_table,
 )
@@ -91,7 +96,6 @@ from vadlab.ui.widgets import (
     device_choices,
     device_description,
     labels_upload,
-    postprocess_controls,
     protocol_controls,
     sample_clips,
     sample_source,

@@ -117,11 +117,12 @@ class CheckpointEntry:
     auc: Optional[float] = None
     size_mb: float = 0.0
     error: Optional[str] = None
+    calibrated: bool = False  # holds a normal-data calibration (calibrated verdicts)
 
     @property
     def label(self) -> str:
         auc = f", AUC {self.auc:.3f}" if self.auc is not None else ""
-        return f"{self.name} ({self.family}, trained on {self.trained_on}{auc})"
+        return f"{self.name} ({self.family}, trained on {self.trained_on}{auc}{', calibrated' if self.calibrated else ''})"
 
     @property
     def mtime_ns(self) -> int:
@@ -150,6 +151,7 @@ def _entry(row: dict, origin: str) -> CheckpointEntry:
         target=str(meta.get("target", "window")),
         auc=float(auc) if isinstance(auc, (int, float)) and np.isfinite(auc) else None,
         size_mb=round(float(row.get("size_mb") or 0.0), 2),
+        calibrated=bool(meta.get("calibration")),
     )
 
 

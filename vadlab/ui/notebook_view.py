@@ -12,10 +12,12 @@ import re
 import streamlit as st
 
 from vadlab import explain, notebook
+from vadlab.calibration import format_far
 from vadlab.ui import paths
 from vadlab.ui.cache import usable_checkpoints
 from vadlab.ui.errors import user_errors
 from vadlab.ui.explain_view import attribution_params, seed
+from vadlab.ui.verdict_view import note_warnings
 from vadlab.ui.widgets import device_choices, sample_clips
 
 DOC = "notebook.doc"  # the Notebook being edited
@@ -118,9 +120,16 @@ def model_widgets(cell: notebook.Cell, latest: dict) -> None:
 
 
 def score_widgets(cell: notebook.Cell, latest: dict) -> None:
-    batch = st.number_input("Batch size", 1, 512, key=seed(wkey(cell, "batch_size"), int(cell.params.get("batch_size", 32))),
-                            help="Windows per forward pass (speed only: the scores do not change).")
-    cell.params["batch_size"] = int(batch)
+    p = cell.resolved_params()
+    col_batch, col_far = st.columns(2)
+    batch = col_batch.number_input("Batch size", 1, 512, key=seed(wkey(cell, "batch_size"), int(p["batch_size"])),
+                                   help="Windows per forward pass (speed only: the scores do not change).")
+    choices = list(notebook.PARAMS["score"]["far"].choices)
+    far = col_far.selectbox("Target false-alarm rate", choices, format_func=lambda f: f"{format_far(f)} normal frames",
+                            key=seed_choice(wkey(cell, "far"), float(p["far"]), choices),
+                            help="Sets the calibrated alert threshold of each checkpoint (a new rate re-judges the "
+                                 "same scores; nothing is re-scored).")
+    cell.params.update(batch_size=int(batch), far=float(far))
 
 
 def _frame_widget(cell: notebook.Cell, latest: dict, label: str, value: int) -> int:
@@ -182,7 +191,17 @@ def show_output(cell: notebook.Cell, out: dict) -> None:
                        f"{m.model.config.width}", "window": m.model.config.window, "scores": m.spec.score_kind}
                       for name, m in out["models"].items()], hide_index=True)
     elif cell.kind == "score":
+        verdicts = out["verdicts"]
+        for name, verdict in verdicts.items():
+            scene_note = verdict.notes[-1] if verdict.out_of_scene and verdict.notes else None  # `assess` adds it last
+            note_warnings(verdict.notes, scene_note, verdict.threshold, name)
+        st.dataframe([{"model": name, "scale": "calibrated" if v.calibrated else "min-max (no calibration)",
+                       "threshold": round(v.threshold, 3), "flagged frames": v.n_flagged, "alert events": len(v.events),
+                       "verdict": "ALERT" if v.events else "no anomaly"} for name, v in verdicts.items()],
+                     hide_index=True)
         st.plotly_chart(out["figure"], key=f"notebook.{cell.id}.timeline")
+        lead = next((v for v in verdicts.values() if v.calibrated), next(iter(verdicts.values())))
+        st.caption(f"{lead.scale[0].upper()}{lead.scale[1:]}.")
     elif cell.kind == "inspect":
         st.dataframe(out["rows"], hide_index=True)
         for name, figure in out["figures"].items():

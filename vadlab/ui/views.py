@@ -1,8 +1,10 @@
-"""Output views the pages share: alerts, the timeline synced with a frame slider, the frame panels
-(real | reconstruction | heatmap overlay), the events table, downloads, evaluation summaries.
+"""Output views the pages share: the timeline synced with a frame slider, the frame panels (real |
+reconstruction | heatmap overlay), the events table, downloads (headed by how the numbers were
+made), presenter mode, the model zoo and the demo, the clip comparison table, training progress.
+Verdicts and their alerts are in `verdict_view`, evaluation summaries in `evaluation_view`.
 
 All heavy inputs come from `vadlab.ui.cache`; these functions only post-process cached scores
-(cheap: a threshold or smoothing change never re-scores) and draw.
+(cheap: a threshold, false-alarm rate or smoothing change never re-scores) and draw.
 """
 from __future__ import annotations
 
@@ -11,154 +13,24 @@ import io
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from vadlab import api, export, plots
-from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, NO_CALIBRATION, Calibration, assess,
-                                format_far)
+from vadlab import export, plots
+from vadlab.calibration import NO_CALIBRATION
 from vadlab.data.video import Video
-from vadlab.metrics import find_events, postprocess, smooth_scores, threshold_metrics
-from vadlab.outputs import EvalResult, Event, FrameScores
-from vadlab.protocol import Protocol
+from vadlab.metrics import postprocess
+from vadlab.outputs import FrameScores
 from vadlab.ui import state
-from vadlab.ui.cache import (CheckpointEntry, ClipSource, checkpoint_calibration, dataset, dataset_scores,
-                             evaluate_dataset, in_sample_on, protocol_table, result_store, scores_key)
+from vadlab.ui.cache import CheckpointEntry, checkpoint_calibration, result_store, scores_key
 from vadlab.ui.errors import ERROR_ICON
-from vadlab.ui.widgets import VerdictSettings, default_threshold, threshold_slider
+from vadlab.ui.verdict_view import Flagged, alert_banner, flag, verdict_meta
 
 
 # --------------------------------------------------------------------------------------- analysis
-SCALE_MINMAX_CHOSEN = ("per-video min-max (the benchmark protocol): 0 = this clip's lowest score, 1 = its highest; "
-                       "every clip peaks at 1, so even a normal clip crosses a threshold on it")
-SCALE_ZSCORE = ("per-video z-score: standard deviations above this clip's own mean score; it ranks frames within "
-                "the clip, not against normal footage")
-AXIS_TITLES = {"calibrated": "calibrated score (σ above normal)", "minmax": "score (min-max per video)",
-               "zscore": "score (z-score per video)", "none": "raw score"}
-
-
-@dataclass(frozen=True)
-class Flagged:
-    """One video's verdict: its scores on the verdict's scale, flagged at a threshold (what every
-    view draws).
-
-    key: identity of the scores (checkpoint + clip), for caches of derived images and videos.
-    normalized: (N,) the scores the threshold applies to, after smoothing: calibrated z-scores
-    ("calibrated"), or per-video "minmax" / "zscore", or raw ("none"), exactly as `vadlab score`
-    computes them; events: the alerts (runs of at least `min_length` flagged frames).
-    normalize: the scale actually used ("minmax" when a calibrated verdict fell back).
-    scale: one sentence saying what the values mean; notes: what the user must know (no
-    calibration: the fallback; a clip far outside the model's normal).
-    """
-
-    key: str
-    frame_scores: FrameScores
-    normalized: np.ndarray
-    threshold: float
-    normalize: str
-    smooth_sigma: float
-    events: tuple[Event, ...]
-    scale: str = ""
-    notes: tuple[str, ...] = ()
-    calibrated: bool = False
-    far: Optional[float] = None
-    out_of_scene: bool = False
-    min_length: int = 1
-    merge_gap: int = 0
-    calibration: Optional[Calibration] = field(default=None, repr=False, compare=False)
-
-    @property
-    def n_frames(self) -> int:
-        return int(self.normalized.shape[0])
-
-    @property
-    def flagged(self) -> np.ndarray:
-        return self.normalized >= self.threshold
-
-    @property
-    def n_anomalous(self) -> int:
-        return int(np.count_nonzero(self.flagged))
-
-    @property
-    def labels(self) -> Optional[np.ndarray]:
-        return self.frame_scores.labels
-
-    @property
-    def fps(self) -> float:
-        return float(self.frame_scores.fps or 25.0)
-
-    @property
-    def axis_title(self) -> str:
-        return AXIS_TITLES.get(self.normalize, "score")
-
-    def counts(self) -> Optional[dict]:
-        """TP/FP/FN/TN, precision, recall, F1 at the threshold when ground truth is known."""
-        if self.labels is None:
-            return None
-        return threshold_metrics(self.normalized, self.labels, self.threshold)
-
-
-def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smooth_sigma: float = DEFAULT_SMOOTH,
-         threshold: Optional[float] = None, min_length: int = DEFAULT_MIN_LENGTH, merge_gap: int = 0, *,
-         calibration: Optional[Calibration] = None, far: float = DEFAULT_FAR) -> Flagged:
-    """One video's verdict, as `vadlab score --normalize --far --smooth --threshold --min-length`.
-
-    normalize "calibrated" (the default): `vadlab.calibration.assess` against the checkpoint's
-    calibration, threshold (when None) the calibrated one for the false-alarm rate `far`; without a
-    calibration it falls back to per-video min-max at 0.5 and says so in `notes`. "minmax" /
-    "none": `assess` on that scale; "zscore": per-video z-score. threshold None: the scale's default
-    (`widgets.default_threshold`)."""
-    if normalize == "zscore":
-        values = postprocess(frame_scores.scores, normalize="zscore", smooth_sigma=smooth_sigma)
-        thr = 2.0 if threshold is None else float(threshold)
-        events = find_events(values, thr, min_length=min_length, merge_gap=merge_gap)
-        return Flagged(key, frame_scores, values, thr, "zscore", float(smooth_sigma), tuple(events), scale=SCALE_ZSCORE,
-                       min_length=int(min_length), merge_gap=int(merge_gap))
-    if normalize == "none" and threshold is None:
-        threshold = default_threshold(smooth_scores(frame_scores.scores, smooth_sigma), "none")
-    verdict = assess(frame_scores, calibration, far=far, smooth_sigma=smooth_sigma, min_length=min_length,
-                     merge_gap=merge_gap, threshold=threshold, normalize=normalize)
-    used = "calibrated" if verdict.calibrated else ("none" if normalize == "none" else "minmax")
-    scale = SCALE_MINMAX_CHOSEN if normalize == "minmax" else verdict.scale
-    return Flagged(key, frame_scores, verdict.values, float(verdict.threshold), used, float(smooth_sigma),
-                   tuple(verdict.events), scale=scale, notes=tuple(verdict.notes), calibrated=verdict.calibrated,
-                   far=verdict.far, out_of_scene=verdict.out_of_scene, min_length=int(min_length),
-                   merge_gap=int(merge_gap), calibration=calibration if verdict.calibrated else None)
-
-
-def clip_verdicts(page: str, scores: Mapping[str, FrameScores], entries: Mapping[str, CheckpointEntry],
-                  source: ClipSource, settings: VerdictSettings, detail: Optional[str] = None) -> dict[str, Flagged]:
-    """Every model's verdict on one clip, with ONE threshold slider on their shared scale.
-
-    Calibrated scores share one scale (standard deviations above each model's own normal frames),
-    so the slider applies to every calibrated model; its default is the calibrated threshold of
-    `detail` (else the first calibrated model) for the chosen false-alarm rate. A model without a
-    calibration is flagged at min-max 0.5 instead, with its note. On min-max, z-score or raw scores
-    the slider applies to every model."""
-    calibrations = {name: checkpoint_calibration(entry) for name, entry in entries.items()}
-    keys = {name: scores_key(entry, source) for name, entry in entries.items()}
-    previews = {name: flag(scores[name], keys[name], calibration=calibrations[name], **settings.flag_args())
-                for name in entries}
-    calibrated = [name for name in entries if previews[name].calibrated]
-    if calibrated:
-        lead = detail if detail in calibrated else calibrated[0]
-        shown = np.concatenate([previews[name].normalized for name in calibrated])
-        threshold = threshold_slider(page, shown, "calibrated", calibrations[lead], settings.far)
-        if len(calibrated) > 1:
-            st.caption(f"One threshold for every calibrated model (one shared scale); its default is {lead}'s "
-                       f"calibrated threshold for {format_far(settings.far)} false alarms per normal frame.")
-    else:
-        lead = detail if detail in entries else next(iter(entries))
-        threshold = threshold_slider(page, previews[lead].normalized, previews[lead].normalize)
-    return {name: (flag(scores[name], keys[name], threshold=threshold, calibration=calibrations[name], **settings.flag_args())
-                   if not calibrated or name in calibrated else previews[name])
-            for name in entries}
-
-
 def postprocessed(frame_scores: FrameScores, normalize: str = "minmax", smooth_sigma: float = 0.0) -> np.ndarray:
     """(N,) scores after smoothing then per-video normalisation (`metrics.postprocess`)."""
     return postprocess(frame_scores.scores, normalize=normalize, smooth_sigma=smooth_sigma)
@@ -223,69 +95,6 @@ def thumbnail_url(frame: np.ndarray, width: int = 120) -> str:
     buffer = io.BytesIO()
     image.resize((width, height), Image.BILINEAR).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-# ------------------------------------------------------------------------------------------ alerts
-def anomalous_frames_text(flagged: Flagged) -> str:
-    """'N anomalous frames of M (p %) at threshold t' (the browser test reads this line)."""
-    n = flagged.n_anomalous
-    share = n / flagged.n_frames if flagged.n_frames else 0.0
-    return (f"**{n} anomalous frame{'s' if n != 1 else ''}** of {flagged.n_frames} ({share:.0%}) "
-            f"at threshold {flagged.threshold:.2f}, in {len(flagged.events)} event{'s' if len(flagged.events) != 1 else ''}")
-
-
-def verdict_notes(flagged: Flagged, model: Optional[str] = None) -> None:
-    """What the user must know before trusting a verdict, never silently: a clip far outside the
-    model's normal (prominent, first), then the fallback of a checkpoint without calibration and
-    any other note."""
-    who = f"**{model}**: " if model else ""
-    for note in flagged.notes:
-        if flagged.out_of_scene and "outside what this model learned as normal" in note:
-            st.warning(f"{who}**Outside this model's normal.** {note}", icon=":material/travel_explore:")
-    for note in flagged.notes:
-        if flagged.out_of_scene and "outside what this model learned as normal" in note:
-            continue
-        if note == NO_CALIBRATION:
-            st.warning(f"{who}**Fallback to per-video min-max** (threshold {flagged.threshold:.2f}): {note}.",
-                       icon=":material/rule:")
-        else:
-            st.warning(f"{who}{note}", icon=":material/info:")
-
-
-def models_notes(flagged_by_model: Mapping[str, Flagged], skip: Sequence[str] = ()) -> None:
-    """`verdict_notes` of several models on one clip, each naming its model."""
-    for name, flagged in flagged_by_model.items():
-        if name not in skip:
-            verdict_notes(flagged, name)
-
-
-def alert_banner(flagged: Flagged, name: str, model: Optional[str] = None) -> None:
-    """The verdict: its notes first (out of scene, no calibration), then an alert when the clip
-    crosses the threshold (st.error) or a green all-clear, the one sentence that says what the
-    scores mean, and the counts."""
-    verdict_notes(flagged, model)
-    if flagged.events:
-        first = flagged.events[0]
-        peak = max(flagged.events, key=lambda e: e.peak_score)
-        st.error(
-            f"**Anomaly alert** in {name}: {len(flagged.events)} event(s); the first starts at "
-            f"{first.start / flagged.fps:.1f} s (frame {first.start}), the strongest peaks at "
-            f"{peak.peak_score:.2f} (frame {peak.peak_frame}).",
-            icon=":material/warning:",
-        )
-    else:
-        st.success(f"No anomaly in {name}: no run of {flagged.min_length} or more frames reaches the threshold "
-                   f"{flagged.threshold:.2f}.", icon=":material/check_circle:")
-    if flagged.scale:
-        st.caption(f"Scores: {flagged.scale}.")
-    st.markdown(anomalous_frames_text(flagged))
-    counts = flagged.counts()
-    if counts is not None:
-        st.caption(
-            f"Against the ground truth: {counts['tp']} true positives, {counts['fp']} false positives, "
-            f"{counts['fn']} false negatives, {counts['tn']} true negatives; precision {counts['precision']:.2f}, "
-            f"recall {counts['recall']:.2f}, F1 {counts['f1']:.2f}."
-        )
 
 
 # ---------------------------------------------------------------------------------------- timeline
@@ -486,30 +295,6 @@ def annotated_video(video: Video, flagged: Flagged) -> bytes:
     return result_store().get_or_compute(key, render)
 
 
-def verdict_meta(flagged: Flagged, checkpoint: Optional[str] = None) -> dict:
-    """How a verdict's numbers were made, for the `# key: value` header of the scores CSV (the
-    same sections as `vadlab score --out`): checkpoint, protocol, verdict, calibration."""
-    cal = flagged.calibration
-    meta = {
-        "checkpoint": checkpoint,
-        "video": flagged.frame_scores.video,
-        "fps": flagged.fps,
-        "protocol": {"pooling": "mean", "normalize": flagged.normalize, "smooth_sigma": flagged.smooth_sigma,
-                     "min_length": flagged.min_length, "merge_gap": flagged.merge_gap},
-        "verdict": {"calibrated": flagged.calibrated, "threshold": flagged.threshold,
-                    "far": flagged.far, "scale": flagged.scale, "events": len(flagged.events),
-                    "flagged_frames": flagged.n_anomalous, "out_of_scene": flagged.out_of_scene},
-        "calibration": ({"source": cal.source, "data": cal.data, "frames": cal.count, "far": format_far(flagged.far)}
-                        if cal is not None and flagged.far is not None else None),
-    }
-    if cal is None:
-        meta["calibration_note"] = ("no calibration: " + NO_CALIBRATION if NO_CALIBRATION in flagged.notes
-                                    else f"no calibration used (scale chosen: {flagged.normalize})")
-    if flagged.notes:
-        meta["notes"] = list(flagged.notes)
-    return meta
-
-
 def downloads(video: Video, flagged: Flagged, name: str, page: str, checkpoint: Optional[str] = None) -> None:
     """Per-frame scores CSV (as `vadlab score --out`: headed by how the numbers were made) and the
     annotated mp4, which also plays here."""
@@ -540,155 +325,6 @@ def presenter_view(video: Video, flagged: Flagged, name: str, model: Optional[st
     st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
 
 
-# -------------------------------------------------------------------------------------- evaluation
-def pooled(scores: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], normalize: str,
-           smooth_sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """All videos' post-processed scores and labels concatenated in the order `metrics.evaluate`
-    uses (sorted names): the frames behind the micro curves."""
-    names = sorted(scores)
-    pooled_scores = np.concatenate([postprocess(scores[n], normalize=normalize, smooth_sigma=smooth_sigma) for n in names])
-    pooled_labels = np.concatenate([np.asarray(labels[n]).astype(np.int8) for n in names])
-    return pooled_scores, pooled_labels
-
-
-def protocol_frames(scored: api.DatasetScores, protocol: Protocol,
-                    calibration: Optional[Calibration] = None) -> tuple[np.ndarray, np.ndarray]:
-    """The frames an evaluation under `protocol` counts, as (scores, labels) concatenated in
-    `metrics.evaluate`'s order: its pooling, frames dropped or kept, calibration, smoothing and
-    normalisation applied exactly as `api.evaluate_scored` does."""
-    scores, labels = api.protocol_scores(scored, protocol, calibration)
-    return pooled(scores, labels, "none" if protocol.normalize == "calibrated" else protocol.normalize,
-                  protocol.smooth_sigma)
-
-
-def _fmt(value: Optional[float]) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.4f}"
-
-
-def metric_cards(name: str, result: EvalResult) -> None:
-    """The headline numbers of one evaluation as st.metric cards (4 decimals, as `vadlab eval`)."""
-    st.markdown(f"##### {name}")
-    columns = st.columns(6 if result.pixel_auc is not None else 5)
-    columns[0].metric("Micro AUC", _fmt(result.micro_auc), help="ROC AUC over all frames of all videos.")
-    columns[1].metric("Macro AUC", _fmt(result.macro_auc), help="Mean per-video AUC (videos with both classes).")
-    columns[2].metric("EER", _fmt(result.eer), help="Equal error rate: where false alarms = misses.")
-    columns[3].metric("PR-AUC", _fmt(result.pr_auc), help="Average precision, anomalous = positive.")
-    columns[4].metric("Frames / s", "n/a" if not np.isfinite(result.frames_per_second) else f"{result.frames_per_second:.0f}",
-                      help="Scoring throughput (decoding excluded).")
-    if result.pixel_auc is not None:
-        columns[5].metric("Pixel AUC", _fmt(result.pixel_auc), help="Error maps against pixel masks.")
-    if result.protocol:
-        st.caption(f"Protocol: {protocol_description(result)}.")
-    if result.single_class_videos:
-        st.caption(f"Single-class videos (left out of the macro AUC): {', '.join(result.single_class_videos)}")
-
-
-def protocol_description(result: EvalResult) -> str:
-    """The one-line description of the protocol an evaluation was made under."""
-    return str((result.protocol or {}).get("description") or Protocol.from_dict(result.protocol).describe())
-
-
-def summary_table(results: Mapping[str, EvalResult]) -> None:
-    """One row per evaluation with full-precision numbers."""
-    rows = []
-    for name, result in results.items():
-        summary = {k: v for k, v in result.summary().items() if k != "single_class_videos"}
-        summary["protocol"] = protocol_description(result)  # a string: a table cell, not a dict
-        rows.append({"checkpoint": name, **summary, "eer_threshold": result.eer_threshold})
-    st.dataframe(rows, hide_index=True, width="stretch")
-
-
-def curves(results: Mapping[str, EvalResult]) -> None:
-    """ROC and PR curves, variants overlaid, EER marked."""
-    col_roc, col_pr = st.columns(2)
-    col_roc.plotly_chart(plots.roc_figure(results), width="stretch", config={"displaylogo": False})
-    col_roc.caption("ROC: true positive rate against false positive rate as the threshold sweeps; × marks the EER.")
-    col_pr.plotly_chart(plots.pr_figure(results), width="stretch", config={"displaylogo": False})
-    col_pr.caption("Precision-recall: how many flagged frames are truly anomalous, against how many anomalies are found.")
-
-
-def threshold_report(scores: np.ndarray, labels: np.ndarray, threshold: float) -> None:
-    """Confusion matrix and precision / recall / F1 at one threshold."""
-    counts = threshold_metrics(scores, labels, threshold)
-    col_matrix, col_numbers = st.columns([3, 2])
-    col_matrix.plotly_chart(plots.confusion_figure(counts, title=f"Confusion matrix at threshold {threshold:.2f}"),
-                            width="stretch", config={"displaylogo": False})
-    col_numbers.metric("Precision", f"{counts['precision']:.3f}")
-    col_numbers.metric("Recall", f"{counts['recall']:.3f}")
-    col_numbers.metric("F1", f"{counts['f1']:.3f}")
-    col_numbers.caption(f"Accuracy {counts['accuracy']:.3f}, false positive rate {counts['fpr']:.3f}.")
-
-
-def in_sample_warnings(entries: Sequence[CheckpointEntry]) -> None:
-    """An st.warning for every supervised checkpoint: its numbers on its own labelled data are
-    in-sample, not a generalisation figure."""
-    for entry in entries:
-        data = in_sample_on(entry)
-        if data:
-            st.warning(f"**In-sample:** {entry.name} is supervised: it was trained on the labelled videos of "
-                       f"{data}; its numbers on that data are not a generalisation figure. For honest ones, see "
-                       f"`vadlab cv --model {entry.family} --data SPEC` (cross-validation over videos).",
-                       icon=":material/school:")
-
-
-PROTOCOL_TABLE_COLUMNS = {
-    "paper": st.column_config.TextColumn("", width="small"),
-    "micro AUC": st.column_config.NumberColumn(format="%.4f"),
-    "macro AUC": st.column_config.NumberColumn(format="%.4f"),
-    "EER": st.column_config.NumberColumn(format="%.4f"),
-}
-
-
-def protocol_explorer(page: str, entry: CheckpointEntry, spec: str) -> None:
-    """One checkpoint's micro / macro AUC and EER under every protocol of `protocol_grid`
-    (`api.protocol_table`, from the cached scores: nothing re-scores; the paper's protocol first),
-    and the ROC curves of any two of them overlaid."""
-    rows = protocol_table(entry, spec)
-    table = []
-    for row in rows:
-        p = row["protocol"]
-        table.append({
-            "paper": "paper" if p["paper"] else "",
-            "protocol": p["description"],
-            "pooling": p["pooling"] + (f" {p['patch']}" if p["pooling"] == "patch" else
-                                       f" {p['topk']:g}" if p["pooling"] == "topk" else ""),
-            "normalisation": p["normalize"],
-            "smoothing σ": p["smooth_sigma"],
-            "first frames": "dropped" if p["drop_undecidable"] else "kept",
-            "micro AUC": row["micro_auc"],
-            "macro AUC": row["macro_auc"],
-            "EER": row["eer"],
-        })
-    st.dataframe(table, hide_index=True, width="stretch", column_config=PROTOCOL_TABLE_COLUMNS)
-    spread = [r["micro_auc"] for r in rows if np.isfinite(r["micro_auc"])]
-    if spread:
-        st.caption(f"{entry.name}: micro AUC from {min(spread):.4f} to {max(spread):.4f} over {len(rows)} protocols, "
-                   "from one scoring pass. A number without its protocol is not comparable.")
-    protocols = {row["protocol"]["description"]: Protocol.from_dict(row["protocol"]) for row in rows}
-    names = list(protocols)
-    col_a, col_b = st.columns(2)
-    first = col_a.selectbox("Protocol A", names, index=0, key=state.widget_key(page, "protocol_a"))
-    second = col_b.selectbox("Protocol B", names, index=min(1, len(names) - 1), key=state.widget_key(page, "protocol_b"))
-    chosen = {f"A: {first}": evaluate_dataset(entry, spec, protocols[first]),
-              f"B: {second}": evaluate_dataset(entry, spec, protocols[second])}
-    st.plotly_chart(plots.roc_figure(chosen, title=f"ROC of {entry.name} under two protocols"), width="stretch",
-                    config={"displaylogo": False}, key=state.widget_key(page, "protocol_roc"))
-
-
-def per_video_table(results: Mapping[str, EvalResult]) -> None:
-    """AUC of every video (columns: checkpoints)."""
-    names = sorted({v for r in results.values() for v in r.per_video_auc})
-    rows = []
-    for video_name in names:
-        row: dict = {"video": video_name}
-        for name, result in results.items():
-            value = result.per_video_auc.get(video_name, float("nan"))
-            row[name] = None if not np.isfinite(value) else round(value, 4)
-        rows.append(row)
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption("Empty cells: single-class videos (all normal or all anomalous), where an AUC is undefined.")
-
-
 def loss_chart(history: Sequence[Mapping[str, float]], x_key: Optional[str], title: str) -> None:
     """Training losses as a line chart."""
     st.plotly_chart(plots.loss_figure(history, x_key=x_key, title=title), width="stretch", config={"displaylogo": False})
@@ -713,6 +349,7 @@ def zoo_table() -> None:
             "input (C×H×W)": e.input_size,
             "window": e.window,
             "AUC": None if e.auc is None else round(e.auc, 4),
+            "calibrated": e.calibrated,
             "size (MB)": e.size_mb,
             "problem": e.error or "",
         }
@@ -725,7 +362,8 @@ def zoo_table() -> None:
 
 
 def demo() -> None:
-    """Score the first shipped test clip with the first shipped checkpoint and show its timeline."""
+    """Score the first shipped test clip with the first calibrated shipped checkpoint (else the first
+    one) and show its calibrated verdict and timeline."""
     from vadlab.ui.cache import decode, score, usable_checkpoints
     from vadlab.ui.errors import user_errors
     from vadlab.ui.widgets import sample_source
@@ -735,7 +373,7 @@ def demo() -> None:
     if not entries or source is None:
         st.warning("The demo needs a checkpoint and the sample videos (`python -m vadlab samples --out sample_videos`).")
         return
-    entry = entries[0]
+    entry = next((e for e in entries if e.calibrated), entries[0])
     with user_errors("Demo"):
         frame_scores = score(entry, source)
         video = decode(source)

@@ -16,7 +16,7 @@ from vadlab import device as devices
 from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, Calibration, format_far
 from vadlab.data.datasets import KNOWN_KINDS
 from vadlab.data.video import VIDEO_EXTENSIONS
-from vadlab.protocol import Protocol
+from vadlab.protocol import DEFAULT_POOLINGS, Protocol
 from vadlab.ui import paths, state
 from vadlab.ui.cache import CheckpointEntry, ClipSource, dataset, display_spec, list_checkpoints, samples_spec, usable_checkpoints
 from vadlab.ui.errors import user_errors
@@ -205,7 +205,7 @@ def _limits() -> str:
     return f"{MAX_SIDE} px on the longer side and {MAX_FRAMES} frames"
 
 
-# -------------------------------------------------------------------------------- post-processing
+# ----------------------------------------------------------------------- verdicts and protocols
 FAR_CHOICES = (1e-2, 1e-3, 1e-4)  # target false-alarm rates per normal frame offered for verdicts
 VERDICT_SCALES = {
     "calibrated": "calibrated: against this model's normal frames (the verdict)",
@@ -220,7 +220,7 @@ PROTOCOL_NORMALIZATIONS = {
     "zscore": "per-video z-score",
 }
 POOLING_LABELS = {"mean": "frame mean (the family's score)", "patch": "max over patches", "topk": "mean of the top 1% of pixels"}
-PATCH_SIZES = (8, 16)  # the patch poolings every scoring pass computes (vadlab.protocol.DEFAULT_POOLINGS)
+PATCH_SIZES = tuple(patch for kind, patch, _ in DEFAULT_POOLINGS if kind == "patch")  # computed in every scoring pass
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ class VerdictSettings:
     merge_gap: int = 0
 
     def flag_args(self) -> dict:
-        """The keyword arguments of `views.flag` these settings fix."""
+        """The keyword arguments of `verdict_view.flag` these settings fix."""
         return {"normalize": self.normalize, "far": self.far, "smooth_sigma": self.smooth_sigma,
                 "min_length": self.min_length, "merge_gap": self.merge_gap}
 
@@ -288,20 +288,6 @@ def protocol_controls(page: str, expanded: bool = True) -> Protocol:
                                         "(they copy the first one); FFP's evaluation drops them.")
     return Protocol(pooling=pooling, patch=int(patch), normalize=normalize, smooth_sigma=float(smooth),
                     drop_undecidable=bool(drop))
-
-
-def postprocess_controls(page: str, expanded: bool = False) -> tuple[str, float]:
-    """Normalisation (per video) and Gaussian smoothing (sigma in frames), as `vadlab eval` takes
-    them (--normalize, --smooth). Returns (normalize, smooth_sigma)."""
-    with st.expander("Score post-processing", expanded=expanded):
-        col_norm, col_smooth = st.columns(2)
-        normalize = col_norm.selectbox(
-            "Normalisation (per video)", ["minmax", "zscore", "none"], key=state.widget_key(page, "normalize"),
-            help="minmax: each video's scores scaled to [0, 1], as the papers do. zscore: mean 0, std 1.",
-        )
-        smooth = col_smooth.slider("Smoothing σ (frames)", 0.0, 10.0, 0.0, 0.5, key=state.widget_key(page, "smooth"),
-                                   help="Gaussian smoothing over time, applied before normalisation.")
-    return normalize, float(smooth)
 
 
 def verdict_scale(normalize: str, calibration: Optional[Calibration]) -> str:
