@@ -84,3 +84,23 @@ def test_train_follows_the_preset_epochs(samples_dir, tmp_path):
     training = loaded.metadata["training"]
     assert training["epochs_run"] == 2 and training["threads"] >= 1 and training["train_config"]["epochs"] == 2
     assert training["steps"] == 2
+
+
+def test_pseudo_anomaly_windows_play_the_clip_faster():
+    from vadlab.train import skip_windows
+
+    video = torch.arange(20, dtype=torch.uint8).reshape(20, 1, 1, 1).expand(20, 1, 2, 2).contiguous()  # (T, C, H, W)
+    items = skip_windows([video], window=4, target="next", skip=3)
+    assert len(items) == 20 - (3 * 3 + 1 + 3) + 1
+    first = items[0]
+    assert first["clip"][0, :, 0, 0].tolist() == [0, 3, 6, 9] and int(first["target"][0, 0, 0]) == 12
+
+
+def test_pseudo_anomaly_selection_keeps_the_epoch_with_the_best_pseudo_auc():
+    torch.manual_seed(0)
+    model = create_model("conv_ae", "tiny", height=32, width=32, model_selection="pseudo_anomaly")
+    result = fit(model, _videos(2, 40), TrainConfig(epochs=3, max_steps_per_epoch=2, val_fraction=0.3),
+                 torch.device("cpu"), "window")
+    aucs = [h["pseudo_anomaly_auc"] for h in result.history]
+    assert result.best_epoch == 1 + max(range(3), key=lambda i: (aucs[i], -i))
+    assert result.best_val_loss == result.history[result.best_epoch - 1]["val_loss"]

@@ -4,7 +4,9 @@
 - seeded (python, numpy, torch, data order);
 - progress as `TrainEvent`s (the CLI turns them into tqdm, the app into live curves);
 - validation on a held-out tail of each NORMAL training video; the best epoch is chosen on that
-  validation loss only, never on test labels;
+  validation loss, or (recipe field `model_selection="pseudo_anomaly"`) on the AUC of those normal
+  windows against the same frames played faster (a pseudo-anomaly made of normal data); never on
+  test labels;
 - resume from a training-state file (weights + optimizer state + epoch) written each epoch;
 - multi-GPU / multi-process data parallelism when launched with `torchrun` (DDP semantics: every
   rank holds a replica, gradients are all-reduced before each optimizer step, data is sharded).
@@ -355,14 +357,25 @@ def fit(
                                 seconds=time.time() - t0))
         epoch_losses = {k: v / max(1, n_batches) for k, v in sums.items()}
         val_loss = evaluate_loss(model, val_set, batch_size, device, use_amp) if val_set is not None else float("nan")
-        # policy: lowest validation loss on held-out NORMAL frames; without a validation split the
-        # last epoch is kept. Test labels are never looked at.
-        improved = not math.isnan(val_loss) and val_loss < best["loss"]
+        # policy: lowest validation loss on held-out NORMAL frames (or the highest pseudo-anomaly
+        # AUC on them, when the recipe asks); without a validation split the last epoch is kept.
+        # Test labels are never looked at.
+        pseudo = float("nan")
+        if getattr(cfg_model, "model_selection", "val_loss") == "pseudo_anomaly" and val_v:
+            pseudo = pseudo_anomaly_auc(model, val_v, target, cfg_model.pseudo_skip, batch_size, device)
+        if not math.isnan(pseudo):
+            improved = -pseudo < best["loss"]  # best["loss"] holds -AUC under this policy
+            criterion = -pseudo
+        else:
+            improved = not math.isnan(val_loss) and val_loss < best["loss"]
+            criterion = val_loss
         if improved or val_set is None:
-            best = {"epoch": epoch, "loss": val_loss if improved else best["loss"],
+            best = {"epoch": epoch, "loss": criterion if improved else best["loss"],
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": time.time() - t0,
                   "train_seconds": time.time() - t0 - monitor_seconds, "steps": step}
+        if not math.isnan(pseudo):
+            record["pseudo_anomaly_auc"] = pseudo
         if monitor is not None and rank == 0:
             t_monitor = time.time()
             record.update(monitor(model))
@@ -391,8 +404,53 @@ def fit(
     if rank == 0:
         emit(TrainEvent("done", epoch=config.epochs, step=step, total_steps=total_steps, best_epoch=best["epoch"] + 1,
                         val_loss=best["loss"], seconds=seconds))
-    return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=float(best["loss"]),
+    best_val = float(best["loss"])
+    if best["epoch"] >= 0 and "pseudo_anomaly_auc" in (history[best["epoch"] - start_epoch] if 0 <= best["epoch"] - start_epoch < len(history) else {}):
+        best_val = float(history[best["epoch"] - start_epoch]["val_loss"])  # the loss, not -AUC
+    return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=best_val,
                        seconds=seconds, steps=step, device=str(device), stopped_early=stopped_early)
+
+
+def skip_windows(videos: Sequence[torch.Tensor], window: int, target: str, skip: int) -> list[dict]:
+    """Windows whose frames are `skip` apart (the clip played `skip` x faster), as WindowDataset
+    items: uint8 clip (C, T, H, W), target (C, H, W). For "next" targets the predicted frame is
+    `skip` after the window's last frame too."""
+    items = []
+    span = (window - 1) * skip + 1 + (skip if target == "next" else 0)
+    for video in videos:
+        for start in range(0, int(video.shape[0]) - span + 1):
+            idx = [start + skip * i for i in range(window)]
+            tgt = idx[-1] + skip if target == "next" else idx[-1]
+            items.append({"clip": video[idx].permute(1, 0, 2, 3), "target": video[tgt], "frame_index": tgt})
+    return items
+
+
+@torch.no_grad()
+def pseudo_anomaly_auc(model: AnomalyModel, videos: Sequence[torch.Tensor], target: str, skip: int,
+                       batch_size: int, device: torch.device) -> float:
+    """ROC AUC of the model's scores on held-out NORMAL windows (negatives) against the same videos'
+    windows with frames `skip` apart (positives: unusually fast motion, made from normal data only).
+    nan when the family cannot score during training (e.g. a latent bank built after training)."""
+    from vadlab.metrics import auc_score
+
+    was_training = model.training
+    model.eval()
+    window = model.config.window
+    normal = WindowDataset(list(videos), window, target, stride=1)
+    fast = skip_windows(videos, window, target, skip)
+    scores: list[np.ndarray] = []
+    for items in ([normal[i] for i in range(len(normal))], fast):
+        out = []
+        for i in range(0, len(items), batch_size):
+            batch = collate_windows(items[i:i + batch_size]).to(device)
+            out.append(model.score_clip(batch).score.float().cpu().numpy())
+        scores.append(np.concatenate(out) if out else np.zeros(0))
+    model.train(was_training)
+    values = np.concatenate(scores)
+    if len(scores[0]) == 0 or len(scores[1]) == 0 or not np.all(np.isfinite(values)):
+        return float("nan")
+    labels = np.concatenate([np.zeros(len(scores[0])), np.ones(len(scores[1]))])
+    return float(auc_score(values, labels))
 
 
 def set_learning_rates(optimizers: dict, base_lrs: dict, factor: float) -> None:

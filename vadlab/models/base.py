@@ -43,11 +43,17 @@ class BaseConfig:
     lr_decay_steps: int = 0  # "step" schedule: when the decay happens
     lr_decay_factor: float = 0.1  # "step" schedule: the factor
     train_crop: int = 0  # >0: train on random train_crop x train_crop crops (fully convolutional families only); score whole frames
+    model_selection: str = "val_loss"  # the epoch kept: "val_loss" (lowest loss on held-out normal frames) or
+    #   "pseudo_anomaly" (highest AUC of held-out normal windows against the same frames played pseudo_skip x
+    #   faster: a pseudo-anomaly made from normal data only; never test labels)
+    pseudo_skip: int = 3
 
 
 #: Config fields that describe how a model was trained, not what it computes: absent from a
 #: checkpoint written before they existed, they take their defaults when it is loaded.
-RECIPE_FIELDS = ("epochs", "train_stride", "lr_schedule", "warmup_steps", "lr_decay_steps", "lr_decay_factor", "train_crop")
+RECIPE_FIELDS = ("epochs", "train_stride", "lr_schedule", "warmup_steps", "lr_decay_steps", "lr_decay_factor", "train_crop",
+                 "model_selection", "pseudo_skip")
+MODEL_SELECTIONS = ("val_loss", "pseudo_anomaly")
 LR_SCHEDULES = ("constant", "cosine", "step")
 
 

@@ -101,7 +101,7 @@ register_model(
         # alone reproduces checkpoints/conv_ae_ped2_cpu): the paper's widths (512-256-128) and
         # window (T=10) at 64x64, cosine decay from 1e-3, 8 epochs (about 25 minutes on one thread).
         "ped2_cpu": ConvAEConfig(height=64, width=64, window=10, widths=(512, 256, 128), lr=1e-3, batch_size=16,
-                                 epochs=8, lr_schedule="cosine", warmup_steps=100),
+                                 epochs=8, lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly"),
     },
     score_kind="mse",
     target="window",
