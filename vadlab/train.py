@@ -40,6 +40,7 @@ class TrainConfig:
     batch_size: Optional[int] = None  # None: the model config's batch_size
     stride: Optional[int] = None  # window stride over training videos (None: the model config's train_stride)
     threads: Optional[int] = None  # CPU threads for torch (None: torch's default)
+    channels_last: bool = False  # 2-D conv weights in channels-last layout (ffp ped2_cpu step: -9% time on this CPU)
     val_fraction: float = 0.1  # tail of each training video held out for validation (0 = none)
     seed: int = 0
     amp: bool = True  # bf16 autocast, CUDA only
@@ -259,6 +260,8 @@ def fit(
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
     if distributed:
         _broadcast_model(model)
 
