@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stride", type=int, default=None, help="step between training windows (default: the preset's)")
     s.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     s.add_argument("--channels-last", action="store_true",
-                   help="channels-last conv layout (about 9%% faster per ffp step on a 2-core Zen 3; other weights bit for bit)")
+                   help="channels-last conv layout (about 9%% faster per ffp step on a 2-core Zen 3; float rounding differs, so the weights differ from a run without it)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--max-steps", type=int, default=None, help="cap on steps per epoch")
     s.add_argument("--max-minutes", type=float, default=None, help="stop after the epoch that passes this time")
