@@ -4,6 +4,7 @@ Training runs in a background thread and this page polls it every second. "Run i
 blocks the page until training ends instead (what tests and slow connections use).
 """
 from datetime import datetime
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,7 +14,8 @@ PAGE = "train"
 train = ui.training
 
 st.title("Train")
-st.caption("Models learn normality from normal training clips only. The finished checkpoint is saved under "
+st.caption("Models learn normality from normal training clips only (your own footage: make a dataset on the "
+           "**Data** page, then pick it under *Your datasets*). The finished checkpoint is saved under "
            f"`{ui.paths.display_path(ui.paths.user_checkpoints_dir())}` and appears in the model zoo at once.")
 
 job = st.session_state.get(ui.state.TRAIN_JOB)
@@ -25,6 +27,21 @@ with col_model:
     st.caption(train.family_summary(family))
     preset = st.selectbox("Preset", train.family_presets(family), key="train.preset",
                           help="'tiny' trains in seconds to minutes on a CPU; 'paper' is the published size.")
+    start_from = st.radio("Start from", ["Scratch", "A checkpoint (knowledge transfer)"], horizontal=True,
+                          key="train.start_from",
+                          help="A checkpoint of the same family and preset gives the new model its weights to start "
+                               "from (`vadlab train --init-from`): fine-tuning to your scene, as in the S0 paper.")
+    init_from = None
+    if start_from != "Scratch":
+        candidates = {c["path"]: c for c in train.init_candidates(
+            family, preset, [(ui.paths.shipped_checkpoints_dir(), "shipped"), (ui.paths.user_checkpoints_dir(), "yours")])}
+        if candidates:
+            init_from = st.selectbox("Checkpoint to start from", list(candidates), key="train.init_from",
+                                     format_func=lambda p: f"{candidates[p]['name']} ({candidates[p]['origin']}, "
+                                                           f"trained on {candidates[p]['data']})")
+        else:
+            st.info(f"No {family} checkpoint with the {preset} preset in the zoo to start from: "
+                    "this run starts from scratch.")
     epochs = int(st.number_input("Epochs", 1, 500, 5, key="train.epochs"))
     max_steps = int(st.number_input("Max steps per epoch (0 = all windows)", 0, 100000, 0, key="train.max_steps",
                                     help="Caps each epoch; useful for a quick try."))
@@ -50,7 +67,8 @@ if col_cancel.button("Cancel", key="train.cancel", disabled=not busy):
 if start:
     out = ui.paths.user_checkpoints_dir() / name
     request = train.TrainRequest(family=family, preset=preset, data=data, out=out, epochs=epochs,
-                                 max_steps_per_epoch=max_steps or None, device=device, evaluate_after=evaluate_after)
+                                 max_steps_per_epoch=max_steps or None, device=device, evaluate_after=evaluate_after,
+                                 init_from=init_from)
     job = train.new_job(request)
     st.session_state[ui.state.TRAIN_JOB] = job
     if foreground:
@@ -61,3 +79,7 @@ if start:
 
 if job is not None:
     ui.training_status(job)
+    if job.status == "done":
+        st.caption(f"**{job.request.out.name}** · trained on: **{train.data_label(job.request.data)}**"
+                   + (f" · started from {Path(job.request.init_from).name}" if job.request.init_from else
+                      " · from scratch"))

@@ -8,6 +8,9 @@ configured roots:
     folders can be set with `VADLAB_SAMPLE_VIDEOS` and `VADLAB_CHECKPOINTS`);
   * the user checkpoint folder, `VADLAB_USER_CHECKPOINTS` (default `checkpoints/user/`), where the
     Train page saves models;
+  * the user data folder, `VADLAB_USER_DATA` (default `user_data/`, git-ignored), where the Data page
+    saves the datasets made in the browser (`folder:` layout, so `vadlab train --data folder:user_data/NAME`
+    reads them too);
   * the data folder, `VADLAB_DATA_ROOT` (default `../shared/datasets` beside the repository when it
     exists). Several data roots can be given, separated by `os.pathsep` (':' on Linux).
 
@@ -23,6 +26,7 @@ from typing import Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER_CHECKPOINTS_ENV = "VADLAB_USER_CHECKPOINTS"
+USER_DATA_ENV = "VADLAB_USER_DATA"
 DATA_ROOT_ENV = "VADLAB_DATA_ROOT"
 SAMPLES_ENV = "VADLAB_SAMPLE_VIDEOS"
 CHECKPOINTS_ENV = "VADLAB_CHECKPOINTS"
@@ -40,11 +44,13 @@ class Roots:
     checkpoints: Path
     user_checkpoints: Path
     data: tuple[Path, ...]
+    user_data: Optional[Path] = None
 
     @property
     def readable(self) -> tuple[Path, ...]:
         """Every root a typed path may fall under."""
-        return (self.samples, self.checkpoints, self.user_checkpoints, *self.data)
+        return (self.samples, self.checkpoints, self.user_checkpoints, *self.data,
+                *((self.user_data,) if self.user_data is not None else ()))
 
 
 def _env_path(name: str) -> Optional[Path]:
@@ -67,6 +73,12 @@ def user_checkpoints_dir() -> Path:
     return _env_path(USER_CHECKPOINTS_ENV) or (REPO_ROOT / "checkpoints" / "user")
 
 
+def user_data_dir() -> Path:
+    """Where the Data page keeps the user's datasets: $VADLAB_USER_DATA or `user_data/` in the
+    repository (git-ignored). Not created here."""
+    return _env_path(USER_DATA_ENV) or (REPO_ROOT / "user_data")
+
+
 def data_roots() -> tuple[Path, ...]:
     """Dataset roots: $VADLAB_DATA_ROOT (os.pathsep-separated), else `../shared/datasets` beside the
     repository when it exists, else none."""
@@ -84,6 +96,7 @@ def roots() -> Roots:
         checkpoints=shipped_checkpoints_dir().resolve(),
         user_checkpoints=user_checkpoints_dir().resolve(),
         data=data_roots(),
+        user_data=user_data_dir().resolve(),
     )
 
 

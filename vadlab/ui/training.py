@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from vadlab import api
 from vadlab.registry import get_spec, list_models
@@ -53,6 +53,40 @@ def checkpoint_name_error(name: str) -> Optional[str]:
     return None
 
 
+def init_candidates(family: str, preset: str, folders: Sequence[tuple[Path, str]]) -> list[dict]:
+    """Checkpoints a new (family, preset) run can start from (knowledge transfer, `--init-from`):
+    same family and same preset, so every tensor fits. folders: (folder, origin) pairs, e.g. the
+    shipped checkpoints then yours. Returns [{"path", "name", "origin", "data"}]."""
+    rows = []
+    for folder, origin in folders:
+        if not Path(folder).is_dir():
+            continue
+        for row in api.list_checkpoints(folder):
+            meta = row.get("metadata") or {}
+            training = meta.get("training") or {}
+            if meta.get("model") == family and training.get("preset") == preset:
+                rows.append({"path": row["path"], "name": Path(row["path"]).name, "origin": origin,
+                             "data": data_label(str(training.get("data") or "?"))})
+    return rows
+
+
+def data_label(spec: str) -> str:
+    """A dataset spec in a few words: "your dataset lobby_cam" for a dataset of the user data
+    folder, else KIND:FOLDER-NAME ("synthetic:sample_videos")."""
+    from vadlab.ui import paths
+
+    kind, sep, rest = spec.partition(":")
+    if not sep:
+        return spec
+    folder = Path(rest)
+    try:
+        if kind == "folder" and folder.resolve().parent == paths.user_data_dir().resolve():
+            return f"your dataset {folder.name}"
+    except OSError:
+        pass
+    return f"{kind}:{folder.name or rest}"
+
+
 @dataclass(frozen=True)
 class TrainRequest:
     """What the Train page asks for."""
@@ -65,6 +99,7 @@ class TrainRequest:
     max_steps_per_epoch: Optional[int] = None
     device: str = "auto"
     evaluate_after: bool = True
+    init_from: Optional[str] = None  # checkpoint stem to start from (knowledge transfer), else scratch
 
 
 @dataclass
@@ -95,7 +130,7 @@ class TrainingJob:
             loaded, _ = api.train(request.family, request.data, request.out, preset=request.preset,
                                   epochs=request.epochs, device=request.device, train_config=config,
                                   on_event=self._events.put, should_stop=self._stop.is_set,
-                                  evaluate_after=request.evaluate_after)
+                                  evaluate_after=request.evaluate_after, init_from=request.init_from)
             self._events.put(("finished", dict(loaded.metadata.get("metrics") or {})))
         except TrainingCancelled as exc:
             self._events.put(("cancelled", str(exc)))
