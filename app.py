@@ -17,10 +17,12 @@ st.set_page_config(page_title="vadlab: video anomaly detection lab", page_icon="
 PAGES = [
     ("pages/home.py", "Home: model zoo", ":material/home:", "home"),
     ("pages/score.py", "Score a video", ":material/movie:", "score"),
+    ("pages/live.py", "Live", ":material/videocam:", "live"),
     ("pages/explain.py", "Explain", ":material/search_insights:", "explain"),
     ("pages/evaluate.py", "Evaluate", ":material/monitoring:", "evaluate"),
     ("pages/compare.py", "Compare variants", ":material/compare:", "compare"),
     ("pages/notebook.py", "Lab notebook", ":material/book_2:", "notebook"),
+    ("pages/data.py", "Data", ":material/dataset:", "data"),
     ("pages/train.py", "Train", ":material/model_training:", "train"),
 ]
 

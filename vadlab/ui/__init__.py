@@ -2,20 +2,25 @@
 
 Pages import this package (`from vadlab import ui`) and nothing below it: cached loaders
 (`ui.decode`, `ui.score`, `ui.load_model`, `ui.checkpoint_calibration`, `ui.evaluate_dataset`), widget
-groups (`ui.checkpoints_picker`, `ui.video_source_picker`, `ui.verdict_controls`, `ui.protocol_controls`,
-...), views (`ui.clip_verdicts`, `ui.alert_banner`, `ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in
-`views`, `verdict_view` and `evaluation_view`), attribution widgets (`ui.attribution_params`),
+groups bound to the session's working context (`ui.checkpoints_picker`, `ui.video_source_picker`,
+`ui.verdict_controls`, `ui.protocol_controls`, ...; the context itself is `ui.state.context()`), the
+model that fits a clip (`ui.best_checkpoints`), views (`ui.clip_verdicts`, `ui.alert_banner`,
+`ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in `views`, `verdict_view`,
+`evaluation_view` and `presenter_view`), attribution widgets (`ui.attribution_params`),
 the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
 keys (`ui.state`), confined paths (`ui.paths`), background training (`ui.training`) and one
 Streamlit workaround (`ui.compat`: deep links on a fresh server).
 """
 from __future__ import annotations
 
-from vadlab.ui import paths, state, training
+from vadlab.ui import live_view, paths, state, training
 from vadlab.ui.compat import leave_legacy_pages_mode
 from vadlab.ui.cache import (
     CheckpointEntry,
     ClipSource,
+    Match,
+    best_checkpoints,
+    cached_evaluations,
     checkpoint_calibration,
     clip_dataset_scores,
     dataset,
@@ -25,10 +30,13 @@ from vadlab.ui.cache import (
     display_spec,
     evaluate_clip,
     evaluate_dataset,
+    has_dataset_scores,
+    has_scores,
     in_sample_on,
     list_checkpoints,
     load_model,
     protocol_table,
+    rank_checkpoints,
     result_store,
     samples_spec,
     score,
@@ -36,7 +44,7 @@ from vadlab.ui.cache import (
     usable_checkpoints,
 )
 from vadlab.ui.errors import ERROR_ICON, error_message, user_errors
-from vadlab.ui.explain_view import attribution_params
+from vadlab.ui.explain_view import attribution_params, explain_timeline, panels_chart
 from vadlab.ui.notebook_view import (
     notebook_add_cell,
     notebook_cells,
@@ -66,8 +74,10 @@ from vadlab.ui.verdict_view import (
     verdict_meta,
     verdict_notes,
 )
+from vadlab.ui.presenter_view import presenter_chrome, presenter_toggle, presenter_view
 from vadlab.ui.views import (
     annotated_video,
+    clickable,
     clip_comparison_table,
     compare_panels,
     demo,
@@ -75,14 +85,17 @@ from vadlab.ui.views import (
     events_table,
     frame_panels,
     loss_chart,
+    overlay_key,
     overlay_timeline,
     overlay_timeline_with_slider,
     postprocessed,
-    presenter_view,
+    presenter_downloads,
+    scores_csv,
     timeline_with_slider,
     training_progress_foreground,
     training_status,
     video_notes,
+    zoo_rows,
     zoo_table,
 )
 from vadlab.ui.widgets import (
@@ -93,11 +106,13 @@ from vadlab.ui.widgets import (
     dataset_folder_picker,
     dataset_picker,
     default_threshold,
+    detail_picker,
     device_choices,
     device_description,
     labels_upload,
     protocol_controls,
     sample_clips,
+    sample_kinds,
     sample_source,
     sidebar,
     threshold_slider,

@@ -1,0 +1,196 @@
+"""The Live page: with AppTest (no browser) against a real stream that FFmpeg serves on loopback, and
+in a real Chromium whose fake camera plays an anomalous clip into streamlit-webrtc.
+
+The AppTest needs Debian's `ffmpeg`; the browser test needs /usr/bin/chromium, Playwright and
+streamlit-webrtc. Each skips with a message when what it needs is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "pages" / "live.py"
+FFMPEG = shutil.which("ffmpeg")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def anomaly(samples_dir) -> tuple[int, int]:
+    labels = np.flatnonzero(json.loads((samples_dir / "testing" / "labels.json").read_text())["test_01"])
+    return int(labels[0]), int(labels[-1])
+
+
+def choose_model(at: AppTest, name: str = "conv_ae_synthetic") -> None:
+    picker = at.selectbox(key="live.checkpoint")
+    picker.select_index(next(i for i, label in enumerate(picker.options) if label.startswith(name))).run()
+
+
+def test_live_page_refuses_urls_that_read_the_servers_disk():
+    at = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    at.text_input(key="live.url").input("file:///etc/passwd").run()
+    assert any("file:// streams are not allowed" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "live.start"]  # the page stops before Start
+
+
+@pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg binary (apt-get install ffmpeg): it serves the live stream")
+def test_live_page_scores_a_stream_url_as_it_plays(samples_dir, anomaly):
+    clip = samples_dir / "testing" / "test_01.mp4"
+    url = f"http://127.0.0.1:{free_port()}/live.ts"
+    server = subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-readrate", "2", "-i", str(clip),
+                               "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10",
+                               "-f", "mpegts", "-listen", "1", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    at = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    try:
+        choose_model(at)
+        at.text_input(key="live.url").input(url).run()
+        at.button(key="live.start").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        seen_frames = []
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            time.sleep(1.0)
+            at.run()
+            status = [c.value for c in at.caption if url in c.value]
+            seen_frames.append(status[0] if status else "")
+            if status and "ended" in status[0]:
+                break
+        status = [c.value for c in at.caption if url in c.value][0]
+        assert "ended (the stream ended)" in status and "frames in 120" in status, status
+        # while it played, the page showed the frames it was scoring, more of them on each refresh
+        counts = [int(s.split("scored ")[1].split(",")[0]) for s in seen_frames if "scored " in s]
+        assert len(set(counts)) >= 2, seen_frames
+        assert at.get("image") and at.get("plotly_chart")  # current frame with its heatmap, rolling timeline
+        assert any("Last anomaly" in w.value or "Anomaly alert" in w.value for w in list(at.warning) + list(at.error))
+        events = at.dataframe[0].value
+        closed = events[events["state"] == "closed"]
+        assert any(s <= anomaly[1] and e >= anomaly[0] for s, e in zip(closed["start"], closed["end"])), events
+        assert any(b.label.startswith("Clip of the event") for b in at.get("download_button"))
+    finally:
+        if at.button(key="live.stop") and not at.button(key="live.stop").disabled:
+            at.button(key="live.stop").click().run()
+        server.kill()
+        server.wait(timeout=10)
+
+
+# ------------------------------------------------------------------------------------- real browser
+def write_y4m(path: Path, frames: np.ndarray, fps: int) -> Path:
+    """uint8 RGB frames (T, H, W, 3), H and W even -> a YUV4MPEG2 4:2:0 file (Chromium's fake camera
+    plays it in a loop). Full-range BT.601 (JPEG) YCbCr, chroma averaged over 2x2 blocks."""
+    from PIL import Image
+
+    t, h, w, _ = frames.shape
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            ycc = np.asarray(Image.fromarray(frame).convert("YCbCr"), dtype=np.float32)  # (H, W, 3)
+            chroma = ycc[:, :, 1:].reshape(h // 2, 2, w // 2, 2, 2).mean(axis=(1, 3))  # (H/2, W/2, 2)
+            fh.write(b"FRAME\n")
+            fh.write(ycc[:, :, 0].round().astype(np.uint8).tobytes())
+            fh.write(chroma[:, :, 0].round().astype(np.uint8).tobytes())
+            fh.write(chroma[:, :, 1].round().astype(np.uint8).tobytes())
+    return path
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    import urllib.request
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"streamlit did not answer on {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def live_server(tmp_path, samples_dir):
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium); the browser test never downloads one")
+    pytest.importorskip("playwright.sync_api", reason="the Playwright Python package is not installed")
+    pytest.importorskip("streamlit_webrtc", reason="streamlit-webrtc is not installed (pip install streamlit-webrtc)")
+    checkpoints = tmp_path / "checkpoints"  # one model in the zoo: the picker's default
+    checkpoints.mkdir()
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(ROOT / "checkpoints" / f"conv_ae_synthetic{suffix}", checkpoints)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "VADLAB_SAMPLE_VIDEOS": str(samples_dir),
+           "VADLAB_CHECKPOINTS": str(checkpoints), "VADLAB_USER_CHECKPOINTS": str(tmp_path / "user_checkpoints")}
+    log = tmp_path / "streamlit.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            wait_until_healthy(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.browser
+def test_live_page_watches_the_browsers_fake_camera_and_alerts(live_server, samples_dir, tmp_path):
+    """Chromium's fake camera plays the anomalous test clip (looped); the Live page receives it over
+    WebRTC, the timeline grows and the alert banner appears when the anomaly plays."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from vadlab.data.video import read_video
+
+    camera = write_y4m(tmp_path / "camera.y4m", read_video(samples_dir / "testing" / "test_01.mp4").frames, fps=10)
+    args = CHROMIUM_ARGS + ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                            f"--use-file-for-fake-video-capture={camera}"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.set_default_timeout(120_000)
+            expect.set_options(timeout=120_000)
+            page.goto(f"{live_server}/live")
+            expect(page.get_by_role("heading", name="Live")).to_be_visible()
+            page.get_by_text("This browser's webcam").click()
+            start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+            start.click()
+            status = page.get_by_text("frames in").first
+            expect(status).to_be_visible()
+            first = int(status.inner_text().split("frames in ")[1].split(",")[0])
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the rolling timeline
+            expect(page.get_by_text("Anomaly alert").or_(page.get_by_text("Last anomaly")).first).to_be_visible()
+            later = int(page.get_by_text("frames in").first.inner_text().split("frames in ")[1].split(",")[0])
+            assert later > first
+            page.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+            if os.environ.get("VADLAB_UPDATE_SCREENSHOTS") == "1":
+                (ROOT / "docs").mkdir(exist_ok=True)
+                page.screenshot(path=str(ROOT / "docs" / "live.png"))
+            page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="STOP").click()
+        finally:
+            browser.close()
