@@ -483,6 +483,9 @@ def train(
         "seconds": round(result.seconds, 2),
         "steps": result.steps,
         "best_epoch": result.best_epoch,
+        # the policy that actually chose it: a pseudo-anomaly recipe falls back to the validation
+        # loss when the held-out tails are too short for sped-up windows
+        "model_selection": "pseudo_anomaly" if any("pseudo_anomaly_auc" in h for h in result.history) else "val_loss",
         "best_val_loss": result.best_val_loss,
         "history": result.history,
     }

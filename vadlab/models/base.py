@@ -45,7 +45,9 @@ class BaseConfig:
     train_crop: int = 0  # >0: train on random train_crop x train_crop crops (fully convolutional families only); score whole frames
     model_selection: str = "val_loss"  # the epoch kept: "val_loss" (lowest loss on held-out normal frames) or
     #   "pseudo_anomaly" (highest AUC of held-out normal windows against the same frames played pseudo_skip x
-    #   faster: a pseudo-anomaly made from normal data only; never test labels)
+    #   faster: a pseudo-anomaly made from normal data only; never test labels). The sped-up windows need
+    #   held-out tails of (window - 1) * pseudo_skip + 1 frames (+ pseudo_skip for prediction families);
+    #   with shorter tails the loop falls back to the validation loss (the checkpoint records which ran)
     pseudo_skip: int = 3
 
 
