@@ -381,6 +381,10 @@ def fit(
             record["pseudo_anomaly_auc"] = pseudo
         if monitor is not None and rank == 0:
             t_monitor = time.time()
+            model.eval()
+            with torch.no_grad():  # e.g. latent_gan's bank of normal codes: scoring needs it (rebuilt at the end)
+                model.prepare_for_scoring(b.to(device) for b in DataLoader(
+                    train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_windows))
             record.update(monitor(model))
             model.train()
             monitor_seconds += time.time() - t_monitor
