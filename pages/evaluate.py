@@ -10,15 +10,19 @@ st.title("Evaluate")
 st.caption("How well do the models separate anomalous from normal frames? The numbers are exactly "
            "those of `vadlab eval` with the same protocol (same scores, same post-processing, same metrics).")
 
-entries = ui.checkpoints_picker(PAGE)
-truth = st.radio("Ground truth from", ["A dataset", "A clip and a labels file"], horizontal=True, key="evaluate.truth",
+TRUTHS = ["A dataset", "A clip and a labels file"]
+truth = st.radio("Ground truth from", TRUTHS, horizontal=True,
                  help="A dataset: the shipped samples or a dataset folder with its own labels. A clip: any video "
-                      "plus a labels file you upload (CSV/JSON/npy/.mat/.m).")
+                      "plus a labels file you upload (CSV/JSON/npy/.mat/.m).",
+                 **ui.state.bind("evaluate.truth", "evaluate.truth",
+                                 TRUTHS[1] if ui.state.recall("source") == "Upload" else TRUTHS[0], TRUTHS))
+spec = source = None
 if truth == "A dataset":
     spec = ui.dataset_picker(PAGE)
     pixel = st.checkbox("Also pixel-level AUC (datasets with pixel masks)", key="evaluate.pixel")
 else:
     source = ui.video_source_picker(PAGE)
+entries = ui.checkpoints_picker(PAGE, clip=source, dataset_spec=spec)
 protocol = ui.protocol_controls(PAGE)
 if not entries:
     st.info("Choose at least one checkpoint.")
@@ -28,12 +32,15 @@ if truth == "A dataset":
     if spec is None:
         st.stop()
     request = (tuple(e.path for e in entries), spec, pixel)
+    ready = not pixel and all(ui.has_dataset_scores(e, spec) for e in entries)  # scored before: no need to wait
     if st.button("Evaluate", type="primary", key="evaluate.run"):
         st.session_state["evaluate.request"] = request
-    if st.session_state.get("evaluate.request") != request:
-        st.info("Press **Evaluate** to score the test videos (scores are cached: changing the "
-                "protocol afterwards does not re-score).")
+    if st.session_state.get("evaluate.request") != request and not ready:
+        st.info("Press **Evaluate** to score the test videos. Scores are kept (in this session, and on disk for the next "
+                "one): changing the protocol afterwards, or evaluating again later, does not re-score.")
         st.stop()
+    if ready:
+        st.caption("Scores of these test videos were computed before (this session, or kept on disk): shown at once.")
     ui.in_sample_warnings(entries)
     with ui.user_errors("Evaluation"):
         results = {e.name: ui.evaluate_dataset(e, spec, protocol, pixel) for e in entries}

@@ -10,7 +10,8 @@ PAGE = "explain"
 RESULT = "explain.result"  # session state: summary of the last attribution shown (shapes, method, runtime)
 
 st.title("Explain a frame's score")
-st.caption("Pick a clip, a model and a frame. The SVD explorer shows how the frame and the model's "
+st.caption("Pick a clip, a model and a frame (the ones you were looking at on Score, if any; else the model that fits "
+           "the clip and its most anomalous frame). The SVD explorer shows how the frame and the model's "
            "reconstruction (or prediction) differ in their dominant structure; attributions show which "
            "pixels of the input window drive the anomaly score up.")
 
@@ -18,7 +19,7 @@ col_source, col_model = st.columns([3, 2], gap="large")
 with col_source:
     source = ui.video_source_picker(PAGE)
 with col_model:
-    entry = ui.checkpoint_picker(PAGE, label="Model")
+    entry = ui.checkpoint_picker(PAGE, label="Model", clip=source)
 if source is None:
     st.stop()
 
@@ -27,8 +28,7 @@ with ui.user_errors(f"Scoring {source.name}"):
     frame_scores = ui.score(entry, source)
     loaded = ui.load_model(entry)
 n_frames = len(frame_scores)
-frame = st.slider("Frame", 0, n_frames - 1, int(np.argmax(frame_scores.scores)), key=ui.state.widget_key(PAGE, "frame"),
-                  help="Starts at the clip's most anomalous frame.")
+frame = ui.explain_timeline(PAGE, frame_scores, entry, source)
 window = loaded.model.config.window
 with ui.user_errors():
     start, scored = explain.window_span(n_frames, window, loaded.spec.target, frame)
@@ -36,7 +36,7 @@ relation = "ending at" if loaded.spec.target == "window" else "just before"
 st.caption(f"Score of frame {frame}: **{frame_scores.scores[frame]:.4g}** ({frame_scores.score_kind}; higher = more "
            f"anomalous). It is computed from the {window}-frame window {start}–{start + window - 1}, {relation} "
            f"frame {scored}" + (" (the first frames share the first window's score)." if scored != frame else "."))
-st.plotly_chart(explain.scored_frame_figure(video.frames[frame], frame_scores, frame), key="explain.panels")
+ui.panels_chart(explain.scored_frame_figure(video.frames[frame], frame_scores, frame), key="explain.panels")
 
 # ------------------------------------------------------------------------------------- SVD explorer
 st.subheader("SVD rank-r explorer")
@@ -52,8 +52,10 @@ else:
     with ui.user_errors("SVD explorer", stop=False):
         svd = explain.svd_for_frame(loaded, video.frames, frame_scores, frame, rank)
         col_fig, col_spectrum = st.columns([3, 2])
-        col_fig.plotly_chart(explain.svd_figure(svd), key="explain.svd")
-        col_spectrum.plotly_chart(explain.spectrum_figure(svd), key="explain.spectrum")
+        with col_fig:
+            ui.panels_chart(explain.svd_figure(svd), key="explain.svd")
+        with col_spectrum:
+            ui.panels_chart(explain.spectrum_figure(svd), key="explain.spectrum")
         st.caption(f"Rank {rank} keeps **{svd['frame_energy_at_r']:.1%}** of the frame's energy and "
                    f"**{svd['reconstruction_energy_at_r']:.1%}** of the reconstruction's; the Frobenius norm of "
                    f"their difference (the SVD loss of this frame) is **{svd['difference_norm']:.4g}** "
@@ -76,7 +78,7 @@ with ui.user_errors(f"{labels[method]}"):
         explanation = ui.result_store().get_or_compute(
             key, lambda: explain.explain_video_frame(loaded, video.frames, frame, method, **params))
 attribution = explanation.attribution
-st.plotly_chart(explain.attribution_figure(attribution, explanation.window_rgb,
+ui.panels_chart(explain.attribution_figure(attribution, explanation.window_rgb,
                                            frame_labels=[f"frame {explanation.window_start + i}" for i in range(window)]),
                 key="explain.attribution")
 col_a, col_b, col_c = st.columns(3)

@@ -16,14 +16,17 @@ st.markdown(
 st.subheader("Model zoo")
 st.caption(f"Checkpoints in `{ui.paths.display_path(ui.paths.shipped_checkpoints_dir())}` (shipped) and in "
            f"`{ui.paths.display_path(ui.paths.user_checkpoints_dir())}` (yours, from the Train page). "
-           "AUC: frame-level micro AUC on the test split of the training data, from the checkpoint's metadata. "
-           "Calibrated: it knows its score distribution on normal frames, so its alerts hold a target false-alarm rate.")
+           "AUC: frame-level micro and macro AUC, one pair of columns per evaluation dataset (a synthetic AUC and a "
+           "Ped2 AUC are not comparable), from the checkpoint's metadata and from evaluations run in this lab, under the "
+           "protocol named beside them. Click a column header to sort. Calibrated: it knows its score distribution on "
+           "normal frames, so its alerts hold a target false-alarm rate.")
 ui.zoo_table()
 st.caption(f"Device in use: **{ui.device_description()}**")
 
 st.subheader("Try it: one-click demo")
-st.caption("Scores a shipped sample clip (a synthetic walkway with an injected anomaly) with a shipped, "
-           "calibrated checkpoint and shows its verdict and anomaly timeline against the ground truth.")
+st.caption("Runs the best model trained on the sample scene on a sample clip where it does well (a synthetic "
+           "walkway with an injected anomaly) and shows its calibrated verdict and anomaly timeline against the "
+           "ground truth.")
 if st.button("Run the demo", type="primary", key="home.demo_button"):
     st.session_state[ui.state.DEMO] = True
 if st.session_state.get(ui.state.DEMO):

@@ -55,6 +55,15 @@ def app_checkpoints(app_samples, tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def score_cache(monkeypatch, tmp_path):
+    """Dataset scores kept on disk go to the test's own folder (never the repository's cache)."""
+    from vadlab.ui.cache import CACHE_DIR_ENV
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "score_cache"))
+    return tmp_path / "score_cache"
+
+
 @pytest.fixture
 def app_env(monkeypatch, tmp_path, app_samples, app_checkpoints):
     monkeypatch.setenv(paths.SAMPLES_ENV, str(app_samples))
@@ -295,7 +304,15 @@ def test_render_button_and_presenter_mode_play_the_annotated_video(app_env):
     assert len(at.get("video")) == 1
     at.toggle(key="score.presenter").set_value(True).run()
     assert_clean(at)
-    assert len(at.get("video")) == 1 and len(at.get("plotly_chart")) == 1  # video, timeline under it
+    # one player (video + timeline that follows playback, in one frame), the verdict in big letters, downloads
+    players = at.get("iframe")
+    assert len(players) == 1 and not at.get("video") and not at.get("plotly_chart")
+    html = players[0].proto.srcdoc
+    assert 'id="vad-video"' in html and 'id="vad-timeline"' in html and "data:video/mp4;base64," in html
+    assert any('id="vad-headline"' in m.value for m in at.markdown)
+    assert {b.key for b in at.get("download_button")} >= {"score.download_csv", "score.download_video"}
+    at.toggle(key="score.presenter").set_value(False).run()  # back: the page as it was
+    assert_clean(at) and len(at.get("plotly_chart")) >= 1
 
 
 def test_evaluate_page_shows_the_auc_that_api_evaluate_computes(app_env):
@@ -581,3 +598,243 @@ def test_a_supervised_checkpoint_is_flagged_in_sample_on_evaluate_and_compare(ap
         assert_clean(at)
         in_sample = [w.value for w in at.warning if w.value.startswith("**In-sample:**")]
         assert len(in_sample) == 1 and "lrcn_gan_synthetic" in in_sample[0] and "`vadlab cv" in in_sample[0], in_sample
+
+
+# --------------------------------------------------------------- the first ten minutes (issue 9)
+def run_app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+
+
+def shipped(name: str) -> Path:
+    path = ROOT / "checkpoints" / name
+    if not path.with_suffix(".safetensors").exists():
+        pytest.skip(f"no shipped {name} checkpoint")
+    return path
+
+
+def test_checkpoints_are_ranked_by_how_well_they_fit_a_clip(tmp_path):
+    """Same dataset first, then data whose frames have the clip's size (the same camera), then the
+    rest; calibrated and better-scoring first within each."""
+    from vadlab.ui.cache import CheckpointEntry, rank_checkpoints
+
+    samples = ROOT / "sample_videos"
+    entries = [
+        CheckpointEntry(path="a/ped2_model", name="ped2_model", origin="shipped", training_data="ped2:../shared/datasets/ped2",
+                        trained_on="ped2:ped2", auc=0.86, calibrated=True),
+        CheckpointEntry(path="a/weak_synthetic", name="weak_synthetic", origin="shipped", training_data="synthetic:sample_videos",
+                        trained_on="synthetic:sample_videos", auc=0.70, calibrated=True),
+        CheckpointEntry(path="a/best_synthetic", name="best_synthetic", origin="shipped", training_data="synthetic:sample_videos",
+                        trained_on="synthetic:sample_videos", auc=0.97, calibrated=True),
+        CheckpointEntry(path="a/uncalibrated", name="uncalibrated", origin="shipped", training_data="synthetic:sample_videos",
+                        trained_on="synthetic:sample_videos", auc=0.99, calibrated=False),
+    ]
+    ranked = rank_checkpoints(entries, dataset=f"synthetic:{samples}", clip_path=str(samples / "testing" / "test_01.mp4"))
+    assert [m.entry.name for m in ranked] == ["best_synthetic", "weak_synthetic", "uncalibrated", "ped2_model"]
+    assert [m.tier for m in ranked] == [0, 0, 0, 2]
+    # an upload of the sample camera's size: the sample models, by the size of their frames
+    ranked = rank_checkpoints(entries, frame_size=(160, 120))
+    assert ranked[0].entry.name == "best_synthetic" and ranked[0].tier == 1 and "160×120" in ranked[0].reason
+    # a clip nobody trained on: the best-scoring one, and the page says so
+    ranked = rank_checkpoints(entries, frame_size=(999, 777))
+    assert ranked[0].entry.name == "best_synthetic" and ranked[0].tier == 2
+
+
+def test_score_page_picks_the_model_of_the_clip_and_says_why(app_env):
+    shipped("ffp_synthetic")
+    at = run_page("score")
+    assert_clean(at)
+    chosen = at.multiselect(key="score.checkpoints").value
+    meta = json.loads(Path(chosen[0] + ".json").read_text())
+    assert meta["training"]["data"].startswith("synthetic:"), chosen  # the sample clip's own scene
+    why = next(c.value for c in at.caption if c.value.startswith("Chosen for this clip:"))
+    assert Path(chosen[0]).name in why and "trained on this clip's dataset" in why
+
+
+def test_score_page_picks_a_ped2_model_for_a_ped2_clip(app_env, monkeypatch):
+    data = ROOT.parent / "shared" / "datasets"
+    if not (data / "ped2" / "testing").is_dir():
+        pytest.skip(f"UCSD Ped2 not found at {data / 'ped2'}")
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(data))
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Dataset clip").run()
+    at.selectbox(key="score.dataset_clip").set_value("testing/04").run()
+    assert_clean(at)
+    chosen = at.multiselect(key="score.checkpoints").value[0]
+    assert json.loads(Path(chosen + ".json").read_text())["training"]["data"].startswith("ped2:")
+    # UCSD's camera rate for its frame folders: 180 frames are 18.0 s, not 7.2 s at an assumed 25 fps
+    assert "180 frames, 360×240 px, 10 fps, 18.0 s" in [c.value for c in at.caption]
+    score = next(t for t in chart_traces(at) if t.get("name") == "score")
+    assert "10 fps" in json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["xaxis"])
+    assert len(trace_values(score["y"])) == 180
+
+
+def test_a_frame_folder_of_no_known_dataset_says_its_rate_is_assumed(app_env, monkeypatch, tmp_path):
+    from PIL import Image
+
+    clip = tmp_path / "data" / "mine" / "testing" / "clip_a"
+    clip.mkdir(parents=True)
+    for i in range(12):
+        Image.fromarray(np.full((48, 64, 3), 40 + 10 * i, np.uint8)).save(clip / f"{i:03d}.png")
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(tmp_path / "data"))
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Dataset clip").run()
+    at.selectbox(key="score.dataset_kind").set_value("folder").run()
+    at.text_input(key="score.dataset_folder").set_value(str(tmp_path / "data" / "mine")).run()
+    assert not at.exception
+    assert any("25 fps (assumed: frame images carry no frame rate)" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+def test_dataset_kinds_know_their_camera_rates(ped2_dir):
+    from vadlab.data.datasets import dataset_fps, load_dataset
+
+    assert (dataset_fps("ped2"), dataset_fps("ucsd"), dataset_fps("avenue"), dataset_fps("shanghaitech")) == (10.0, 10.0, 25.0, 24.0)
+    assert dataset_fps("folder") is None and dataset_fps("synthetic") is None
+    assert load_dataset(f"ped2:{ped2_dir}").fps == 10.0
+
+
+def test_every_line_of_a_timeline_is_clickable_and_a_click_moves_the_frame(app_env, tmp_path):
+    clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Upload").run()
+    at.file_uploader(key="score.upload").set_value(("walk.mp4", clip.read_bytes(), "video/mp4")).run()
+    assert_clean(at)
+    traces = chart_traces(at)
+    targets = [t for t in traces if t.get("mode") == "markers" and t.get("name", "").endswith(" · frames")]
+    assert len(targets) == 1 and len(trace_values(targets[0]["x"])) == 16  # one clickable point per frame, no ground truth
+    assert next(t for t in traces if t.get("name") == "score").get("hoverinfo") == "skip"  # the points answer hover
+    # a click (plotly's selection of the point of frame 5) moves the frame slider and the panels
+    at.session_state["score.timeline"] = {"selection": {"points": [{"x": 5, "y": 0.1, "curve_number": 4}]}}
+    at.run()
+    assert at.slider(key="score.frame").value == 5
+    assert any(m.value.startswith("**Frame 5** (t = 0.50 s)") for m in at.markdown)
+    at.slider(key="score.frame").set_value(9).run()  # the slider still moves freely after a click
+    assert at.slider(key="score.frame").value == 9
+
+
+def test_the_working_context_follows_the_user_from_score_to_explain_and_back(app_env, tmp_path):
+    at = run_app()
+    at.switch_page("pages/score.py").run()
+    at.selectbox(key="score.sample").set_value("testing/test_02").run()
+    model = at.multiselect(key="score.checkpoints").value[0]
+    at.slider(key="score.frame").set_value(33).run()
+    at.switch_page("pages/explain.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="explain.sample").value == "testing/test_02"
+    assert at.selectbox(key="explain.checkpoint").value == model and at.slider(key="explain.frame").value == 33
+    # Explain on another model starts at that model's most anomalous frame
+    other = next(str(p.with_suffix("")) for p in sorted(app_env["checkpoints"].glob("*.safetensors"))
+                 if str(p.with_suffix("")) != model and ".trainstate" not in p.name)
+    at.selectbox(key="explain.checkpoint").set_value(other).run()
+    assert_clean(at)
+    peak = int(np.argmax(trace_values(next(t for t in chart_traces(at) if t.get("name") == "score")["y"])))
+    assert at.slider(key="explain.frame").value == peak
+    # back on Score: the clip, and the model chosen on Explain
+    at.switch_page("pages/score.py").run()
+    assert at.selectbox(key="score.sample").value == "testing/test_02"
+    assert at.multiselect(key="score.checkpoints").value == [other]
+    # Evaluate starts on the clip's dataset with the same model
+    at.switch_page("pages/evaluate.py").run()
+    assert at.multiselect(key="evaluate.checkpoints").value == [other]
+    assert at.radio(key="evaluate.data_choice").value == "Shipped sample videos"
+
+
+def test_an_upload_stays_for_the_whole_session(app_env, tmp_path):
+    clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
+    at = run_app()
+    at.switch_page("pages/score.py").run()
+    at.radio(key="score.source").set_value("Upload").run()
+    at.file_uploader(key="score.upload").set_value(("walk.mp4", clip.read_bytes(), "video/mp4")).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/explain.py").run()
+    assert_clean(at)
+    assert at.radio(key="explain.source").value == "Upload"
+    assert at.selectbox(key="explain.upload_pick").options == ["walk.mp4"]
+    at.switch_page("pages/score.py").run()
+    assert_clean(at)
+    assert len(trace_values(next(t for t in chart_traces(at) if t.get("name") == "score")["y"])) == 16
+
+
+def test_home_demo_runs_the_best_sample_model_on_a_clip_where_it_shines(app_env):
+    shipped("ffp_synthetic")
+    at = run_page("home")
+    at.button(key="home.demo_button").click().run()
+    assert_clean(at)
+    explanation = at.info[0].value
+    model = re.match(r"\*\*(\S+)\*\*", explanation).group(1)
+    assert json.loads((app_env["checkpoints"] / f"{model}.json").read_text())["training"]["data"].startswith("synthetic:")
+    assert "watch the red alert band" in explanation
+    f1 = float(re.search(r"F1 (\d\.\d\d)", next(c.value for c in at.caption if "Against the ground truth" in c.value)).group(1))
+    assert f1 >= 0.9
+    assert at.get("plotly_chart") and len(at.get("image")) == 3
+
+
+def test_zoo_table_gives_auc_per_evaluation_dataset_and_shows_every_row(app_env):
+    at = run_page("home")
+    assert_clean(at)
+    zoo = at.dataframe[0].value
+    auc_columns = [c for c in zoo.columns if " AUC · " in c]
+    assert "micro AUC · synthetic" in auc_columns and "macro AUC · synthetic" in auc_columns
+    assert "AUC" not in zoo.columns and "protocol" in zoo.columns
+    for column in auc_columns:
+        assert zoo[column].dtype.kind == "f"  # numbers: the column sorts as numbers
+    for _, row in zoo.iterrows():
+        meta = json.loads((app_env["checkpoints"] / f"{row['checkpoint']}.json").read_text())
+        metrics = meta.get("metrics") or {}
+        if metrics.get("micro_auc") is not None:
+            label = metrics["eval_data"].split(":")[0]
+            assert row[f"micro AUC · {label}"] == pytest.approx(metrics["micro_auc"])
+            assert row[f"macro AUC · {label}"] == pytest.approx(metrics["macro_auc"])
+            assert row["protocol"] == (metrics.get("protocol") or {}).get("short", "not recorded")
+    if (app_env["checkpoints"] / "lrcn_gan_synthetic.json").exists():
+        row = zoo[zoo["checkpoint"] == "lrcn_gan_synthetic"].iloc[0]
+        assert row["protocol"] == "supervised: see cross-validation" and np.isnan(row["micro AUC · synthetic"])
+    # every row visible (no inner scrolling): measured in the browser by tests/test_browser_student.py
+
+
+def test_evaluate_keeps_dataset_scores_on_disk_and_a_second_visit_shows_at_once(app_env, score_cache):
+    from vadlab.ui.cache import result_store
+
+    def restart() -> None:  # what a restarted server has in memory: nothing
+        for key in [k for k in result_store().keys() if k[0] in ("dataset", "scores")]:
+            result_store()._items.pop(key)
+
+    restart()
+    at = run_page("evaluate")
+    at.button(key="evaluate.run").click().run()
+    assert_clean(at)
+    first = [m.value for m in at.metric if m.label == "Micro AUC"]
+    assert list(score_cache.glob("*.npz")) and list(score_cache.glob("*.json"))
+    summary = json.loads(next(score_cache.glob("*.json")).read_text())
+    assert summary["protocol"] == "frame-mean|minmax|s0|drop|micro" and summary["micro_auc"] is not None
+
+    restart()
+    again = run_page("evaluate")  # no button press: the scores are on disk
+    assert_clean(again)
+    assert [m.value for m in again.metric if m.label == "Micro AUC"] == first
+    assert any("computed before" in c.value for c in again.caption)
+    checkpoint = again.multiselect(key="evaluate.checkpoints").value[0]
+    expected = api.evaluate(api.load(checkpoint, device="cpu"), f"synthetic:{app_env['samples']}")
+    assert first == [f"{expected.micro_auc:.4f}"]
+
+
+def test_training_progress_names_the_data_loading_phase(app_env):
+    import time as time_module
+
+    from vadlab.ui import training
+    from vadlab.ui.views import training_progress_text
+
+    request = training.TrainRequest(family="conv_ae", preset="tiny", data=f"synthetic:{app_env['samples']}",
+                                    out=app_env["user"] / "x", epochs=1)
+    job = training.new_job(request)
+    job.status, job.started = "running", time_module.time() - 7
+    assert "loading the training data (7 s)" in training_progress_text(job, now=job.started + 7)
+    job.step, job.total_steps = 3, 10
+    assert training_progress_text(job).startswith("conv_ae (tiny) · step 3 of 10")
+
+
+def test_an_error_names_its_subject_once():
+    from vadlab.ui.errors import with_context
+
+    assert with_context("Scoring 04", "04: 180 labels for 179 frames") == "Scoring 04: 180 labels for 179 frames"
+    assert with_context("Scoring 04", "no video stream") == "Scoring 04: no video stream"
+    assert with_context("", "04: x") == "04: x"

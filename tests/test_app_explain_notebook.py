@@ -132,3 +132,49 @@ def test_notebook_page_refuses_a_bad_notebook_and_paths_outside_the_lab(lab_env)
     at.text_area(key="notebook.open_text").input(outside).run()
     at.button(key="notebook.open").click().run()
     assert not at.exception and any("outside the folders this lab may read" in e.value for e in at.error)
+
+
+def test_notebook_explain_cell_names_its_model_and_a_timeline_click_picks_the_inspected_frame(lab_env):
+    at = AppTest.from_file(str(ROOT / "pages" / "notebook.py"), default_timeout=90).run()
+    no_errors(at)
+    cells = json.loads(at.session_state["notebook.saved_json"])["cells"]
+    score, inspect = cells[2]["id"], cells[3]["id"]
+    # a click on a point of the score cell's timeline: the inspect cell below shows that frame
+    at.session_state[f"notebook.{score}.timeline"] = {"selection": {"points": [{"x": 7, "y": 0.5}]}}
+    at.run()
+    no_errors(at)
+    assert at.slider(key=f"notebook.cell.{inspect}.frame").value == 7
+    assert json.loads(at.session_state["notebook.saved_json"])["cells"][3]["params"]["frame"] == 7
+    # an explain cell on "the first model" says which one, never "Choose an option"
+    at.selectbox(key="notebook.new_kind").set_value("explain").run()
+    at.button(key="notebook.add").click().run()
+    no_errors(at)
+    explain_id = json.loads(at.session_state["notebook.saved_json"])["cells"][4]["id"]
+    model = at.selectbox(key=f"notebook.cell.{explain_id}.model")
+    assert model.value is not None and model.format_func(model.value) == "the first model (conv_ae_tiny)"
+    assert json.loads(at.session_state["notebook.saved_json"])["cells"][4]["params"]["model"] is None
+
+
+def test_explain_page_starts_at_the_peak_and_follows_model_changes(lab_env, tmp_path):
+    import shutil
+
+    second = lab_env / "checkpoints" / "conv_ae_twin"
+    for suffix in (".json", ".safetensors"):
+        shutil.copyfile((lab_env / "checkpoints" / "conv_ae_tiny").with_suffix(suffix), second.with_suffix(suffix))
+    try:
+        at = AppTest.from_file(str(ROOT / "pages" / "explain.py"), default_timeout=90).run()
+        no_errors(at)
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        score = next(t for t in spec["data"] if t.get("name") == "score")
+        from test_app import trace_values
+
+        assert at.slider(key="explain.frame").value == int(trace_values(score["y"]).argmax())
+        at.slider(key="explain.frame").set_value(2).run()
+        at.selectbox(key="explain.checkpoint").set_value(str(second)).run()  # another model: its own peak
+        no_errors(at)
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        score = next(t for t in spec["data"] if t.get("name") == "score")
+        assert at.slider(key="explain.frame").value == int(trace_values(score["y"]).argmax())
+    finally:
+        for suffix in (".json", ".safetensors"):
+            second.with_suffix(suffix).unlink(missing_ok=True)

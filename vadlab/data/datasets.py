@@ -72,12 +72,17 @@ class VideoRecord:
 
 @dataclass
 class VideoDataset:
-    """A dataset: normal training videos and labelled test videos."""
+    """A dataset: normal training videos and labelled test videos.
+
+    fps: the frame rate of the dataset's cameras when the benchmark defines one (UCSD 10,
+    Avenue 25, ShanghaiTech 24: `DATASET_FPS`), for frame folders, which carry none; None for
+    layouts whose videos carry their own rate (folder, synthetic)."""
 
     name: str
     root: Path
     train: list[VideoRecord] = field(default_factory=list)
     test: list[VideoRecord] = field(default_factory=list)
+    fps: Optional[float] = None
 
     def test_labels(self) -> dict[str, np.ndarray]:
         """Video name -> (N,) uint8 frame labels, for the test videos that have labels."""
@@ -652,6 +657,17 @@ _LOADERS: dict[str, Callable[[Path, str], VideoDataset]] = {
 }
 KNOWN_KINDS = tuple(_LOADERS)
 
+# Frame rates of the benchmark cameras (frames per second), as their papers and readmes give them:
+# UCSD Ped1/Ped2 were recorded at 10 fps, CUHK Avenue at 25, ShanghaiTech Campus at 24. Frame
+# folders carry no rate, so a clip read from one of these datasets takes the dataset's rate.
+DATASET_FPS: dict[str, float] = {"ped1": 10.0, "ped2": 10.0, "ucsd": 10.0, "avenue": 25.0, "shanghaitech": 24.0}
+
+
+def dataset_fps(kind: str) -> Optional[float]:
+    """The frame rate of a dataset kind's cameras ("ped2" -> 10.0), or None when the kind defines
+    none (folder, synthetic: their videos carry their own rate; frame folders there are assumed)."""
+    return DATASET_FPS.get(kind.strip().lower())
+
 
 def load_dataset(spec: str) -> VideoDataset:
     """Load a dataset from `KIND:PATH` (KIND in ped2, ped1, ucsd, avenue, shanghaitech, folder,
@@ -672,6 +688,7 @@ def load_dataset(spec: str) -> VideoDataset:
     if not root.exists():
         raise DatasetError(f"{kind}:{root}: path does not exist")
     dataset = _LOADERS[kind](root, kind)
+    dataset.fps = dataset_fps(dataset.name)  # "ped2", "ucsd", "avenue", ...: the camera's rate; folders: None
     if not dataset.train and not dataset.test:
         raise DatasetError(
             f"{kind}:{root}: no videos found (video files {', '.join(VIDEO_EXTENSIONS)} or folders of "

@@ -74,13 +74,13 @@ from vadlab.ui.verdict_view import (
     verdict_meta,
     verdict_notes,
 )
+from vadlab.ui.home_view import demo, demo_choice, zoo_rows, zoo_table
 from vadlab.ui.presenter_view import presenter_chrome, presenter_toggle, presenter_view
 from vadlab.ui.views import (
     annotated_video,
     clickable,
     clip_comparison_table,
     compare_panels,
-    demo,
     downloads,
     events_table,
     frame_panels,
@@ -95,8 +95,6 @@ from vadlab.ui.views import (
     training_progress_foreground,
     training_status,
     video_notes,
-    zoo_rows,
-    zoo_table,
 )
 from vadlab.ui.widgets import (
     VerdictSettings,

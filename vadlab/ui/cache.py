@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import threading
 from collections import OrderedDict
@@ -28,7 +29,7 @@ import streamlit as st
 from vadlab import api
 from vadlab.calibration import Calibration
 from vadlab.data.datasets import VideoDataset, load_dataset
-from vadlab.data.video import Video, read_video, read_video_bytes
+from vadlab.data.video import FOLDER_FPS, Video, probe_video, read_video, read_video_bytes
 from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
 from vadlab.ui import paths
@@ -51,6 +52,10 @@ class ClipSource:
     path:   the file or frame folder on disk (sample / dataset clips).
     suffix: the upload's extension (".mp4", ".zip", ...).
     labels: (N,) 0/1 ground truth when known (samples and dataset test clips), else None.
+    fps:    the frame rate of a frame folder's camera when its dataset defines one (UCSD 10 fps,
+            Avenue 25, ShanghaiTech 24: `datasets.dataset_fps`); None: the container's rate, or,
+            for frame folders and zips of frames, an assumed one (`fps_assumed`).
+    dataset: the dataset spec the clip belongs to (samples, a dataset folder), else None.
     """
 
     name: str
@@ -60,6 +65,23 @@ class ClipSource:
     suffix: str = ""
     data: Optional[bytes] = field(default=None, repr=False, compare=False)
     labels: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    fps: Optional[float] = None
+    dataset: Optional[str] = None
+
+    @property
+    def is_frames(self) -> bool:
+        """A frame folder or a zip of frames: images that carry no frame rate."""
+        return self.suffix == ".zip" if self.data is not None else bool(self.path and Path(self.path).is_dir())
+
+    @property
+    def fps_assumed(self) -> bool:
+        """True when the clip's frame rate is a default, not read from the container or its dataset."""
+        return self.is_frames and self.fps is None
+
+    @property
+    def decode_key(self) -> str:
+        """Identity of the decoded frames: the clip and the frame rate its frames are given."""
+        return f"{self.key}|fps={self.fps or FOLDER_FPS:g}"
 
     @staticmethod
     def from_upload(name: str, data: bytes) -> "ClipSource":
@@ -68,11 +90,14 @@ class ClipSource:
                           kind="upload", suffix=Path(name).suffix.lower(), data=data)
 
     @staticmethod
-    def from_path(path: str | Path, kind: str, labels: Optional[np.ndarray] = None, name: Optional[str] = None) -> "ClipSource":
-        """A clip on disk (a video file or a frame folder), with its labels when known."""
+    def from_path(path: str | Path, kind: str, labels: Optional[np.ndarray] = None, name: Optional[str] = None,
+                  fps: Optional[float] = None, dataset: Optional[str] = None) -> "ClipSource":
+        """A clip on disk (a video file or a frame folder), with its labels when known; `fps`: its
+        dataset's frame rate (used for frame folders), `dataset`: the spec of its dataset."""
         p = Path(path)
         return ClipSource(name=name or p.stem, key=f"file:{file_identity(p)}", kind=kind, path=str(p),
-                          labels=None if labels is None else np.asarray(labels).astype(np.uint8))
+                          labels=None if labels is None else np.asarray(labels).astype(np.uint8),
+                          fps=fps if p.is_dir() else None, dataset=dataset)
 
 
 def file_identity(path: Path) -> str:
@@ -92,13 +117,15 @@ def _decode(key: str, _source: ClipSource) -> Video:
         video = read_video_bytes(_source.data, _source.suffix or ".mp4", name=_source.name + _source.suffix,
                                  max_frames=MAX_FRAMES, max_side=MAX_SIDE)
     else:
-        video = read_video(_source.path, max_frames=MAX_FRAMES, max_side=MAX_SIDE)
+        video = read_video(_source.path, max_frames=MAX_FRAMES, max_side=MAX_SIDE, folder_fps=_source.fps or FOLDER_FPS)
     return video  # shared between reruns and sessions: callers must not modify the frames
 
 
 def decode(source: ClipSource) -> Video:
-    """The decoded clip (uint8 frames (T, H, W, 3)), cached by the clip's identity."""
-    return _decode(source.key, source)
+    """The decoded clip (uint8 frames (T, H, W, 3)), cached by the clip's identity (and the frame
+    rate a frame folder is given). `video.info.fps` is the container's rate, the dataset's for a
+    frame folder of a known dataset, else the assumed FOLDER_FPS (`source.fps_assumed`)."""
+    return _decode(source.decode_key, source)
 
 
 # ------------------------------------------------------------------------------------ checkpoints
@@ -114,20 +141,38 @@ class CheckpointEntry:
     input_size: str = "?"
     window: Optional[int] = None
     target: str = "window"  # "window": reconstructs the scored frame; "next": predicts it
-    auc: Optional[float] = None
+    auc: Optional[float] = None  # micro AUC on `eval_data` under `protocol` (the checkpoint's stored metrics)
     size_mb: float = 0.0
     error: Optional[str] = None
     calibrated: bool = False  # holds a normal-data calibration (calibrated verdicts)
+    macro_auc: Optional[float] = None
+    eval_data: Optional[str] = None  # dataset spec the stored metrics were measured on
+    protocol: Optional[str] = None  # short form of the protocol of the stored metrics
+    training_data: Optional[str] = None  # the full training data spec (as recorded: maybe relative)
+    supervised: bool = False  # trained on labelled videos: its AUC needs cross-validation
+    weights_sha256: Optional[str] = None
 
     @property
     def label(self) -> str:
-        auc = f", AUC {self.auc:.3f}" if self.auc is not None else ""
-        return f"{self.name} ({self.family}, trained on {self.trained_on}{auc}{', calibrated' if self.calibrated else ''})"
+        """Short, name first (pickers show it in narrow chips): "ffp_synthetic · AUC 0.968"."""
+        return f"{self.name} · AUC {self.auc:.3f}" if self.auc is not None else self.name
+
+    @property
+    def description(self) -> str:
+        """One line: family, training data, stored AUC and its dataset, calibration."""
+        auc = (f"micro AUC {self.auc:.3f} on {_short_data(self.eval_data or self.trained_on)}" if self.auc is not None
+               else "supervised: see cross-validation" if self.supervised else "not evaluated")
+        return (f"{self.name}: {self.family}, trained on {self.trained_on}, {auc}"
+                + (", calibrated" if self.calibrated else ", no calibration"))
 
     @property
     def mtime_ns(self) -> int:
         weights = Path(self.path + ".safetensors")
         return weights.stat().st_mtime_ns if weights.exists() else 0
+
+
+def _finite(value: Any) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
 
 
 def _entry(row: dict, origin: str) -> CheckpointEntry:
@@ -138,20 +183,32 @@ def _entry(row: dict, origin: str) -> CheckpointEntry:
     inp = meta.get("input") or {}
     training = meta.get("training") or {}
     metrics = meta.get("metrics") or {}
-    auc = metrics.get("micro_auc")
     data = str(training.get("data") or training.get("dataset") or "?")
+    family = str(meta.get("model", "?"))
+    try:
+        from vadlab.registry import get_spec
+
+        supervised = bool(get_spec(family).supervised)
+    except Exception:  # an unknown family: listed with what its metadata says
+        supervised = False
     return CheckpointEntry(
         path=path,
         name=Path(path).name,
         origin=origin,
-        family=str(meta.get("model", "?")),
+        family=family,
         trained_on=_short_data(data),
         input_size=f"{inp.get('channels', '?')}×{inp.get('height', '?')}×{inp.get('width', '?')}",
         window=inp.get("window"),
         target=str(meta.get("target", "window")),
-        auc=float(auc) if isinstance(auc, (int, float)) and np.isfinite(auc) else None,
+        auc=_finite(metrics.get("micro_auc")),
         size_mb=round(float(row.get("size_mb") or 0.0), 2),
         calibrated=bool(meta.get("calibration")),
+        macro_auc=_finite(metrics.get("macro_auc")),
+        eval_data=metrics.get("eval_data") or (data if _finite(metrics.get("micro_auc")) is not None else None),
+        protocol=(metrics.get("protocol") or {}).get("short") if isinstance(metrics.get("protocol"), dict) else None,
+        training_data=data if data != "?" else None,
+        supervised=supervised,
+        weights_sha256=meta.get("weights_sha256"),
     )
 
 
@@ -188,9 +245,139 @@ def list_checkpoints() -> list[CheckpointEntry]:
 
 
 def usable_checkpoints() -> list[CheckpointEntry]:
-    """The checkpoints whose metadata is valid, shipped `*_synthetic` demo models first."""
-    entries = [e for e in list_checkpoints() if e.error is None]
-    return sorted(entries, key=lambda e: (e.origin != "shipped", not e.name.startswith("conv_ae"), e.name))
+    """The checkpoints whose metadata is valid, in the zoo's order (shipped, then yours; by name).
+    Which one fits a clip is `best_checkpoints`' business."""
+    return [e for e in list_checkpoints() if e.error is None]
+
+
+# ------------------------------------------------------------------------- the model for a clip
+@dataclass(frozen=True)
+class Match:
+    """How well a checkpoint fits a clip or dataset. tier 0: trained on the same dataset; 1: on
+    data whose frames have the clip's size (likely the same camera); 2: neither. reason: one
+    sentence for the page ("why this model")."""
+
+    entry: CheckpointEntry
+    tier: int
+    reason: str
+
+
+def _spec_root(spec: Optional[str]) -> Optional[Path]:
+    """The folder of a dataset spec (relative paths are relative to the repository), or None."""
+    if not spec:
+        return None
+    _, sep, rest = str(spec).partition(":")
+    if not sep or not rest.strip():
+        return None
+    root = Path(rest.strip()).expanduser()
+    if not root.is_absolute():
+        root = paths.REPO_ROOT / root
+    try:
+        return root.resolve()
+    except OSError:
+        return None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+@st.cache_data(ttl=600, max_entries=64, show_spinner=False)
+def data_frame_size(spec: str) -> Optional[tuple[int, int]]:
+    """(width, height) of the frames of a dataset's first video (its camera), or None when the data
+    is not on this machine."""
+    root = _spec_root(spec)
+    if root is None or not root.exists():
+        return None
+    try:
+        ds = load_dataset(f"{spec.partition(':')[0]}:{root}")
+        record = (ds.train or ds.test)[0]
+        info = probe_video(record.source)
+    except Exception:  # noqa: BLE001 - unknown data only means "no match by size"
+        return None
+    return int(info.width), int(info.height)
+
+
+def clip_frame_size(source: ClipSource) -> Optional[tuple[int, int]]:
+    """(width, height) of a clip's native frames: probed for files on disk, decoded for uploads."""
+    try:
+        if source.data is None and source.path:
+            info = probe_video(source.path)
+        else:
+            info = decode(source).info
+    except Exception:  # noqa: BLE001 - the page shows the decode error where the clip is used
+        return None
+    return int(info.width), int(info.height)
+
+
+def _fit_key(entry: CheckpointEntry) -> tuple:
+    # calibrated first (its verdict means something), then the best stored micro AUC, then the name
+    return (not entry.calibrated, -(entry.auc if entry.auc is not None else -1.0), entry.name)
+
+
+def rank_checkpoints(entries: list[CheckpointEntry], dataset: Optional[str] = None, clip_path: Optional[str] = None,
+                     frame_size: Optional[tuple[int, int]] = None, subject: str = "this clip") -> list[Match]:
+    """The checkpoints ordered by how well they fit a clip (or a dataset), best first: trained on
+    the same dataset (the clip's `dataset` spec, or a dataset folder holding `clip_path`), then on
+    data whose frames have the clip's `frame_size` (width, height: the same camera, most likely),
+    then the rest; within each, calibrated ones first, then by stored micro AUC."""
+    matches: list[Match] = []
+    clip_root = _spec_root(dataset)
+    clip_file = Path(clip_path).resolve() if clip_path else None
+    for entry in entries:
+        root = _spec_root(entry.training_data)
+        same = root is not None and ((clip_root is not None and _inside(clip_root, root))
+                                     or (clip_file is not None and _inside(clip_file, root)))
+        if same:
+            matches.append(Match(entry, 0, f"trained on {'this dataset' if subject == 'this dataset' else subject + chr(39) + 's dataset'}"
+                                           f" ({entry.trained_on})"))
+            continue
+        size = data_frame_size(entry.training_data) if entry.training_data and frame_size else None
+        if size is not None and size == tuple(frame_size):
+            matches.append(Match(entry, 1, f"trained on {entry.trained_on}, whose frames have the size of {subject}'s "
+                                           f"({size[0]}×{size[1]} px): most likely the same camera"))
+            continue
+        matches.append(Match(entry, 2, f"no model was trained on {subject}'s data or scene"))
+    matches.sort(key=lambda m: (m.tier, *_fit_key(m.entry)))
+    return matches
+
+
+def why_chosen(match: Match, others: int) -> str:
+    """One sentence: why the first of `rank_checkpoints` was chosen ("others": how many share its tier)."""
+    entry = match.entry
+    score = (f"micro AUC {entry.auc:.3f}" + (f" ({entry.protocol})" if entry.protocol else "")
+             + (f" on {_short_data(entry.eval_data)}" if entry.eval_data else "")) if entry.auc is not None else None
+    if match.tier == 2:
+        return (f"**{entry.name}**: {match.reason}, so the lab picked the best-scoring model of the zoo"
+                + (f" ({score})" if score else "") + ". Its verdicts on another scene may not hold.")
+    best = (f"; the best of the {others + 1} such models" + (f" by {score}" if score else "")) if others else \
+        (f"; {score}" if score else "")
+    return f"**{entry.name}**: {match.reason}{best}."
+
+
+def best_checkpoints(dataset: Optional[str] = None, clip: Optional[ClipSource] = None,
+                     count: int = 1) -> tuple[list[CheckpointEntry], str]:
+    """The `count` usable checkpoints that fit a clip (or a dataset spec) best, and the sentence
+    that says why the first was chosen (empty when the zoo is empty)."""
+    entries = usable_checkpoints()
+    if not entries:
+        return [], ""
+    clip_path = None
+    if clip is not None:
+        dataset = dataset or clip.dataset
+        clip_path = clip.path
+    subject = "this clip" if clip is not None else "this dataset"
+    ranked = rank_checkpoints(entries, dataset, clip_path, None, subject)
+    if ranked[0].tier != 0:  # nothing from the same dataset: compare frame sizes (the camera)
+        size = clip_frame_size(clip) if clip is not None else _dataset_frame_size(dataset)
+        ranked = rank_checkpoints(entries, dataset, clip_path, size, subject)
+    first = ranked[0]
+    others = sum(1 for m in ranked[1:] if m.tier == first.tier)
+    return [m.entry for m in ranked[:count]], why_chosen(first, others)
+
+
+def _dataset_frame_size(spec: Optional[str]) -> Optional[tuple[int, int]]:
+    return data_frame_size(spec) if spec else None
 
 
 def current_device() -> str:
@@ -283,14 +470,24 @@ def _progress_bar(text: str) -> tuple[Any, Callable[[float], None]]:
 
 def scores_key(entry: CheckpointEntry, source: ClipSource) -> str:
     """Identity of a checkpoint's scores of a clip (for caches of things derived from them)."""
-    return f"{checkpoint_key(entry)}|{source.key}"
+    return f"{checkpoint_key(entry)}|{source.decode_key}"
+
+
+def _clip_scores_key(entry: CheckpointEntry, source: ClipSource) -> tuple:
+    return ("scores", checkpoint_key(entry), source.decode_key)
+
+
+def has_scores(entry: CheckpointEntry, source: ClipSource) -> bool:
+    """Whether this clip's scores by this checkpoint are computed already (nothing to wait for)."""
+    return result_store().get(_clip_scores_key(entry, source)) is not None
 
 
 def score(entry: CheckpointEntry, source: ClipSource) -> FrameScores:
     """Per-frame scores of a clip (with error maps and outputs), computed once per checkpoint +
     clip; a progress bar shows while scoring. The source's labels, when known, are attached to the
-    returned FrameScores (the cached one is shared and carries none)."""
-    key = ("scores", checkpoint_key(entry), source.key)
+    returned FrameScores (the cached one is shared and carries none), and `fps_assumed` says
+    whether its frame rate is a default (frame folders and zips outside a known dataset)."""
+    key = _clip_scores_key(entry, source)
     frame_scores = result_store().get(key)
     if frame_scores is None:
         loaded = load_model(entry)
@@ -301,10 +498,12 @@ def score(entry: CheckpointEntry, source: ClipSource) -> FrameScores:
         finally:
             bar.empty()
         result_store().put(key, frame_scores)
+    if frame_scores.fps_assumed != source.fps_assumed:
+        frame_scores = dataclasses.replace(frame_scores, fps_assumed=source.fps_assumed)
     if source.labels is None:
         return frame_scores
     if len(source.labels) != len(frame_scores):
-        raise ValueError(f"{source.name}: {len(source.labels)} labels for {len(frame_scores)} decoded frames")
+        raise ValueError(f"{len(source.labels)} labels for {len(frame_scores)} decoded frames of {source.name}")
     return dataclasses.replace(frame_scores, labels=np.asarray(source.labels).astype(np.uint8))
 
 
@@ -331,9 +530,174 @@ def _dataset_identity(ds: VideoDataset) -> str:
     return file_identity(root) if root.exists() else ""
 
 
+# ------------------------------------------------------------------------ dataset scores on disk
+CACHE_DIR_ENV = "VADLAB_CACHE_DIR"
+CACHE_FORMAT = 1
+
+
+def score_cache_dir() -> Path:
+    """Where dataset scores are kept between sessions and restarts: $VADLAB_CACHE_DIR, else
+    `data_cache/scores/` in the repository (git-ignored). Created when first written."""
+    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
+    return Path(configured).expanduser() if configured else paths.REPO_ROOT / "data_cache" / "scores"
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _code_digest(family: str) -> str:
+    """The code that turns frames into scores (the family's module, scoring, clips): a change to it
+    must not serve stale scores."""
+    import vadlab
+
+    root = Path(vadlab.__file__).parent
+    files = [root / "models" / f"{family}.py", root / "scoring.py", root / "data" / "clips.py", root / "models" / "layers.py"]
+    return _sha("|".join(hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else f.name for f in files))
+
+
+def checkpoint_digest(entry: CheckpointEntry) -> str:
+    """The checkpoint's identity for the disk cache: its recorded weights digest (sha256), the
+    scoring code's digest and the device kind."""
+    meta = load_model(entry).metadata
+    weights = str(meta.get("weights_sha256") or meta.get("digest") or checkpoint_key(entry))
+    device = str(load_model(entry).device).split(":")[0]
+    return _sha(f"{weights}|{_code_digest(entry.family)}|{device}|{CACHE_FORMAT}")
+
+
+def dataset_digest(ds: VideoDataset) -> str:
+    """A labelled test split's identity: every video's file identity (path, mtime, size or frame
+    count) and its labels."""
+    parts = [ds.name]
+    for record in ds.test:
+        if record.labels is None:
+            continue
+        labels = hashlib.sha256(np.asarray(record.labels, np.uint8).tobytes()).hexdigest()
+        parts.append(f"{record.name}:{file_identity(Path(record.source))}:{record.n_frames}:{labels}")
+    return _sha("\n".join(parts))
+
+
+def _cache_stem(entry: CheckpointEntry, ds: VideoDataset) -> Path:
+    return score_cache_dir() / f"{checkpoint_digest(entry)[:24]}_{dataset_digest(ds)[:24]}"
+
+
+def _save_scores(stem: Path, scored: api.DatasetScores, summary: dict) -> None:
+    """Write per-video scores (no maps) as one .npz, atomically, and a small JSON summary beside it."""
+    arrays: dict[str, np.ndarray] = {}
+    videos = []
+    for i, (name, fs) in enumerate(scored.scores.items()):
+        videos.append({"name": name, "video": fs.video, "score_kind": fs.score_kind, "fps": fs.fps,
+                       "pooled": sorted(fs.pooled)})
+        arrays[f"{i}.scores"], arrays[f"{i}.raw"] = np.asarray(fs.scores), np.asarray(fs.raw)
+        arrays[f"{i}.scored"], arrays[f"{i}.labels"] = np.asarray(fs.scored), np.asarray(scored.labels[name], np.uint8)
+        for key, values in fs.pooled.items():
+            arrays[f"{i}.pooled.{key}"] = np.asarray(values)
+    meta = {"format": CACHE_FORMAT, "videos": videos, "decode_seconds": scored.decode_seconds,
+            "score_seconds": scored.score_seconds, "n_frames": scored.n_frames}
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stem.with_name(stem.name + f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, stem.with_suffix(".npz"))
+        stem.with_suffix(".json").write_text(json.dumps(summary, indent=1))
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _load_scores(stem: Path) -> Optional[api.DatasetScores]:
+    """The cached scores of `_save_scores`, or None (absent, or unreadable: scored again)."""
+    path = stem.with_suffix(".npz")
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            if meta.get("format") != CACHE_FORMAT:
+                return None
+            scores, labels = {}, {}
+            for i, video in enumerate(meta["videos"]):
+                name = video["name"]
+                labels[name] = data[f"{i}.labels"]
+                scores[name] = FrameScores(
+                    video=video["video"], scores=data[f"{i}.scores"], raw=data[f"{i}.raw"], scored=data[f"{i}.scored"],
+                    score_kind=video["score_kind"], fps=float(video["fps"]), labels=labels[name],
+                    pooled={key: data[f"{i}.pooled.{key}"] for key in video["pooled"]})
+    except Exception:  # noqa: BLE001 - a damaged cache file is just a miss
+        return None
+    return api.DatasetScores(scores, labels, decode_seconds=float(meta["decode_seconds"]),
+                             score_seconds=float(meta["score_seconds"]), n_frames=int(meta["n_frames"]))
+
+
+def cached_evaluations() -> list[dict]:
+    """Summaries of every dataset evaluation kept on disk (checkpoint digest and name, dataset,
+    micro / macro AUC under the paper protocol): the zoo shows them beside the stored metrics."""
+    folder = score_cache_dir()
+    rows = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            rows.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue
+    return rows
+
+
+def _reusable_clip_scores(entry: CheckpointEntry, record, ds: VideoDataset, spec: str) -> Optional[FrameScores]:
+    """Scores of a dataset video that a page of this session computed already (Score, Explain,
+    Compare on the same clip with the same checkpoint), when its decoded frames are exactly those an
+    evaluation decodes (no downscale, no cut: the app's limits did not apply)."""
+    source = ClipSource.from_path(record.source, "dataset", name=record.name, fps=ds.fps, dataset=spec)
+    hit = result_store().get(_clip_scores_key(entry, source))
+    if hit is None or len(hit) != (record.n_frames or -1):
+        return None
+    try:
+        info = probe_video(record.source)
+    except Exception:  # noqa: BLE001
+        return None
+    if max(info.width, info.height) > min(MAX_SIDE, 640) or info.n_frames > min(MAX_FRAMES, 3000):
+        return None
+    return hit
+
+
+def _score_dataset(entry: CheckpointEntry, spec: str, ds: VideoDataset, keep_maps: bool) -> api.DatasetScores:
+    """api.score_dataset, re-using the videos this session has scored already."""
+    records = [r for r in ds.test if r.labels is not None]
+    reused: dict[str, FrameScores] = {}
+    for record in records:
+        hit = _reusable_clip_scores(entry, record, ds, spec)
+        if hit is not None:
+            hit = hit if keep_maps else dataclasses.replace(hit, error_maps=None, outputs=None)
+            reused[record.name] = dataclasses.replace(hit, labels=np.asarray(record.labels).astype(np.uint8))
+    remaining = [r.name for r in records if r.name not in reused]
+    scored = api.DatasetScores({}, {}, decode_seconds=0.0, score_seconds=0.0, n_frames=0)
+    if remaining:
+        loaded = load_model(entry)
+        label = f"Scoring {display_spec(spec)} with {entry.name}"
+        if reused:
+            label += f" ({len(reused)} of {len(records)} videos scored already in this session)"
+        bar = st.progress(0.0, text=f"{label}…")
+        try:
+            scored = api.score_dataset(loaded, ds, keep_maps=keep_maps, videos=remaining,
+                                       progress=lambda f, name: bar.progress(min(f, 1.0), text=f"{label}: {name}"))
+        finally:
+            bar.empty()
+    scores = {r.name: reused.get(r.name) or scored.scores[r.name] for r in records}
+    labels = {name: fs.labels for name, fs in scores.items()}
+    n_frames = sum(len(fs) for fs in scores.values())
+    # frames/s is measured on the videos scored here; the reused ones count at the same rate
+    rate = scored.n_frames / scored.score_seconds if scored.n_frames and scored.score_seconds > 0 else None
+    return api.DatasetScores(scores, labels, decode_seconds=scored.decode_seconds,
+                             score_seconds=n_frames / rate if rate else 0.0, n_frames=n_frames)
+
+
 def dataset_scores(entry: CheckpointEntry, spec: str, keep_maps: bool = False) -> api.DatasetScores:
-    """Scores of every labelled test video of a dataset (api.score_dataset), computed once per
-    checkpoint + dataset; a progress bar shows while scoring."""
+    """Scores of every labelled test video of a dataset (as api.score_dataset), computed once per
+    checkpoint + dataset: kept for every session of this server, and on disk (without error maps)
+    keyed by the checkpoint's and the dataset's digests, so an evaluation is scored once, even across
+    restarts. Videos this session scored already (on Score, Explain, Compare) are not scored again.
+    A progress bar shows while scoring."""
     ds = dataset(spec)
     key = ("dataset", checkpoint_key(entry), spec, _dataset_identity(ds), keep_maps)
     hit = result_store().get(key)
@@ -341,16 +705,36 @@ def dataset_scores(entry: CheckpointEntry, spec: str, keep_maps: bool = False) -
         hit = result_store().get(key[:-1] + (True,))
     if hit is not None:
         return hit
-    loaded = load_model(entry)
-    bar = st.progress(0.0, text=f"Scoring {display_spec(spec)} with {entry.name}…")
+    stem = _cache_stem(entry, ds)
+    if not keep_maps:
+        hit = _load_scores(stem)
+        if hit is not None:
+            return result_store().put(key, hit)
+    scored = _score_dataset(entry, spec, ds, keep_maps)
+    result_store().put(key, scored)
     try:
-        scored = api.score_dataset(
-            loaded, ds, keep_maps=keep_maps,
-            progress=lambda f, name: bar.progress(min(f, 1.0), text=f"Scoring {display_spec(spec)} with {entry.name}: {name}"),
-        )
-    finally:
-        bar.empty()
-    return result_store().put(key, scored)
+        result = api.evaluate_scored(ds, scored, protocol=PAPER, calibration=checkpoint_calibration(entry))
+        summary = {"checkpoint": entry.name, "path": entry.path, "checkpoint_digest": checkpoint_digest(entry),
+                   "weights_sha256": load_model(entry).metadata.get("weights_sha256"), "dataset_spec": spec,
+                   "dataset": display_spec(spec), "dataset_kind": ds.name, "micro_auc": _finite(result.micro_auc),
+                   "macro_auc": _finite(result.macro_auc), "protocol": PAPER.short(), "n_frames": scored.n_frames}
+        _save_scores(stem, scored, summary)
+    except OSError:  # a read-only disk: the cache is an optimisation
+        pass
+    return scored
+
+
+def has_dataset_scores(entry: CheckpointEntry, spec: str) -> bool:
+    """Whether an evaluation of this checkpoint on this dataset can show at once (scores in this
+    server's memory or on disk)."""
+    try:
+        ds = dataset(spec)
+        key = ("dataset", checkpoint_key(entry), spec, _dataset_identity(ds))
+        if result_store().get(key + (False,)) is not None or result_store().get(key + (True,)) is not None:
+            return True
+        return _cache_stem(entry, ds).with_suffix(".npz").is_file()
+    except Exception:  # noqa: BLE001 - the evaluation itself reports what is wrong
+        return False
 
 
 def evaluate_dataset(entry: CheckpointEntry, spec: str, protocol: Protocol = PAPER, pixel_level: bool = False) -> EvalResult:

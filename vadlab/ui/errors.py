@@ -33,6 +33,16 @@ def error_message(exc: BaseException) -> str:
     return f"Unexpected error ({type(exc).__name__}): {text}. Please report it with the steps that led here."
 
 
+def with_context(context: str, message: str) -> str:
+    """"Scoring 04" + "04: 180 labels..." -> "Scoring 04: 180 labels..." (the subject once, not twice)."""
+    if not context:
+        return message
+    subject = context.split()[-1]
+    if message.startswith(f"{subject}: "):
+        message = message[len(subject) + 2:]
+    return f"{context}: {message}"
+
+
 class ErrorReport:
     """What `user_errors` caught: `failed` is True when an exception was shown."""
 
@@ -59,6 +69,6 @@ def user_errors(context: str = "", stop: bool = True) -> Iterator[ErrorReport]:
             log.exception("unexpected error in the app")
         report.failed = True
         report.message = error_message(exc)
-        st.error(f"{context}: {report.message}" if context else report.message, icon=ERROR_ICON)
+        st.error(with_context(context, report.message), icon=ERROR_ICON)
         if stop:
             st.stop()

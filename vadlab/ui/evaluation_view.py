@@ -164,5 +164,11 @@ def per_video_table(results: Mapping[str, EvalResult]) -> None:
             value = result.per_video_auc.get(video_name, float("nan"))
             row[name] = None if not np.isfinite(value) else round(value, 4)
         rows.append(row)
-    st.dataframe(rows, hide_index=True, width="stretch")
-    st.caption("Empty cells: single-class videos (all normal or all anomalous), where an AUC is undefined.")
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    columns = [c for c in frame.columns if c != "video"]
+    st.dataframe(frame, hide_index=True, width="stretch", placeholder="n/a",
+                 column_config={c: st.column_config.NumberColumn(c, format="%.4f") for c in columns})
+    if frame[columns].isna().to_numpy().any():
+        st.caption("n/a: a single-class video (all normal or all anomalous), where an AUC is undefined.")

@@ -1,5 +1,7 @@
-"""Attribution widgets shared by the Explain page and the notebook's explain cells: one group of
-parameter widgets per Captum method (see `vadlab.explain.DEFAULT_PARAMS`)."""
+"""The Explain page's views and the attribution widgets it shares with the notebook's explain cells:
+the clip's timeline synced with the frame (the working context's frame: Score -> Explain keeps it),
+figures drawn clear of the chart toolbar, and one group of parameter widgets per Captum method (see
+`vadlab.explain.DEFAULT_PARAMS`)."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -8,6 +10,34 @@ import streamlit as st
 
 from vadlab import explain
 from vadlab.ui import state
+from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, scores_key
+from vadlab.ui.verdict_view import flag
+
+TOOLBAR_ROOM = 30  # px above subplot titles, so plotly's toolbar (top right) never covers them
+
+
+def panels_chart(figure, key: str) -> None:
+    """A figure of titled panels (frame | output | error, SVD, attributions) with room above its
+    titles for the chart toolbar."""
+    top = (figure.layout.margin.t or 40) + TOOLBAR_ROOM
+    figure.update_layout(margin=dict(t=top), height=(figure.layout.height or 280) + TOOLBAR_ROOM)
+    st.plotly_chart(figure, key=key, config={"displaylogo": False})
+
+
+def explain_timeline(page: str, frame_scores, entry: CheckpointEntry, source: ClipSource) -> int:
+    """The clip's scores under the Score page's verdict settings (a compact timeline, click to jump)
+    with the frame slider; returns the frame. Starts at the frame last looked at on this clip with
+    this model (from Score, say), else at the clip's most anomalous frame; another model starts
+    again at its own most anomalous frame."""
+    from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH
+    from vadlab.ui.views import timeline_with_slider
+
+    flagged = flag(frame_scores, scores_key(entry, source), normalize=state.recall("verdict.normalize", "calibrated"),
+                   smooth_sigma=float(state.recall("verdict.smooth", DEFAULT_SMOOTH)),
+                   min_length=int(state.recall("verdict.min_length", DEFAULT_MIN_LENGTH)),
+                   far=float(state.recall("verdict.far", DEFAULT_FAR)), calibration=checkpoint_calibration(entry))
+    return timeline_with_slider(flagged, page, title=f"{source.name}: anomaly score per frame ({entry.name})",
+                                where=(source.decode_key, entry.path), height=300)
 
 
 def seed(key: str, value) -> str:

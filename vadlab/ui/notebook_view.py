@@ -13,12 +13,13 @@ import streamlit as st
 
 from vadlab import explain, notebook
 from vadlab.calibration import format_far
-from vadlab.ui import paths
-from vadlab.ui.cache import usable_checkpoints
+from vadlab.ui import paths, state
+from vadlab.ui.cache import ClipSource, best_checkpoints, usable_checkpoints
 from vadlab.ui.errors import user_errors
 from vadlab.ui.explain_view import attribution_params, seed
 from vadlab.ui.verdict_view import note_warnings
-from vadlab.ui.widgets import device_choices, sample_clips
+from vadlab.ui.views import clickable, click_to_frame
+from vadlab.ui.widgets import device_choices, sample_clips, sample_source
 
 DOC = "notebook.doc"  # the Notebook being edited
 CACHE = "notebook.cache"  # its NotebookCache (cell outputs by key)
@@ -27,10 +28,16 @@ SCRIPT = "notebook.script"  # what "Export as Python" downloads
 SCORES_CSV = "notebook.scores_csv"  # per-frame scores of the last score cell, in the script's CSV format
 OPENED_UPLOAD = "notebook.opened_upload"  # sha256 of the last uploaded notebook file (opened once)
 CELL_PREFIX = "notebook.cell."  # widget keys: notebook.cell.<id>.<param>
+FIRST_MODEL = "(the first model)"  # the explain cell's model choice for `model: null`
 
 
 def wkey(cell: notebook.Cell, name: str) -> str:
     return f"{CELL_PREFIX}{cell.id}.{name}"
+
+
+def timeline_key(cell: notebook.Cell) -> str:
+    """The key of a score cell's timeline (a click on it picks the frame of the inspect cell below)."""
+    return f"notebook.{cell.id}.timeline"
 
 
 def seed_choice(key: str, value, options: list):
@@ -53,9 +60,25 @@ def checkpoint_paths() -> list[str]:
 
 
 def starter() -> notebook.Notebook:
-    samples, checkpoints = sample_paths(), checkpoint_paths()
-    return notebook.starter_notebook(video=samples[0] if samples else "sample_videos/testing/test_01.mp4",
-                                     checkpoint=checkpoints[0] if checkpoints else "checkpoints/conv_ae_synthetic")
+    """The starter notebook, on what the user is looking at: the working context's clip (when it is
+    a file on disk), its model (else the model that fits the clip best) and its frame (else the
+    clip's peak is found by the inspect cell's user; frame 60 of a sample)."""
+    samples = sample_paths()
+    video = samples[0] if samples else "sample_videos/testing/test_01.mp4"
+    clip = state.context().clip
+    if isinstance(clip, ClipSource) and clip.path and clip.data is None:
+        video = repo_path(clip.path)
+    models = [repo_path(p) for p in (state.recall("models") or ())]
+    if not models:
+        best, _ = best_checkpoints(clip=clip if isinstance(clip, ClipSource) else sample_source())
+        models = [repo_path(e.path) for e in best] or checkpoint_paths()[:1] or ["checkpoints/conv_ae_synthetic"]
+    frame = 60
+    if isinstance(clip, ClipSource) and clip.path and clip.data is None:
+        ref = state.context().frame
+        frame = ref.index if ref is not None and ref.clip == clip.decode_key else frame
+    nb = notebook.starter_notebook(video=video, checkpoint=models[0], frame=frame)
+    nb.cells[1].params["checkpoints"] = models
+    return nb
 
 
 def open_notebook(nb: notebook.Notebook) -> None:
@@ -156,9 +179,13 @@ def explain_widgets(cell: notebook.Cell, latest: dict) -> None:
         follow = st.checkbox("Frame of the inspect cell", key=seed(wkey(cell, "follow"), p["frame"] is None))
         frame = None if follow else _frame_widget(cell, latest, "Frame to explain", p["frame"] or 0)
     models = list(latest["model"]["models"]) if latest.get("model") else []
-    model_options = [None] + models + ([p["model"]] if p["model"] and p["model"] not in models else [])
-    model = col_model.selectbox("Model", model_options, format_func=lambda m: "the first model" if m is None else m,
-                                key=seed_choice(wkey(cell, "model"), p["model"], model_options))
+    # a selectbox shows None as "Choose an option": the first model is a named choice instead
+    model_options = [FIRST_MODEL] + models + ([p["model"]] if p["model"] and p["model"] not in models else [])
+    model = col_model.selectbox("Model", model_options,
+                                format_func=lambda m: f"the first model ({models[0]})" if m == FIRST_MODEL and models
+                                else "the first model" if m == FIRST_MODEL else m,
+                                key=seed_choice(wkey(cell, "model"), p["model"] or FIRST_MODEL, model_options))
+    model = None if model == FIRST_MODEL else model
     options = dict(p["options"]) if method == p["method"] else {}
     chosen = attribution_params(f"{CELL_PREFIX}{cell.id}", method, start={**explain.DEFAULT_PARAMS[method], **options})
     # only what differs from the method's defaults is stored: notebooks stay short and readable
@@ -199,7 +226,12 @@ def show_output(cell: notebook.Cell, out: dict) -> None:
                        "threshold": round(v.threshold, 3), "flagged frames": v.n_flagged, "alert events": len(v.events),
                        "verdict": "ALERT" if v.events else "no anomaly"} for name, v in verdicts.items()],
                      hide_index=True)
-        st.plotly_chart(out["figure"], key=f"notebook.{cell.id}.timeline")
+        import plotly.graph_objects as go
+
+        # a copy: the cached figure is shared; a click on a frame moves the inspect cell below
+        st.plotly_chart(clickable(go.Figure(out["figure"])), key=timeline_key(cell), on_select="rerun",
+                        selection_mode="points")
+        st.caption("Click any point to inspect that frame in the inspect cell below.")
         lead = next((v for v in verdicts.values() if v.calibrated), next(iter(verdicts.values())))
         st.caption(f"{lead.scale[0].upper()}{lead.scale[1:]}.")
     elif cell.kind == "inspect":
@@ -227,8 +259,10 @@ def notebook_session() -> tuple[notebook.Notebook, notebook.NotebookCache]:
 
 
 def notebook_open_controls() -> None:
-    """Open a notebook from an uploaded or pasted JSON file, or start again from the starter notebook."""
-    upload = st.file_uploader("Notebook file (.json)", type=["json"], key="notebook.upload")
+    """Open a notebook from an uploaded JSON file (it opens as soon as it is uploaded) or from pasted
+    JSON (with its own button), or start again from the starter notebook."""
+    col_file, col_paste = st.columns(2, gap="large")
+    upload = col_file.file_uploader("Upload a notebook file (.json): it opens at once", type=["json"], key="notebook.upload")
     if upload is not None:
         digest = hashlib.sha256(upload.getvalue()).hexdigest()
         if st.session_state.get(OPENED_UPLOAD) != digest:
@@ -238,15 +272,16 @@ def notebook_open_controls() -> None:
                 st.session_state[OPENED_UPLOAD] = digest
                 open_notebook(opened)
                 st.rerun()
-    text = st.text_area("…or paste its JSON", key="notebook.open_text", height=100)
-    col_open, col_reset = st.columns(2)
-    if col_open.button("Open", key="notebook.open", disabled=not text.strip()):
-        with user_errors("Opening the notebook", stop=False) as report:
-            opened = notebook.Notebook.from_json(text)
-        if not report.failed:
-            open_notebook(opened)
-            st.rerun()
-    if col_reset.button("Start again from the starter notebook", key="notebook.reset"):
+    with col_paste:
+        text = st.text_area("…or paste a notebook's JSON", key="notebook.open_text", height=100)
+        if st.button("Open the pasted notebook", key="notebook.open", disabled=not text.strip(),
+                     help="Paste a notebook's JSON in the box above first."):
+            with user_errors("Opening the notebook", stop=False) as report:
+                opened = notebook.Notebook.from_json(text)
+            if not report.failed:
+                open_notebook(opened)
+                st.rerun()
+    if st.button("Start again from the starter notebook (on the clip and model you are working on)", key="notebook.reset"):
         open_notebook(starter())
         st.rerun()
 
@@ -258,7 +293,14 @@ def notebook_cells(nb: notebook.Notebook, cache: notebook.NotebookCache) -> list
     latest: dict = {}  # kind -> output of the nearest cell above (for widget ranges)
     results: list = []
     blocked = False
+    clicked = None  # a frame clicked on a score cell's timeline: the next inspect cell shows it
     for i, cell in enumerate(nb.cells):
+        if cell.kind == "score":
+            clicked = click_to_frame(timeline_key(cell))
+        elif cell.kind == "inspect" and clicked is not None:
+            st.session_state[wkey(cell, "frame")] = clicked
+            cell.params["frame"] = clicked
+            clicked = None
         with st.container(border=True):
             col_title, col_up, col_down, col_delete = st.columns([12, 1, 1, 1])
             col_title.markdown(f"**{i + 1} · {notebook.CELL_TITLES[cell.kind]}**")

@@ -65,8 +65,15 @@ class Flagged:
         return int(self.normalized.shape[0])
 
     @property
+    def decided(self) -> np.ndarray:
+        """(N,) bool: frames a full window scored (the first ones copy its score and never raise an
+        alert alone, as in `vadlab score`)."""
+        scored = self.frame_scores.scored
+        return np.ones(self.n_frames, bool) if scored is None else np.asarray(scored, dtype=bool)
+
+    @property
     def flagged(self) -> np.ndarray:
-        return self.normalized >= self.threshold
+        return (self.normalized >= self.threshold) & self.decided
 
     @property
     def n_anomalous(self) -> int:
@@ -101,7 +108,8 @@ class Flagged:
         """TP/FP/FN/TN, precision, recall, F1 at the threshold when ground truth is known."""
         if self.labels is None:
             return None
-        return threshold_metrics(self.normalized, self.labels, self.threshold)
+        below = min(float(np.min(self.normalized)), self.threshold) - 1.0  # undecided frames are never flagged
+        return threshold_metrics(np.where(self.decided, self.normalized, below), self.labels, self.threshold)
 
 
 def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smooth_sigma: float = DEFAULT_SMOOTH,

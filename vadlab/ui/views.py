@@ -1,7 +1,9 @@
-"""Output views the pages share: the timeline synced with a frame slider, the frame panels (real |
+"""Output views the pages share: timelines synced with a frame slider (every frame clickable, with
+or without ground truth; the frame kept in the session's working context), the frame panels (real |
 reconstruction | heatmap overlay), the events table, downloads (headed by how the numbers were
-made), presenter mode, the model zoo and the demo, the clip comparison table, training progress.
-Verdicts and their alerts are in `verdict_view`, evaluation summaries in `evaluation_view`.
+made), the clip comparison table, training progress. Verdicts and their alerts are in
+`verdict_view`, evaluation summaries in `evaluation_view`, presenter mode in `presenter_view`, the
+model zoo and the demo in `home_view`.
 
 All heavy inputs come from `vadlab.ui.cache`; these functions only post-process cached scores
 (cheap: a threshold, false-alarm rate or smoothing change never re-scores) and draw.
@@ -16,6 +18,7 @@ import tempfile
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
@@ -25,9 +28,9 @@ from vadlab.data.video import Video
 from vadlab.metrics import postprocess
 from vadlab.outputs import FrameScores
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, checkpoint_calibration, result_store, scores_key
+from vadlab.ui.cache import CheckpointEntry, result_store
 from vadlab.ui.errors import ERROR_ICON
-from vadlab.ui.verdict_view import Flagged, alert_banner, flag, verdict_meta
+from vadlab.ui.verdict_view import Flagged, verdict_meta
 
 
 # --------------------------------------------------------------------------------------- analysis
@@ -111,65 +114,123 @@ def _selected_frame(selection: object) -> Optional[int]:
     return None
 
 
+def clickable(figure: go.Figure) -> go.Figure:
+    """Make every frame of a timeline clickable: an invisible marker over each point of every line
+    trace (plotly selects markers, not lines), carrying the line's hover text, so a click on any
+    frame selects it, with or without the true/false-positive markers of ground truth."""
+    for trace in list(figure.data):
+        if getattr(trace, "mode", None) != "lines" or trace.x is None or len(trace.x) < 2:
+            continue
+        figure.add_trace(go.Scatter(
+            x=trace.x, y=trace.y, mode="markers", name=f"{trace.name} · frames", showlegend=False,
+            marker=dict(size=9, color="rgba(0,0,0,0)"), customdata=trace.customdata, hovertemplate=trace.hovertemplate,
+            selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=0)),
+        ))
+        trace.hoverinfo, trace.hovertemplate = "skip", None  # the markers answer hover and clicks
+    return figure
+
+
+def click_to_frame(chart_key: str) -> Optional[int]:
+    """The frame a new click on the clickable chart `chart_key` asks for (once per click), else None."""
+    applied_key = f"{chart_key}_applied"
+    clicked = _selected_frame(st.session_state.get(chart_key))
+    if clicked is None:
+        st.session_state.pop(applied_key, None)  # a cleared selection: the same point may be clicked again
+        return None
+    if clicked == st.session_state.get(applied_key):
+        return None
+    st.session_state[applied_key] = clicked
+    return clicked
+
+
 def _synced_chart(page: str, n_frames: int, default_frame: int, build_figure, caption: str, fps: float,
-                  show_slider: bool = True) -> int:
+                  show_slider: bool = True, where: Optional[tuple[str, str]] = None,
+                  also: Sequence[str] = ()) -> int:
     """A chart whose clicked point moves a frame slider, and whose dotted line follows the slider.
 
-    build_figure(current_frame) -> plotly Figure with x = frame index. Returns the current frame.
-    The chart reruns the page on selection; a click is applied once (a new click moves the slider,
-    the old selection does not pin it), then the slider may move freely.
+    build_figure(current_frame) -> plotly Figure with x = frame index (made clickable here). Returns
+    the current frame. where: (clip identity, model path): the frame is kept in the working
+    context for them, so another page on the same clip and model starts at it, and another clip or
+    model starts at `default_frame` (its most anomalous one). also: keys of other charts on the page
+    whose clicks move the frame too (drawn later, e.g. the overlay of several models).
     """
     frame_key = state.widget_key(page, "frame")
     chart_key = state.widget_key(page, "timeline")
-    applied_key = state.widget_key(page, "timeline_applied")
     last = max(n_frames - 1, 0)
-    if frame_key not in st.session_state:
-        st.session_state[frame_key] = int(default_frame)
-    clicked = _selected_frame(st.session_state.get(chart_key))
-    if clicked is not None and clicked != st.session_state.get(applied_key):
-        st.session_state[applied_key] = clicked
-        st.session_state[frame_key] = clicked
-    st.session_state[frame_key] = int(min(max(int(st.session_state[frame_key]), 0), last))
-    current = int(st.session_state[frame_key])
-    st.plotly_chart(build_figure(current), key=chart_key, on_select="rerun", selection_mode="points",
+    ctx = state.context()
+    remembered = ctx.frame_for(*where) if where else None
+    if where is None:  # no context (a page of its own): the slider keeps its own value
+        remembered = st.session_state.get(frame_key) if st.session_state.get(f"{frame_key}_for") == n_frames else None
+    current = default_frame if remembered is None else remembered
+    for key in (chart_key, *also):
+        clicked = click_to_frame(key)
+        if clicked is not None:
+            current = clicked
+    current = int(min(max(int(current), 0), last))
+    if where:
+        ctx.set_frame(*where, current)
+    st.session_state[frame_key] = current
+    st.session_state[f"{frame_key}_for"] = n_frames
+    st.plotly_chart(clickable(build_figure(current)), key=chart_key, on_select="rerun", selection_mode="points",
                     width="stretch", config={"displaylogo": False})
-    st.caption(caption + " Click a point to jump to that frame.")
+    st.caption(caption + " Click any point to jump to that frame.")
     if show_slider and last > 0:
-        current = int(st.slider("Frame", 0, last, key=frame_key, help=f"Frame index (t = index / {fps:g} s)."))
+        def store() -> None:
+            if where:
+                state.context().set_frame(*where, st.session_state[frame_key])
+
+        current = int(st.slider("Frame", 0, last, key=frame_key, on_change=store,
+                                help=f"Frame index (t = index / {fps:g} s)."))
     return current
 
 
 def timeline_with_slider(flagged: Flagged, page: str, title: str = "Anomaly score per frame",
-                         show_slider: bool = True) -> int:
+                         show_slider: bool = True, where: Optional[tuple[str, str]] = None,
+                         also: Sequence[str] = (), height: int = 420) -> int:
     """The timeline chart of one video and a frame slider kept in sync; returns the current frame
-    (initially the peak-score frame)."""
+    (initially the peak-score frame, or the frame last looked at on this clip with this model:
+    `where` = (clip identity, model path))."""
     caption = ("Anomaly score of every frame (higher = more anomalous). Red bands: alert events, runs of at "
                f"least {flagged.min_length} frame{'s' if flagged.min_length != 1 else ''} at or above the threshold "
                "(dashed line)."
                + (" Orange band at the bottom: ground-truth anomalies; dots: true/false positives and "
                   "negatives." if flagged.labels is not None else ""))
+    # the chart states its own threshold and count: while a moved threshold re-renders the page, the
+    # chart and the numbers in it never disagree
+    title = f"{title} · {flagged.n_anomalous} flagged at threshold {flagged.threshold:.2f}"
     return _synced_chart(
         page, flagged.n_frames, int(np.argmax(flagged.normalized)),
         lambda current: plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels,
                                        events=flagged.events, current_frame=current, fps=flagged.fps, title=title,
-                                       y_title=flagged.axis_title),
-        caption, flagged.fps, show_slider,
+                                       y_title=flagged.axis_title, height=height),
+        caption, flagged.fps, show_slider, where, also,
     )
 
 
 def overlay_timeline(flagged_by_model: Mapping[str, Flagged], current_frame: Optional[int] = None,
-                     title: str = "All chosen models on this clip") -> None:
-    """Every model's post-processed scores of one clip overlaid (no slider)."""
+                     title: str = "All chosen models on this clip", page: Optional[str] = None) -> None:
+    """Every model's post-processed scores of one clip overlaid (no slider of its own: with `page`,
+    a click moves that page's frame; give its key, `overlay_key(page)`, to the page's synced chart)."""
     first = _shared_scale_lead(flagged_by_model)
     figure = plots.timelines({name: f.normalized for name, f in flagged_by_model.items()}, threshold=first.threshold,
                              labels=first.labels, current_frame=current_frame, fps=first.fps, title=title,
                              y_title=first.axis_title)
-    st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
-    st.caption(_overlay_caption(flagged_by_model))
+    if page is None:
+        st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
+    else:
+        st.plotly_chart(clickable(figure), key=overlay_key(page), on_select="rerun", selection_mode="points",
+                        width="stretch", config={"displaylogo": False})
+    st.caption(_overlay_caption(flagged_by_model) + (" Click any point to jump to that frame." if page else ""))
+
+
+def overlay_key(page: str) -> str:
+    """The key of a page's overlay timeline (clicks on it move the page's frame)."""
+    return state.widget_key(page, "overlay")
 
 
 def overlay_timeline_with_slider(flagged_by_model: Mapping[str, Flagged], page: str,
-                                 title: str = "Anomaly scores of the chosen models") -> int:
+                                 title: str = "Anomaly scores of the chosen models",
+                                 where: Optional[tuple[str, str]] = None) -> int:
     """Every model's scores of one clip overlaid, synced with a frame slider; returns the frame."""
     first = _shared_scale_lead(flagged_by_model)
     series = {name: f.normalized for name, f in flagged_by_model.items()}
@@ -180,7 +241,7 @@ def overlay_timeline_with_slider(flagged_by_model: Mapping[str, Flagged], page: 
                                         current_frame=current, fps=first.fps, title=title,
                                         y_title=first.axis_title),
         _overlay_caption(flagged_by_model),
-        first.fps,
+        first.fps, where=where,
     )
 
 
@@ -200,10 +261,17 @@ def _overlay_caption(flagged_by_model: Mapping[str, Flagged]) -> str:
     return text
 
 
-def video_notes(video: Video) -> None:
-    """What was decoded: frames, size, frame rate; whether the decode limits shrank or cut it."""
+def fps_text(fps: float, assumed: bool) -> str:
+    """"10 fps", or "25 fps (assumed: frame images carry no rate)"."""
+    return f"{fps:g} fps" + (" (assumed: frame images carry no frame rate)" if assumed else "")
+
+
+def video_notes(video: Video, fps_assumed: bool = False) -> None:
+    """What was decoded: frames, size, frame rate (read from the container or the dataset, or
+    assumed, and then said so) and duration; whether the decode limits shrank or cut it."""
     t, h, w = video.frames.shape[:3]
-    note = f"{t} frames, {w}×{h} px, {video.info.fps:g} fps ({t / (video.info.fps or 25):.1f} s)"
+    fps = video.info.fps or 25.0
+    note = f"{t} frames, {w}×{h} px, {fps_text(fps, fps_assumed)}, {t / fps:.1f} s"
     if video.downscaled:
         note += f"; shrunk from {video.info.width}×{video.info.height} px"
     st.caption(note)
@@ -213,6 +281,9 @@ def video_notes(video: Video) -> None:
 
 
 # ------------------------------------------------------------------------------------------ frames
+OVERLAY_CAPTION = ("Error heatmap (bright = the model's largest errors); border red = flagged, green = normal; red "
+                   "outlines = high error. The thin bar along the bottom is this frame's score on the clip's range "
+                   "(the white tick: the threshold); an orange tick above it: ground truth anomalous.")
 def frame_panels(video: Video, flagged: Flagged, index: int, entry: Optional[CheckpointEntry] = None) -> None:
     """Real | reconstructed or predicted (by `entry`'s model) | error heatmap overlay, for frame `index`."""
     frame = np.asarray(video.frames[index])
@@ -231,9 +302,7 @@ def frame_panels(video: Video, flagged: Flagged, index: int, entry: Optional[Che
     else:
         what = "Prediction" if entry is not None and entry.target == "next" else "Reconstruction"
         col_output.image(output, caption=f"{what}{' by ' + entry.name if entry else ''} (model resolution)", width="stretch")
-    col_overlay.image(overlay_image(video, flagged, index),
-                      caption="Error heatmap: red border = flagged, green = normal; red outlines = high error",
-                      width="stretch")
+    col_overlay.image(overlay_image(video, flagged, index), caption=OVERLAY_CAPTION, width="stretch")
 
 
 def compare_panels(video: Video, flagged_by_model: Mapping[str, Flagged], index: int) -> None:
@@ -295,14 +364,18 @@ def annotated_video(video: Video, flagged: Flagged) -> bytes:
     return result_store().get_or_compute(key, render)
 
 
+def scores_csv(flagged: Flagged, checkpoint: Optional[str] = None) -> str:
+    """The per-frame scores CSV (as `vadlab score --out`: headed by how the numbers were made)."""
+    return export.scores_to_csv(flagged.frame_scores, normalized_scores=flagged.normalized,
+                                threshold=flagged.threshold, labels=flagged.labels,
+                                meta=verdict_meta(flagged, checkpoint))
+
+
 def downloads(video: Video, flagged: Flagged, name: str, page: str, checkpoint: Optional[str] = None) -> None:
     """Per-frame scores CSV (as `vadlab score --out`: headed by how the numbers were made) and the
     annotated mp4, which also plays here."""
-    csv_text = export.scores_to_csv(flagged.frame_scores, normalized_scores=flagged.normalized,
-                                    threshold=flagged.threshold, labels=flagged.labels,
-                                    meta=verdict_meta(flagged, checkpoint))
     col_csv, col_video = st.columns(2)
-    col_csv.download_button("Download per-frame scores (CSV)", csv_text, file_name=f"{name}_scores.csv",
+    col_csv.download_button("Download per-frame scores (CSV)", scores_csv(flagged, checkpoint), file_name=f"{name}_scores.csv",
                             mime="text/csv", key=state.widget_key(page, "download_csv"), on_click="ignore",
                             help="Its first lines (# key: value) record the checkpoint, protocol, threshold and calibration.")
     wanted = col_video.button("Render the annotated video", key=state.widget_key(page, "render_video"),
@@ -315,77 +388,20 @@ def downloads(video: Video, flagged: Flagged, name: str, page: str, checkpoint: 
         st.video(data, format="video/mp4")
 
 
-def presenter_view(video: Video, flagged: Flagged, name: str, model: Optional[str] = None) -> None:
-    """Presenter mode: the annotated video large, the timeline under it, the verdict above."""
-    alert_banner(flagged, name, model)
-    st.video(annotated_video(video, flagged), format="video/mp4")
-    figure = plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels, events=flagged.events,
-                            fps=flagged.fps, title=f"{name}: anomaly score per frame", y_title=flagged.axis_title,
-                            height=340)
-    st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
+def presenter_downloads(flagged: Flagged, annotated: bytes, name: str, page: str, checkpoint: Optional[str],
+                        col_csv, col_video) -> None:
+    """Presenter mode's downloads, in two columns of its top row: the CSV and the annotated mp4."""
+    col_csv.download_button("Scores (CSV)", scores_csv(flagged, checkpoint), file_name=f"{name}_scores.csv",
+                            mime="text/csv", key=state.widget_key(page, "download_csv"), on_click="ignore",
+                            icon=":material/download:", width="stretch")
+    col_video.download_button("Annotated video (mp4)", annotated, file_name=f"{name}_annotated.mp4", mime="video/mp4",
+                              key=state.widget_key(page, "download_video"), on_click="ignore",
+                              icon=":material/download:", width="stretch")
 
 
 def loss_chart(history: Sequence[Mapping[str, float]], x_key: Optional[str], title: str) -> None:
     """Training losses as a line chart."""
     st.plotly_chart(plots.loss_figure(history, x_key=x_key, title=title), width="stretch", config={"displaylogo": False})
-
-
-# ------------------------------------------------------------------------------------------- home
-def zoo_table() -> None:
-    """The checkpoints table: family, trained on, input size, window, AUC, size; invalid ones with
-    their error."""
-    from vadlab.ui.cache import list_checkpoints
-
-    entries = list_checkpoints()
-    if not entries:
-        st.info("No checkpoints yet: train one on the Train page.")
-        return
-    rows = [
-        {
-            "checkpoint": e.name,
-            "origin": e.origin,
-            "family": e.family,
-            "trained on": e.trained_on,
-            "input (C×H×W)": e.input_size,
-            "window": e.window,
-            "AUC": None if e.auc is None else round(e.auc, 4),
-            "calibrated": e.calibrated,
-            "size (MB)": e.size_mb,
-            "problem": e.error or "",
-        }
-        for e in entries
-    ]
-    if not any(r["problem"] for r in rows):
-        for r in rows:
-            del r["problem"]
-    st.dataframe(rows, hide_index=True, width="stretch")
-
-
-def demo() -> None:
-    """Score the first shipped test clip with the first calibrated shipped checkpoint (else the first
-    one) and show its calibrated verdict and timeline."""
-    from vadlab.ui.cache import decode, score, usable_checkpoints
-    from vadlab.ui.errors import user_errors
-    from vadlab.ui.widgets import sample_source
-
-    entries = usable_checkpoints()
-    source = sample_source()
-    if not entries or source is None:
-        st.warning("The demo needs a checkpoint and the sample videos (`python -m vadlab samples --out sample_videos`).")
-        return
-    entry = next((e for e in entries if e.calibrated), entries[0])
-    with user_errors("Demo"):
-        frame_scores = score(entry, source)
-        video = decode(source)
-        calibration = checkpoint_calibration(entry)
-    flagged = flag(frame_scores, key=scores_key(entry, source), calibration=calibration)  # the calibrated verdict
-    alert_banner(flagged, source.name, entry.name)
-    figure = plots.timeline(flagged.normalized, flagged.threshold, labels=flagged.labels, events=flagged.events,
-                            fps=flagged.fps, title=f"{source.name} scored by {entry.name}", y_title=flagged.axis_title)
-    st.plotly_chart(figure, width="stretch", config={"displaylogo": False})
-    peak = int(np.argmax(flagged.normalized))
-    frame_panels(video, flagged, peak, entry)
-    st.caption("Open **Score a video** to upload your own clip, move the threshold and download the results.")
 
 
 def clip_comparison_table(flagged_by_model: Mapping[str, Flagged]) -> None:
@@ -416,13 +432,27 @@ def clip_comparison_table(flagged_by_model: Mapping[str, Flagged]) -> None:
 
 
 # ---------------------------------------------------------------------------------------- training
-def _draw_training(job) -> None:
-    """Progress, loss curves and the latest sample reconstruction of a TrainingJob."""
+def training_progress_text(job, now: Optional[float] = None) -> str:
+    """The progress line of a training job. Before its first step the job is loading its data
+    (decoding every training video and resizing it to the model's input), and says so, with the
+    time spent, instead of a step count it does not know yet."""
+    import time
+
     request = job.request
+    if job.step == 0 and not job.total_steps and getattr(job, "status", "running") == "running":
+        started = getattr(job, "started", None)
+        waited = f" ({(now or time.time()) - started:.0f} s)" if isinstance(started, (int, float)) else ""
+        return (f"{request.family} ({request.preset}) · loading the training data{waited}: decoding the normal videos and "
+                "resizing every frame to the model's input; the steps start once they are in memory")
     text = f"{request.family} ({request.preset}) · step {job.step} of {job.total_steps or '?'}"
     if job.message:
         text += f" · {job.message}"
-    st.progress(float(job.progress), text=text)
+    return text
+
+
+def _draw_training(job) -> None:
+    """Progress, loss curves and the latest sample reconstruction of a TrainingJob."""
+    st.progress(float(job.progress), text=training_progress_text(job))
     col_losses, col_sample = st.columns([3, 2], gap="large")
     with col_losses:
         if job.step_history:
@@ -474,7 +504,7 @@ def training_progress_foreground(job) -> None:
     bar = st.progress(0.0, text="Starting…")
 
     def update(current) -> None:
-        bar.progress(float(current.progress), text=f"step {current.step} of {current.total_steps or '?'} · {current.message}")
+        bar.progress(float(current.progress), text=training_progress_text(current))
 
     job.run(on_update=update)
     bar.empty()

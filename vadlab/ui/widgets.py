@@ -18,7 +18,8 @@ from vadlab.data.datasets import KNOWN_KINDS
 from vadlab.data.video import VIDEO_EXTENSIONS
 from vadlab.protocol import DEFAULT_POOLINGS, Protocol
 from vadlab.ui import paths, state
-from vadlab.ui.cache import CheckpointEntry, ClipSource, dataset, display_spec, list_checkpoints, samples_spec, usable_checkpoints
+from vadlab.ui.cache import (CheckpointEntry, ClipSource, best_checkpoints, clip_frame_size, data_frame_size, dataset,
+                             decode, display_spec, list_checkpoints, rank_checkpoints, samples_spec, usable_checkpoints)
 from vadlab.ui.errors import user_errors
 
 UPLOAD_TYPES = [e.lstrip(".") for e in VIDEO_EXTENSIONS] + ["zip"]
@@ -63,23 +64,123 @@ def _no_checkpoints() -> None:
     st.stop()
 
 
-def checkpoint_picker(page: str, label: str = "Checkpoint") -> CheckpointEntry:
-    """One checkpoint from the zoo (stops the page with a hint when the zoo is empty)."""
+def _zoo_help(entries: dict[str, CheckpointEntry]) -> str:
+    return "Every checkpoint of the zoo:\n\n" + "\n".join(f"- {e.description}" for e in entries.values())
+
+
+def _fit_note(page: str, chosen: list[CheckpointEntry], clip: Optional[ClipSource], dataset_spec: Optional[str],
+              auto: bool, reason: str, best: list[CheckpointEntry]) -> None:
+    """Under a model picker: why the lab chose the model (automatic choice), or, when the user's
+    choice was trained elsewhere and a model of this clip's dataset or scene exists, a hint with a
+    button that switches to it."""
+    if not chosen or (clip is None and dataset_spec is None):
+        return
+    what = "this clip" if clip is not None else "this dataset"
+    if auto:
+        st.caption(f"Chosen for {what}: {reason}")
+        return
+    if not best or best[0].path == chosen[0].path:
+        return
+    size = clip_frame_size(clip) if clip is not None else data_frame_size(dataset_spec)
+    ranked = rank_checkpoints([chosen[0], best[0]], dataset_spec or (clip.dataset if clip else None),
+                              clip.path if clip else None, size, what)
+    mine = next(m for m in ranked if m.entry.path == chosen[0].path)
+    theirs = next(m for m in ranked if m.entry.path == best[0].path)
+    if theirs.tier < mine.tier:
+        col_note, col_button = st.columns([3, 1], vertical_alignment="center")
+        col_note.caption(f"{chosen[0].name} was trained on {chosen[0].trained_on}; {best[0].name} fits {what} better: "
+                         f"{theirs.reason}.")
+        if col_button.button(f"Use {best[0].name}", key=state.widget_key(page, "use_fitting_model")):
+            state.remember("models", (best[0].path,))
+            state.remember("detail", best[0].path)
+            st.rerun()
+
+
+def _chosen_models(entries: dict[str, CheckpointEntry]) -> Optional[list[str]]:
+    """The models of the working context that are still in the zoo (None: chosen for the clip)."""
+    models = state.recall("models")
+    if models is None:
+        return None
+    return [p for p in models if p in entries]
+
+
+def _store_models(paths_chosen, page: str = "") -> None:
+    state.remember("models", tuple(paths_chosen or ()))
+    state.remember("models_by", page)
+    if paths_chosen and state.recall("detail") not in paths_chosen:
+        state.remember("detail", paths_chosen[0])
+
+
+def _store_model(path) -> None:
+    models = state.recall("models")
+    if models is None or path not in models:
+        state.remember("models", (path,))
+    state.remember("detail", path)
+
+
+def checkpoint_picker(page: str, label: str = "Checkpoint", clip: Optional[ClipSource] = None,
+                      dataset_spec: Optional[str] = None) -> CheckpointEntry:
+    """One checkpoint from the zoo (stops the page with a hint when the zoo is empty). It starts from
+    the working context's model (the one shown in detail on Score), else the model that fits the
+    clip (or dataset) best, and says why."""
     entries = {e.path: e for e in usable_checkpoints()}
     if not entries:
         _no_checkpoints()
-    path = st.selectbox(label, list(entries), format_func=lambda p: entries[p].label, key=state.widget_key(page, "checkpoint"))
+    chosen = _chosen_models(entries)
+    best, reason = best_checkpoints(dataset_spec, clip)
+    detail = state.recall("detail")
+    if chosen:
+        value = detail if detail in chosen else chosen[0]
+    else:
+        value = best[0].path if best else next(iter(entries))
+    key = state.widget_key(page, "checkpoint")
+    st.session_state[key] = value
+    path = st.selectbox(label, list(entries), format_func=lambda p: entries[p].label, key=key,
+                        on_change=lambda: _store_model(st.session_state[key]), help=_zoo_help(entries))
+    _fit_note(page, [entries[path]], clip, dataset_spec, not chosen, reason, best)
     return entries[path]
 
 
-def checkpoints_picker(page: str, label: str = "Checkpoints", default_count: int = 1, max_count: int = 6) -> list[CheckpointEntry]:
-    """One or more checkpoints from the zoo; the first `default_count` are preselected."""
+def checkpoints_picker(page: str, label: str = "Checkpoints", default_count: int = 1, max_count: int = 6,
+                       clip: Optional[ClipSource] = None, dataset_spec: Optional[str] = None) -> list[CheckpointEntry]:
+    """One or more checkpoints from the zoo. They start from the working context's models (what
+    the user chose on any page), else the `default_count` models that fit the clip (or dataset)
+    best; the page says why it chose them."""
     entries = {e.path: e for e in usable_checkpoints()}
     if not entries:
         _no_checkpoints()
-    chosen = st.multiselect(label, list(entries), default=list(entries)[:default_count], max_selections=max_count,
-                            format_func=lambda p: entries[p].label, key=state.widget_key(page, "checkpoints"))
-    return [entries[p] for p in chosen]
+    chosen = _chosen_models(entries)
+    best, reason = best_checkpoints(dataset_spec, clip, count=default_count)
+    if chosen is not None:
+        value = chosen[:max_count]
+        if value and len(value) < default_count and state.recall("models_by") != page:
+            # Compare, coming from a page with one model: that model, then the next best fits
+            value += [e.path for e in best_checkpoints(dataset_spec, clip, count=default_count + 1)[0]
+                      if e.path not in value][: default_count - len(value)]
+    else:
+        value = [e.path for e in best] or list(entries)[:default_count]
+    key = state.widget_key(page, "checkpoints")
+    st.session_state[key] = value
+    picked = st.multiselect(label, list(entries), max_selections=max_count, format_func=lambda p: entries[p].label,
+                            key=key, on_change=lambda: _store_models(st.session_state[key], page), help=_zoo_help(entries))
+    _fit_note(page, [entries[p] for p in picked], clip, dataset_spec, chosen is None, reason, best)
+    return [entries[p] for p in picked]
+
+
+def detail_picker(page: str, entries: list[CheckpointEntry]) -> CheckpointEntry:
+    """The model shown in detail when several are chosen (the working context's `detail`, which
+    Explain then explains); the only one otherwise."""
+    if len(entries) == 1:
+        return entries[0]
+    by_name = {e.name: e for e in entries}
+    by_path = {e.path: e.name for e in entries}
+    names = list(by_name)
+    default = by_path.get(state.recall("detail"), names[0])
+    key = state.widget_key(page, "detail")
+    st.session_state[key] = default
+    name = st.selectbox("Model shown in detail", names, key=key,
+                        on_change=lambda: state.remember("detail", by_name[st.session_state[key]].path))
+    return by_name[name]
 
 
 # ------------------------------------------------------------------------------------- datasets
@@ -92,6 +193,20 @@ def _default_dataset_folder() -> str:
     return ""
 
 
+SHARED_DATA_PAGES = ("evaluate.data", "compare.data")  # their dataset choice is one: the evaluation dataset
+
+
+def _ctx_name(page: str, name: str) -> str:
+    """The working-context name a page's widget is bound to: the clip's fields are shared by every
+    page's video source picker, the evaluation dataset by Evaluate and Compare; other widgets keep
+    their own value (per page) across visits."""
+    if "." not in page:
+        return name
+    if page in SHARED_DATA_PAGES:
+        return f"eval.{name}"
+    return f"{page}.{name}"
+
+
 def dataset_folder_picker(page: str) -> Optional[str]:
     """A dataset spec `KIND:PATH` for a folder typed by the user, confined to the allowed roots.
 
@@ -99,11 +214,18 @@ def dataset_folder_picker(page: str) -> Optional[str]:
     holds no dataset of that layout (with the error shown in place)."""
     roots = paths.roots()
     col_kind, col_path = st.columns([1, 3])
-    kind = col_kind.selectbox("Layout", DATASET_KINDS, key=state.widget_key(page, "dataset_kind"),
+    shared = page in SHARED_DATA_PAGES  # the evaluation dataset starts as the clip's dataset
+    default_kind = (state.recall("dataset_kind") if shared else None) or DATASET_KINDS[0]
+    default_folder = (state.recall("dataset_folder") if shared else None) or _default_dataset_folder()
+    kind = col_kind.selectbox("Layout", DATASET_KINDS,
                               help="ped2/ped1: Liu et al. frame folders; ucsd: the original UCSD layout; "
-                                   "folder: training/ and testing/ folders of videos with labels.json")
-    folder = col_path.text_input("Dataset folder", value=_default_dataset_folder(), key=state.widget_key(page, "dataset_folder"),
-                                 help="Must lie inside: " + ", ".join(paths.display_path(r) for r in roots.readable))
+                                   "folder: training/ and testing/ folders of videos with labels.json",
+                              **state.bind(state.widget_key(page, "dataset_kind"), _ctx_name(page, "dataset_kind"),
+                                           default_kind, DATASET_KINDS))
+    folder = col_path.text_input("Dataset folder",
+                                 help="Must lie inside: " + ", ".join(paths.display_path(r) for r in roots.readable),
+                                 **state.bind(state.widget_key(page, "dataset_folder"), _ctx_name(page, "dataset_folder"),
+                                              default_folder))
     if not folder.strip():
         st.info("Type a dataset folder (inside " + ", ".join(str(r) for r in roots.data or [roots.samples]) + ").")
         return None
@@ -116,9 +238,20 @@ def dataset_folder_picker(page: str) -> Optional[str]:
 
 
 def dataset_picker(page: str, allow_folder: bool = True) -> Optional[str]:
-    """Shipped samples or a dataset folder: returns a dataset spec."""
-    options = ["Shipped sample videos"] + (["A dataset folder"] if allow_folder else [])
-    choice = st.radio("Data", options, horizontal=True, key=state.widget_key(page, "data_choice"))
+    """Shipped samples, one of your datasets (made on the Data page) or a dataset folder: returns a
+    dataset spec (None while nothing usable is chosen)."""
+    from vadlab.ui import data_view  # the user's datasets
+
+    mine = ["Your datasets"] if data_view.user_dataset_specs() else []
+    options = ["Shipped sample videos"] + mine + (["A dataset folder"] if allow_folder else [])
+    default = options[0]
+    if page in ("evaluate", "compare") and state.recall("source") == "Dataset clip" and "A dataset folder" in options:
+        default = "A dataset folder"  # the dataset of the clip the user is looking at
+    choice = st.radio("Data", options, horizontal=True,
+                      **state.bind(state.widget_key(page, "data_choice"), _ctx_name(f"{page}.data", "data_choice"),
+                                   default, options))
+    if choice == "Your datasets":
+        return data_view.user_dataset_picker(page)
     if choice == options[0]:
         spec = samples_spec()
         if not (paths.sample_videos_dir() / "testing").is_dir():
@@ -158,33 +291,73 @@ def sample_source(name: Optional[str] = None) -> Optional[ClipSource]:
     key = name if name in clips else next(iter(clips))
     path = clips[key]
     labels = _sample_labels().get(path.stem) if key.startswith("testing/") else None
-    return ClipSource.from_path(path, "sample", labels=None if labels is None else np.asarray(labels, np.uint8))
+    return ClipSource.from_path(path, "sample", labels=None if labels is None else np.asarray(labels, np.uint8),
+                                dataset=samples_spec())
+
+
+def sample_kinds() -> dict[str, list[str]]:
+    """The anomaly kinds of the shipped test clips ({"test_01": ["fast_object"]}), when recorded."""
+    kinds_file = paths.sample_videos_dir() / "testing" / "kinds.json"
+    try:
+        return json.loads(kinds_file.read_text()) if kinds_file.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _upload_picker(page: str) -> Optional[ClipSource]:
+    """A new upload, or one of the clips uploaded earlier in this browser session (kept in the
+    working context, so an upload survives moving between pages)."""
+    ctx = state.context()
+    upload = st.file_uploader(
+        "Video file (mp4, avi, mov, mkv, webm) or a .zip of frame images", type=UPLOAD_TYPES,
+        key=state.widget_key(page, "upload"),
+        help=f"Decoded within bounded memory: frames are shrunk to at most {_limits()}. Every clip you upload "
+             "stays available on every page until you close the browser tab.",
+    )
+    if upload is not None:
+        source = ClipSource.from_upload(upload.name, upload.getvalue())
+        seen = state.widget_key(page, "upload_seen")
+        if st.session_state.get(seen) != source.key:  # a new file in the uploader: it becomes the clip in use
+            st.session_state[seen] = source.key
+            with user_errors(f"Decoding {upload.name}", stop=False) as report:
+                decode(source)  # a file that does not decode is reported here and not kept
+            if report.failed:
+                return None
+            ctx.add_upload(source)
+    if not ctx.uploads:
+        st.info("Upload a video to score it.")
+        return None
+    keys = list(reversed(ctx.uploads))  # newest first
+    chosen = st.selectbox("Clip uploaded in this session", keys, format_func=lambda k: ctx.uploads[k].name
+                          + ctx.uploads[k].suffix, **state.bind(state.widget_key(page, "upload_pick"), "upload", keys[0], keys))
+    return ctx.uploads[chosen]
 
 
 def video_source_picker(page: str) -> Optional[ClipSource]:
-    """Where the video comes from: a shipped sample, an upload, or a clip of a dataset folder.
+    """Where the video comes from: a shipped sample, an upload (or one uploaded earlier in this
+    session), or a clip of a dataset folder. Starts from the working context's clip, and makes the
+    chosen clip the context's.
 
     Returns a ClipSource, or None while nothing is chosen yet (e.g. no upload)."""
-    choice = st.radio("Video", ["Shipped sample", "Upload", "Dataset clip"], horizontal=True,
-                      key=state.widget_key(page, "source"),
-                      help="Samples are synthetic walkway clips with known anomalies (ground truth shown).")
+    choice = st.radio("Video", list(state.SOURCES), horizontal=True,
+                      help="Samples are synthetic walkway clips with known anomalies (ground truth shown).",
+                      **state.bind(state.widget_key(page, "source"), "source", state.SOURCES[0], state.SOURCES))
+    source = _pick_source(page, choice)
+    state.remember("clip", source)
+    return source
+
+
+def _pick_source(page: str, choice: str) -> Optional[ClipSource]:
     if choice == "Shipped sample":
         clips = sample_clips()
         if not clips:
             st.warning("No sample videos: run `python -m vadlab samples --out sample_videos`.")
             return None
-        name = st.selectbox("Sample clip", list(clips), key=state.widget_key(page, "sample"))
+        options = list(clips)
+        name = st.selectbox("Sample clip", options, **state.bind(state.widget_key(page, "sample"), "sample", options[0], options))
         return sample_source(name)
     if choice == "Upload":
-        upload = st.file_uploader(
-            "Video file (mp4, avi, mov, mkv, webm) or a .zip of frame images", type=UPLOAD_TYPES,
-            key=state.widget_key(page, "upload"),
-            help=f"Decoded within bounded memory: frames are shrunk to at most {_limits()}.",
-        )
-        if upload is None:
-            st.info("Upload a video to score it.")
-            return None
-        return ClipSource.from_upload(upload.name, upload.getvalue())
+        return _upload_picker(page)
     spec = dataset_folder_picker(page)
     if spec is None:
         return None
@@ -194,9 +367,10 @@ def video_source_picker(page: str) -> Optional[ClipSource]:
     if not records:
         st.warning(f"{display_spec(spec)}: no videos.")
         return None
-    name = st.selectbox("Clip", list(records), key=state.widget_key(page, "dataset_clip"))
+    options = list(records)
+    name = st.selectbox("Clip", options, **state.bind(state.widget_key(page, "dataset_clip"), "dataset_clip", options[0], options))
     record = records[name]
-    return ClipSource.from_path(record.source, "dataset", labels=record.labels, name=record.name)
+    return ClipSource.from_path(record.source, "dataset", labels=record.labels, name=record.name, fps=ds.fps, dataset=spec)
 
 
 def _limits() -> str:
@@ -240,26 +414,37 @@ class VerdictSettings:
                 "min_length": self.min_length, "merge_gap": self.merge_gap}
 
 
+def _verdict_name(page: str, name: str) -> str:
+    # Score, Compare and presenter mode judge clips the same way: one set of verdict settings
+    return f"verdict.{name}" if page in ("score", "compare") else f"{page}.verdict.{name}"
+
+
 def verdict_controls(page: str) -> VerdictSettings:
     """The verdict's scale (calibrated by default), the target false-alarm rate that sets the
-    calibrated threshold, smoothing and the alert rules. Returns VerdictSettings."""
+    calibrated threshold, smoothing and the alert rules, bound to the working context (Score and
+    Compare share them). Returns VerdictSettings."""
+    def bound(name: str, default, options=None) -> dict:
+        return state.bind(state.widget_key(page, name), _verdict_name(page, name), default, options)
+
     col_scale, col_far = st.columns(2)
     normalize = col_scale.selectbox(
-        "Score scale", list(VERDICT_SCALES), format_func=VERDICT_SCALES.get, key=state.widget_key(page, "normalize"),
+        "Score scale", list(VERDICT_SCALES), format_func=VERDICT_SCALES.get,
         help="calibrated: how unusual a frame is compared with normal frames this model never trained on, so a "
              "threshold means the same on every clip. Per-video min-max stretches every clip to peak at 1: fine "
              "for benchmarks, but even a normal clip then raises alerts.",
+        **bound("normalize", "calibrated", list(VERDICT_SCALES)),
     )
     far = col_far.selectbox(
-        "Target false-alarm rate", list(FAR_CHOICES), index=FAR_CHOICES.index(DEFAULT_FAR),
-        format_func=lambda f: f"{format_far(f)} normal frames", key=state.widget_key(page, "far"),
-        disabled=normalize != "calibrated",
+        "Target false-alarm rate", list(FAR_CHOICES),
+        format_func=lambda f: f"{format_far(f)} normal frames", disabled=normalize != "calibrated",
         help="The calibrated threshold expects this many false alarms per normal frame.",
+        **bound("far", DEFAULT_FAR, list(FAR_CHOICES)),
     )
     with st.expander("Smoothing and alert rules"):
         col_smooth, col_length, col_gap = st.columns(3)
-        smooth = col_smooth.slider("Smoothing σ (frames)", 0.0, 10.0, DEFAULT_SMOOTH, 0.5, key=state.widget_key(page, "smooth"),
-                                   help="Gaussian smoothing over time, applied before the scale.")
+        smooth = col_smooth.slider("Smoothing σ (frames)", 0.0, 10.0, step=0.5,
+                                   help="Gaussian smoothing over time, applied before the scale.",
+                                   **bound("smooth", float(DEFAULT_SMOOTH)))
         min_length, merge_gap = _alert_rule_inputs(page, col_length, col_gap)
     return VerdictSettings(normalize=normalize, far=float(far), smooth_sigma=float(smooth), min_length=min_length,
                            merge_gap=merge_gap)
@@ -267,25 +452,30 @@ def verdict_controls(page: str) -> VerdictSettings:
 
 def protocol_controls(page: str, expanded: bool = True) -> Protocol:
     """The scoring protocol of an evaluation (`vadlab eval --pooling --patch --normalize --smooth
-    --keep-undecidable`); the defaults are the papers' protocol. Returns a Protocol."""
-    def key(name: str) -> str:
-        return state.widget_key(page, f"protocol.{name}")
+    --keep-undecidable`); the defaults are the papers' protocol. Bound to the working context
+    (Evaluate and Compare share it). Returns a Protocol."""
+    def bound(name: str, default, options=None) -> dict:
+        ctx_name = f"protocol.{name}" if page in ("evaluate", "compare") else f"{page}.protocol.{name}"
+        return state.bind(state.widget_key(page, f"protocol.{name}"), ctx_name, default, options)
 
     with st.expander("Scoring protocol", expanded=expanded):
         col_pool, col_norm, col_frames = st.columns(3)
-        pooling = col_pool.selectbox("Pooling", list(POOLING_LABELS), format_func=POOLING_LABELS.get, key=key("pooling"),
+        pooling = col_pool.selectbox("Pooling", list(POOLING_LABELS), format_func=POOLING_LABELS.get,
                                      help="How a frame's error map becomes one score. Patch and top-k catch small "
-                                          "anomalous objects a frame mean averages away (families with error maps).")
-        patch = col_pool.selectbox("Patch size (model pixels)", list(PATCH_SIZES), index=len(PATCH_SIZES) - 1,
-                                   key=key("patch"), disabled=pooling != "patch")
+                                          "anomalous objects a frame mean averages away (families with error maps).",
+                                     **bound("pooling", "mean", list(POOLING_LABELS)))
+        patch = col_pool.selectbox("Patch size (model pixels)", list(PATCH_SIZES), disabled=pooling != "patch",
+                                   **bound("patch", PATCH_SIZES[-1], list(PATCH_SIZES)))
         normalize = col_norm.selectbox("Normalisation", list(PROTOCOL_NORMALIZATIONS), format_func=PROTOCOL_NORMALIZATIONS.get,
-                                       key=key("normalize"),
-                                       help="Per-video min-max is the papers' protocol; calibrated needs a calibrated checkpoint.")
-        smooth = col_norm.slider("Smoothing σ (frames)", 0.0, 10.0, 0.0, 0.5, key=key("smooth"),
-                                 help="Gaussian smoothing of each video's scores over time, before normalisation.")
-        drop = col_frames.checkbox("Drop undecidable first frames", value=True, key=key("drop_undecidable"),
+                                       help="Per-video min-max is the papers' protocol; calibrated needs a calibrated checkpoint.",
+                                       **bound("normalize", "minmax", list(PROTOCOL_NORMALIZATIONS)))
+        smooth = col_norm.slider("Smoothing σ (frames)", 0.0, 10.0, step=0.5,
+                                 help="Gaussian smoothing of each video's scores over time, before normalisation.",
+                                 **bound("smooth", 0.0))
+        drop = col_frames.checkbox("Drop undecidable first frames",
                                    help="The first frames of a video no full window covers have no score of their own "
-                                        "(they copy the first one); FFP's evaluation drops them.")
+                                        "(they copy the first one); FFP's evaluation drops them.",
+                                   **bound("drop_undecidable", True))
     return Protocol(pooling=pooling, patch=int(patch), normalize=normalize, smooth_sigma=float(smooth),
                     drop_undecidable=bool(drop))
 
@@ -339,10 +529,12 @@ def threshold_slider(page: str, values: np.ndarray, normalize: str, calibration:
     # the key changes with the range and the default: a new clip, model or false-alarm rate starts
     # again from its own default instead of keeping a value from another scale
     name = "threshold" if scale == "minmax" else f"threshold_{scale}_{low:g}_{high:g}_{default:.6g}"
-    return float(st.slider("Threshold", low, high, default, step, key=state.widget_key(page, name),
+    group = "verdict" if page in ("score", "compare") else page
+    return float(st.slider("Threshold", low, high, step=step,
                            help="A frame is flagged anomalous when its score is at or above the threshold."
                                 + (f" Default: the calibrated threshold for {format_far(far)} false alarms per "
-                                   "normal frame." if scale == "calibrated" else "")))
+                                   "normal frame." if scale == "calibrated" else ""),
+                           **state.bind_threshold(state.widget_key(page, name), f"{group}:{name}", default, low, high)))
 
 
 def labels_upload(page: str, source: ClipSource, n_frames: int) -> Optional[np.ndarray]:
@@ -381,10 +573,12 @@ def labels_upload(page: str, source: ClipSource, n_frames: int) -> Optional[np.n
 
 
 def _alert_rule_inputs(page: str, col_length, col_gap) -> tuple[int, int]:
-    min_length = col_length.number_input("Minimum event length (frames)", 1, 1000, DEFAULT_MIN_LENGTH,
-                                         key=state.widget_key(page, "min_length"),
-                                         help="Shorter runs of flagged frames raise no alert (a verdict, not one noisy frame).")
-    merge_gap = col_gap.number_input("Merge events closer than (frames)", 0, 1000, 0, key=state.widget_key(page, "merge_gap"))
+    min_length = col_length.number_input("Minimum event length (frames)", 1, 1000,
+                                         help="Shorter runs of flagged frames raise no alert (a verdict, not one noisy frame).",
+                                         **state.bind(state.widget_key(page, "min_length"), _verdict_name(page, "min_length"),
+                                                      int(DEFAULT_MIN_LENGTH)))
+    merge_gap = col_gap.number_input("Merge events closer than (frames)", 0, 1000,
+                                     **state.bind(state.widget_key(page, "merge_gap"), _verdict_name(page, "merge_gap"), 0))
     return int(min_length), int(merge_gap)
 
 

@@ -1,0 +1,154 @@
+"""The Home page's views: the model zoo (AUC per evaluation dataset, with its protocol; every row
+visible and sortable) and the one-click demo (the best model of the sample scene on a clip where it
+shines, with what to look at)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import streamlit as st
+
+from vadlab.ui import state
+from vadlab.ui.cache import CheckpointEntry, checkpoint_calibration, scores_key
+from vadlab.ui.verdict_view import Flagged, alert_banner, flag
+from vadlab.ui.views import frame_panels, timeline_with_slider
+
+
+def _dataset_label(spec: str) -> str:
+    """A short column label for an evaluation dataset: its kind ("ped2", "synthetic"), or the
+    folder's name for plain folders."""
+    kind, _, rest = str(spec).partition(":")
+    if kind == "folder" and rest:
+        return rest.rstrip("/").split("/")[-1]
+    return kind or str(spec)
+
+
+def zoo_rows(entries: Sequence[CheckpointEntry], cached: Sequence[dict] = ()) -> tuple[list[dict], list[str]]:
+    """The zoo table's rows, and its evaluation datasets (column groups): for every checkpoint its
+    micro and macro AUC on each dataset it was evaluated on (its stored metrics, and evaluations
+    this lab kept on disk for the same weights), under the protocol named in `protocol`."""
+    evaluations: dict[str, dict[str, dict]] = {}  # checkpoint path -> dataset label -> numbers
+    for entry in entries:
+        if entry.auc is not None and entry.eval_data:
+            evaluations.setdefault(entry.path, {})[_dataset_label(entry.eval_data)] = {
+                "micro": entry.auc, "macro": entry.macro_auc, "protocol": entry.protocol}
+    by_weights = {e.weights_sha256: e for e in entries if e.weights_sha256}
+    for row in cached:
+        entry = by_weights.get(row.get("weights_sha256"))
+        label = _dataset_label(row.get("dataset_spec") or row.get("dataset") or "")
+        if entry is None or row.get("micro_auc") is None or label in evaluations.get(entry.path, {}):
+            continue
+        evaluations.setdefault(entry.path, {})[label] = {"micro": row["micro_auc"], "macro": row.get("macro_auc"),
+                                                         "protocol": row.get("protocol")}
+    datasets = sorted({label for per in evaluations.values() for label in per},
+                      key=lambda label: (label != "synthetic", label))
+    rows = []
+    for e in entries:
+        per = evaluations.get(e.path, {})
+        row: dict = {"checkpoint": e.name, "family": e.family, "trained on": e.trained_on}
+        for label in datasets:
+            row[f"micro AUC · {label}"] = per.get(label, {}).get("micro")
+            row[f"macro AUC · {label}"] = per.get(label, {}).get("macro")
+        protocols = sorted({str(v.get("protocol")) for v in per.values() if v.get("protocol")})
+        row["protocol"] = (", ".join(protocols) if protocols else "not recorded") if per else (
+            "supervised: see cross-validation" if e.supervised else "not evaluated" if e.error is None else "")
+        row.update({"calibrated": e.calibrated, "input (C×H×W)": e.input_size, "window": e.window,
+                    "size (MB)": e.size_mb, "origin": e.origin, "problem": e.error or ""})
+        rows.append(row)
+    if not any(r["problem"] for r in rows):
+        for r in rows:
+            del r["problem"]
+    return rows, datasets
+
+
+def zoo_table() -> None:
+    """The checkpoints table: family, training data, micro and macro AUC per evaluation dataset
+    (never one column mixing test sets) with the protocol, calibration, input size, window, size;
+    invalid ones with their error. Every row visible (no inner scrolling), every column sortable."""
+    import pandas as pd
+
+    from vadlab.ui.cache import cached_evaluations, list_checkpoints
+
+    entries = list_checkpoints()
+    if not entries:
+        st.info("No checkpoints yet: train one on the Train page.")
+        return
+    rows, datasets = zoo_rows(entries, cached_evaluations())
+    frame = pd.DataFrame(rows)
+    auc_columns = [c for c in frame.columns if " AUC · " in c]
+    config = {c: st.column_config.NumberColumn(f"{c.split(' · ')[1]} {c.split(' · ')[0]}", format="%.4f",
+                                               help=f"{c.split(' · ')[0]} on the {c.split(' · ')[1]} test split (frame "
+                                                    "level, under the protocol in the protocol column); empty: not "
+                                                    "evaluated there")
+              for c in auc_columns}
+    config["protocol"] = st.column_config.TextColumn("protocol", width="large",
+                                                     help="How the AUCs were measured (`vadlab.protocol` short form: "
+                                                          "pooling | normalisation | smoothing | first frames | average)")
+    st.dataframe(frame, hide_index=True, width="stretch", height=36 * (len(rows) + 1) + 3, column_config=config,
+                 placeholder="")
+
+
+ANOMALY_KINDS = {
+    "fast_object": "a fast object (a cyclist or skater at 3-5 times walking speed) rides along the walkway",
+    "large_object": "a large object (a cart) crosses the scene",
+    "wrong_direction": "a person cuts across the lawn, against all normal traffic",
+    "erratic": "a person darts onto the walkway and about it, waving their arms",
+}
+DEMO_F1 = 0.9  # the demo shows a clip where its model's verdict reaches this F1 against the ground truth
+
+
+def demo_choice() -> Optional[tuple[CheckpointEntry, object, Flagged]]:
+    """The demo: the best model trained on the sample scene (calibrated first, then by stored micro
+    AUC) and the first shipped test clip where its calibrated verdict reaches F1 >= DEMO_F1 against
+    the ground truth (else the clip where it does best). Returns (entry, clip source, verdict), or
+    None when the zoo or the samples are missing. Scores are cached: the choice costs one scoring
+    pass per clip tried, once per server."""
+    from vadlab.ui.cache import best_checkpoints, samples_spec, score
+    from vadlab.ui.widgets import sample_clips, sample_source
+
+    entries, _ = best_checkpoints(samples_spec())
+    clips = [name for name in sample_clips() if name.startswith("testing/")]
+    if not entries or not clips:
+        return None
+    entry, best = entries[0], None
+    for name in clips:
+        source = sample_source(name)
+        flagged = flag(score(entry, source), key=scores_key(entry, source), calibration=checkpoint_calibration(entry))
+        f1 = (flagged.counts() or {}).get("f1", 0.0)
+        if best is None or f1 > best[0]:
+            best = (f1, source, flagged)
+        if f1 >= DEMO_F1:
+            break
+    return entry, best[1], best[2]
+
+
+def demo() -> None:
+    """The one-click demo: the best model on a clip where it shines, a one-line explanation of what
+    to look at, its calibrated verdict against the ground truth, the timeline (click to jump) and
+    the frame panels of the chosen frame (initially the peak)."""
+    from vadlab.ui.cache import decode
+    from vadlab.ui.errors import user_errors
+    from vadlab.ui.widgets import sample_kinds
+
+    with user_errors("Demo"):
+        chosen = demo_choice()
+    if chosen is None:
+        st.warning("The demo needs a checkpoint and the sample videos (`python -m vadlab samples --out sample_videos`).")
+        return
+    entry, source, flagged = chosen
+    with user_errors("Demo"):
+        video = decode(source)
+    kinds = sample_kinds().get(source.name) or []
+    what = ANOMALY_KINDS.get(kinds[0], kinds[0].replace("_", " ")) if kinds else "an injected anomaly appears"
+    score_text = f"micro AUC {entry.auc:.3f} on the sample test clips" if entry.auc is not None else "no stored AUC"
+    st.info(f"**{entry.name}** ({entry.family}) learned the normal walkway of the sample scene and is the best model "
+            f"trained there ({score_text}). In **{source.name}**, {what}: watch the red alert band on the timeline "
+            "line up with the orange ground truth under it, and the heatmap below light up on what the model "
+            "could not explain.", icon=":material/lightbulb:")
+    alert_banner(flagged, source.name, entry.name)
+    frame = timeline_with_slider(flagged, "home", title=f"{source.name} scored by {entry.name}",
+                                 where=(source.decode_key, entry.path))
+    frame_panels(video, flagged, frame, entry)
+    ctx = state.context()  # Score opens on the same clip
+    ctx.source, ctx.sample = "Shipped sample", f"testing/{source.name}"
+    st.caption("Open **Score a video** to upload your own clip, move the threshold and download the results: it opens "
+               "on this clip.")
