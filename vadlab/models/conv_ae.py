@@ -97,11 +97,16 @@ register_model(
         "tiny": ConvAEConfig(height=64, width=64, window=4, widths=(32, 16, 8), lr=1e-3, batch_size=16),
         # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
         "cpu": ConvAEConfig(height=64, width=64, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16),
-        # The shipped Ped2 CPU recipe (`vadlab train --model conv_ae --preset ped2_cpu --data ped2:...`
-        # alone reproduces checkpoints/conv_ae_ped2_cpu): the paper's widths (512-256-128) and
-        # window (T=10) at 64x64, cosine decay from 1e-3, 8 epochs (about 25 minutes on one thread).
-        "ped2_cpu": ConvAEConfig(height=64, width=64, window=10, widths=(512, 256, 128), lr=1e-3, batch_size=16,
-                                 epochs=8, lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly"),
+        # The shipped Ped2 CPU recipe (`vadlab train --model conv_ae --preset ped2_cpu --threads 1
+        # --data ped2:...` reproduces checkpoints/conv_ae_ped2_cpu): the `cpu` network, 20 epochs,
+        # every second window, constant lr.
+        "ped2_cpu": ConvAEConfig(height=64, width=64, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16,
+                                 epochs=20, train_stride=2),
+        # Measured, not shipped: the paper's widths (512-256-128) and window (T=10) at 64x64, cosine
+        # from 1e-3, 8 epochs (10.4 min on one thread): Ped2 micro AUC 0.832 / macro 0.857 (the
+        # shipped narrow recipe: 0.837 / 0.846), and 36.7 MB of weights, over the 16 MiB budget.
+        "ped2_cpu_wide": ConvAEConfig(height=64, width=64, window=10, widths=(512, 256, 128), lr=1e-3, batch_size=16,
+                                      epochs=8, lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly"),
     },
     score_kind="mse",
     target="window",
