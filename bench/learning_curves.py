@@ -35,27 +35,30 @@ def main(argv=None) -> int:
     p.add_argument("checkpoints", nargs="+", help="checkpoint .json files")
     p.add_argument("--out", default="docs/learning_curves.png")
     p.add_argument("--title", default="UCSD Ped2: test micro AUC while training on one CPU thread (monitoring only)")
+    p.add_argument("--labels", nargs="*", default=None, help="one legend label per checkpoint (default: its name)")
     args = p.parse_args(argv)
     fig, ax = plt.subplots(figsize=(9, 5), dpi=110)
     drawn = 0
-    for path in args.checkpoints:
+    labels = args.labels or []
+    for i, path in enumerate(args.checkpoints):
         meta = json.loads(Path(path).read_text())
         xs, ys, chosen = curve(meta)
         if not xs:
             print(f"{path}: no monitored points (train with --monitor-test N)", file=sys.stderr)
             continue
-        line, = ax.plot(xs, ys, marker="o", label=f"{Path(path).stem} ({meta['model']})")
+        label = labels[i] if i < len(labels) else f"{Path(path).stem} ({meta['training'].get('preset')})"
+        line, = ax.plot(xs, ys, marker="o", label=label)
         if chosen:
             ax.scatter([chosen[0]], [chosen[1]], s=140, facecolors="none", edgecolors=line.get_color(), linewidths=2)
         drawn += 1
     ax.set_xlabel("training minutes (1 CPU thread, monitoring excluded)")
-    ax.set_ylabel("test micro AUC (frame mean, per-video min-max, first frames dropped)")
+    ax.set_ylabel("test micro AUC (paper protocol)")
     ax.set_title(args.title, fontsize=10)
     ax.grid(alpha=0.3)
     if drawn:
-        ax.legend(fontsize=8, loc="lower right")
-    fig.text(0.01, 0.01, "circles: the epoch kept (chosen on held-out NORMAL frames, never on these test figures)",
-             fontsize=7)
+        ax.legend(fontsize=8, loc="center right")
+    ax.text(0.01, 0.02, "circled: the epoch kept (chosen on held-out NORMAL frames, never on these test figures)",
+            transform=ax.transAxes, fontsize=7)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, bbox_inches="tight")
     print(f"wrote {args.out} ({drawn} curves)")
