@@ -42,7 +42,7 @@ def _trained(preset: str = "tiny", steps: int = 2, **overrides) -> LatentGAN:
 
 
 REPO = Path(__file__).resolve().parents[1]
-OLD_CHECKPOINT = REPO / "checkpoints" / "latent_gan_ped2_cpu"  # variant "gan", written before latent_grid existed
+OLD_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "latent_gan_synthetic"  # the old `gan` variant
 
 
 def test_presets_default_to_the_per_frame_lstm_gan_and_keep_the_comparison_variants():

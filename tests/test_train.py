@@ -156,8 +156,13 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     torch.distributed.destroy_process_group()
 
 
-def test_ddp_two_processes_on_cpu_keep_replicas_identical(tmp_path):
+def test_ddp_two_processes_on_cpu_keep_replicas_identical(tmp_path, monkeypatch):
     """2 processes, gloo backend: after training, both replicas hold identical weights."""
+    import types
+
+    # spawned children re-run the parent's __main__ file; after an AppTest that is a page script,
+    # so give them a bare __main__ (the worker itself is imported from this module)
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert torch.equal(a, b)
