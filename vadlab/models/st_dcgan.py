@@ -266,6 +266,14 @@ register_model(
             channels=1, height=64, width=64, window=4, widths=(8, 16, 16), disc_widths=(8, 16, 16),
             lr=1e-3, lr_discriminator=1e-3, batch_size=8,
         ),
+        # The Ped2 CPU recipe (`vadlab train --model st_dcgan --preset ped2_cpu --threads 1 --data ped2:...`):
+        # the `cpu` network, every second window, 8 epochs, cosine decay after a warm-up, the epoch kept
+        # on the pseudo-anomaly AUC of held-out normal frames.
+        "ped2_cpu": StDcganConfig(
+            channels=1, height=64, width=64, window=4, widths=(8, 16, 16), disc_widths=(8, 16, 16),
+            lr=1e-3, lr_discriminator=1e-3, batch_size=8, epochs=8, train_stride=2, lr_schedule="cosine",
+            warmup_steps=100, model_selection="pseudo_anomaly",
+        ),
     },
     score_kind="mse",
     target="window",

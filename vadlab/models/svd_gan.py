@@ -308,6 +308,14 @@ register_model(
             channels=1, height=64, width=64, window=4, conv_widths=(16, 16), latent_channels=16,
             lstm_layers=(2, 2), decoder_widths=(16, 16), rank=4, lr=1e-3, batch_size=8,
         ),
+        # The Ped2 CPU recipe (`vadlab train --model svd_gan --preset ped2_cpu --threads 1 --data ped2:...`):
+        # the `cpu` network, every second window, 10 epochs, cosine decay after a warm-up, the epoch kept
+        # on the pseudo-anomaly AUC of held-out normal frames.
+        "ped2_cpu": SvdGanConfig(
+            channels=1, height=64, width=64, window=4, conv_widths=(16, 16), latent_channels=16,
+            lstm_layers=(2, 2), decoder_widths=(16, 16), rank=4, lr=1e-3, batch_size=8, epochs=10, train_stride=2,
+            lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly",
+        ),
     },
     score_kind="mse",
     target="window",
