@@ -137,9 +137,11 @@ def main(argv=None) -> int:
                 continue
             done.add(chosen)
             r = measure(name, chosen, args.steps, args.warmup)
-            print(f"| {name} | {chosen} | {r['batch']} | {r['step_ms']:.1f} | {r['samples_s']:.1f} | "
-                  f"{r['gflop_sample']:.3f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}% | {r['data_ms']:.2f} |".replace("nan", "n/a"),
-                  flush=True)
+            counted = r["gflop_sample"] == r["gflop_sample"]  # nan when the FLOP counter could not follow the step
+            flops = (f"{r['gflop_sample']:.3f} | {r['gflops']:.1f} | {100 * r['gflops'] / peak:.0f}%" if counted
+                     else "n/a | n/a | n/a")
+            print(f"| {name} | {chosen} | {r['batch']} | {r['step_ms']:.1f} | {r['samples_s']:.1f} | {flops} | "
+                  f"{r['data_ms']:.2f} |", flush=True)
     return 0
 
 
