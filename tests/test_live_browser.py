@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,20 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy  # the shared browser helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "pages" / "live.py"
 FFMPEG = shutil.which("ffmpeg")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def anomaly(samples_dir) -> tuple[int, int]:
@@ -108,22 +98,6 @@ def write_y4m(path: Path, frames: np.ndarray, fps: int) -> Path:
             fh.write(chroma[:, :, 0].round().astype(np.uint8).tobytes())
             fh.write(chroma[:, :, 1].round().astype(np.uint8).tobytes())
     return path
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
-    import urllib.request
-
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"streamlit exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"streamlit did not answer on {url} within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture

@@ -445,13 +445,13 @@ def train(
         out = out.with_suffix("")
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path = out.parent / (out.name + ".trainstate")
-    monitor = None
+    monitor: Optional[Callable[[AnomalyModel], dict]] = None
     if monitor_test and not spec.supervised and any(r.labels is not None for r in ds.test):
         probe = LoadedModel(model=model, spec=spec, metadata={}, path=None)
         every = max(1, int(monitor_test))
         count = {"epochs": 0}
 
-        def monitor(_model: AnomalyModel) -> dict:
+        def test_auc(_model: AnomalyModel) -> dict:
             # a learning curve: test AUC every `every` epochs, MONITORING ONLY (the best epoch is
             # chosen on held-out normal frames); paper protocol, micro and macro
             count["epochs"] += 1
@@ -459,6 +459,8 @@ def train(
                 return {}
             res = evaluate(probe, ds)
             return {"monitor_test_micro_auc": res.micro_auc, "monitor_test_macro_auc": res.macro_auc}
+
+        monitor = test_auc
 
     result = fit(model, videos, cfg, dev, spec.target, labels=labels, on_event=on_event,
                  should_stop=should_stop, state_path=state_path, resume=resume, monitor=monitor)

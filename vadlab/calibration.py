@@ -19,9 +19,8 @@ alert events, and whether the clip looks far outside the model's normal (another
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 from scipy import stats
