@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,3 +35,30 @@ def ped2_dir() -> Path:
     if not path.exists():
         pytest.skip(f"UCSD Ped2 not found at {path} (real-data tests need ../shared/datasets beside the repo)")
     return path
+
+
+def _independent_micro_auc(checkpoint, data: str) -> float:
+    """Micro frame AUC of a checkpoint under the paper protocol, recomputed outside
+    `vadlab.metrics`: the frame scores of the frames a full window scored (the undecidable first
+    frames dropped), per-video min-max (constant video -> zeros), concatenated, sklearn's AUC."""
+    from sklearn.metrics import roc_auc_score
+
+    from vadlab import api
+
+    scored = api.score_dataset(api.load(checkpoint, device="cpu"), data)
+    scores, labels = [], []
+    for name in sorted(scored.scores):
+        fs = scored.scores[name]
+        keep = np.asarray(fs.scored, dtype=bool)
+        s = np.asarray(fs.scores, dtype=np.float64)[keep]
+        span = s.max() - s.min()
+        scores.append((s - s.min()) / span if span > 0 else np.zeros_like(s))
+        labels.append(np.asarray(scored.labels[name])[keep])
+    return float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
+
+
+@pytest.fixture(scope="session")
+def independent_micro_auc() -> Callable[..., float]:
+    """`f(checkpoint, data_spec)`: the paper-protocol micro AUC recomputed with sklearn, to check
+    the figures vadlab reports against."""
+    return _independent_micro_auc

@@ -5,11 +5,8 @@ import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
-from vadlab import api
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,23 +18,7 @@ def _bench(name: str):
     return module
 
 
-def _independent_micro_auc(checkpoint: Path, data: str) -> float:
-    """Micro frame AUC of a checkpoint under the paper protocol, recomputed outside
-    `vadlab.metrics`: the frame scores of the frames a full window scored (the undecidable first
-    frames dropped), per-video min-max (constant video -> zeros), concatenated, sklearn's AUC."""
-    scored = api.score_dataset(api.load(checkpoint, device="cpu"), data)
-    scores, labels = [], []
-    for name in sorted(scored.scores):
-        fs = scored.scores[name]
-        keep = np.asarray(fs.scored, dtype=bool)
-        s = np.asarray(fs.scores, dtype=np.float64)[keep]
-        span = s.max() - s.min()
-        scores.append((s - s.min()) / span if span > 0 else np.zeros_like(s))
-        labels.append(np.asarray(scored.labels[name])[keep])
-    return float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
-
-
-def test_ped2_bench_table_runs_on_any_dataset_spec(samples_dir, tmp_path, capsys):
+def test_ped2_bench_table_runs_on_any_dataset_spec(samples_dir, tmp_path, capsys, independent_micro_auc):
     ped2 = _bench("ped2")
     rows_path = tmp_path / "rows.json"
     assert ped2.main(["--model", "conv_ae,lrcn_gan", "--preset", "cpu", "--epochs", "1", "--max-steps", "2",
@@ -47,7 +28,7 @@ def test_ped2_bench_table_runs_on_any_dataset_spec(samples_dir, tmp_path, capsys
     assert rows["conv_ae"]["preset"] == "cpu" and rows["conv_ae"]["checkpoint"] == str(tmp_path / "conv_ae_ped2")
     # the table's AUC is the AUC of the saved checkpoint's frame scores, recomputed independently
     assert rows["conv_ae"]["micro_auc"] == pytest.approx(
-        _independent_micro_auc(tmp_path / "conv_ae_ped2", f"synthetic:{samples_dir}"), abs=1e-4)  # row rounds to 4 places
+        independent_micro_auc(tmp_path / "conv_ae_ped2", f"synthetic:{samples_dir}"), abs=1e-4)  # row rounds to 4 places
     assert rows["lrcn_gan"]["preset"] == "tiny" and "vadlab cv" in rows["lrcn_gan"]["note"]  # supervised: no cpu preset, no AUC
     stored = json.loads((tmp_path / "conv_ae_ped2.json").read_text())["metrics"]
     assert stored["micro_auc"] == pytest.approx(rows["conv_ae"]["micro_auc"], abs=1e-4)  # the checkpoint keeps its figure

@@ -7,7 +7,6 @@ import io
 
 import numpy as np
 import pytest
-from sklearn.metrics import roc_auc_score
 
 from vadlab import api, research
 from vadlab.research import blocked_folds, cross_validate, fold_failure, holdout_kind, parse_grid, rows_to_csv, sweep
@@ -33,23 +32,7 @@ def test_blocked_folds_cover_every_frame_once_and_purge_boundaries():
         assert not set(train) & set(range(a - purge, b + purge))  # no training frame near the test block
 
 
-def independent_micro_auc(checkpoint, data: str) -> float:
-    """Micro frame AUC of a checkpoint under the paper protocol, recomputed outside
-    `vadlab.metrics`: the frame scores of the frames a full window scored (the undecidable first
-    frames dropped), per-video min-max (constant video -> zeros), concatenated, sklearn's AUC."""
-    scored = api.score_dataset(api.load(checkpoint, device="cpu"), data)
-    scores, labels = [], []
-    for name in sorted(scored.scores):
-        fs = scored.scores[name]
-        keep = np.asarray(fs.scored, dtype=bool)
-        s = np.asarray(fs.scores, dtype=np.float64)[keep]
-        span = s.max() - s.min()
-        scores.append((s - s.min()) / span if span > 0 else np.zeros_like(s))
-        labels.append(np.asarray(scored.labels[name])[keep])
-    return float(roc_auc_score(np.concatenate(labels), np.concatenate(scores)))
-
-
-def test_sweep_runs_the_svd_ablation_grid(samples_dir, tmp_path):
+def test_sweep_runs_the_svd_ablation_grid(samples_dir, tmp_path, independent_micro_auc):
     data = f"synthetic:{samples_dir}"
     rows = sweep("svd_gan", data, {"use_svd_loss": [True, False]}, epochs=1,
                  device="cpu", out_dir=tmp_path, train_config=FAST)
