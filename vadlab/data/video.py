@@ -407,10 +407,8 @@ class _DecordFailed(Exception):
     """decord could not (correctly) decode this file; PyAV takes over."""
 
 
-def _read_with_decord(
-    path: Path, info: VideoInfo, max_frames: Optional[int], size: tuple[int, int], start: int
-) -> tuple[np.ndarray, int]:
-    """(frames (T, h, w, 3), source frame count) via decord, checking every batch's shape."""
+def _open_decord(path: Path) -> tuple[object, int]:
+    """(decord VideoReader, frame count), or _DecordFailed so that PyAV takes over."""
     try:
         import decord
     except ImportError as exc:  # pragma: no cover - decord is a dependency, but keep PyAV working
@@ -422,12 +420,14 @@ def _read_with_decord(
         raise _DecordFailed(_short(exc)) from None
     if total <= 0:
         raise _DecordFailed("no frames")
-    if start >= total:
-        raise ValueError(f"{info.path}: start={start} is past the last frame ({total} frames)")
-    stop = total if max_frames is None else min(total, start + max_frames)
+    return reader, total
+
+
+def _decord_chunks(reader, info: VideoInfo, size: tuple[int, int], start: int, stop: int) -> Iterator[np.ndarray]:
+    """Frames [start, stop) as downscaled uint8 chunks (n, h, w, 3), every batch's shape checked
+    (decord 0.6 returns corrupt frames for some widths)."""
     height, width = info.height, info.width
     chunk_len = _chunk_frames(height, width)
-    out = np.empty((stop - start, *size, 3), dtype=np.uint8)
     for chunk_start in range(start, stop, chunk_len):
         indices = list(range(chunk_start, min(stop, chunk_start + chunk_len)))
         try:
@@ -436,7 +436,22 @@ def _read_with_decord(
             raise _DecordFailed(_short(exc)) from None
         if batch.shape != (len(indices), height, width, 3) or batch.dtype != np.uint8:
             raise _DecordFailed(f"corrupt batch {batch.shape} {batch.dtype}, expected ({len(indices)}, {height}, {width}, 3)")
-        out[chunk_start - start : chunk_start - start + len(indices)] = _downscale(batch, size)
+        yield _downscale(batch, size)
+
+
+def _read_with_decord(
+    path: Path, info: VideoInfo, max_frames: Optional[int], size: tuple[int, int], start: int
+) -> tuple[np.ndarray, int]:
+    """(frames (T, h, w, 3), source frame count) via decord, checking every batch's shape."""
+    reader, total = _open_decord(path)
+    if start >= total:
+        raise ValueError(f"{info.path}: start={start} is past the last frame ({total} frames)")
+    stop = total if max_frames is None else min(total, start + max_frames)
+    out = np.empty((stop - start, *size, 3), dtype=np.uint8)
+    at = 0
+    for chunk in _decord_chunks(reader, info, size, start, stop):
+        out[at : at + chunk.shape[0]] = chunk
+        at += chunk.shape[0]
     del reader
     return out, total
 
@@ -686,27 +701,8 @@ def _iter_file(path: Path, info: VideoInfo, size: tuple[int, int]) -> Iterator[n
 
 
 def _iter_decord(path: Path, info: VideoInfo, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    try:
-        import decord
-    except ImportError as exc:  # pragma: no cover
-        raise _DecordFailed("decord not installed") from exc
-    try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
-        total = len(reader)
-    except Exception as exc:
-        raise _DecordFailed(_short(exc)) from None
-    if total <= 0:
-        raise _DecordFailed("no frames")
-    chunk_len = _chunk_frames(info.height, info.width)
-    for chunk_start in range(0, total, chunk_len):
-        indices = list(range(chunk_start, min(total, chunk_start + chunk_len)))
-        try:
-            batch = reader.get_batch(indices).asnumpy()
-        except Exception as exc:
-            raise _DecordFailed(_short(exc)) from None
-        if batch.shape != (len(indices), info.height, info.width, 3) or batch.dtype != np.uint8:
-            raise _DecordFailed(f"corrupt batch {batch.shape} {batch.dtype}")
-        yield _downscale(batch, size)
+    reader, total = _open_decord(path)
+    yield from _decord_chunks(reader, info, size, 0, total)
 
 
 def _iter_pyav(path: Path, info: VideoInfo, size: tuple[int, int], start: int = 0) -> Iterator[np.ndarray]:
