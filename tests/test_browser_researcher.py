@@ -25,8 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -35,7 +33,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy  # the shared browser helpers
+from test_browser import CHROMIUM, CHROMIUM_ARGS, require_browser, streamlit_server  # the shared browser helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 N_FRAMES, WIDTH, HEIGHT, FPS = 120, 160, 120, 10
@@ -66,32 +64,11 @@ def footage(tmp_path_factory) -> dict:
 
 @pytest.fixture
 def server(tmp_path):
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium); the browser test never downloads one")
-    pytest.importorskip("playwright.sync_api", reason="the Playwright Python package is not installed (pip install playwright)")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    (tmp_path / "no_shipped_checkpoints").mkdir()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "VADLAB_USER_DATA": str(tmp_path / "user_data"), "VADLAB_USER_CHECKPOINTS": str(tmp_path / "user_checkpoints"),
-           "VADLAB_CHECKPOINTS": str(tmp_path / "no_shipped_checkpoints")}
-    log = tmp_path / "streamlit.log"
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(url, process, log)
-            yield {"url": url, "folder": tmp_path, "log": log}
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    require_browser()
+    (tmp_path / "no_shipped_checkpoints").mkdir()  # the new checkpoint is the one every picker shows
+    with streamlit_server(tmp_path, ROOT / "sample_videos", tmp_path / "no_shipped_checkpoints",
+                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url:
+        yield {"url": url, "folder": tmp_path, "log": tmp_path / "streamlit.log"}
 
 
 def settle(page, timeout: float = 120.0) -> None:

@@ -10,14 +10,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy  # the shared browser helpers
+from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, streamlit_server  # the shared browser helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "pages" / "live.py"
@@ -110,26 +109,8 @@ def live_server(tmp_path, samples_dir):
     checkpoints.mkdir()
     for suffix in (".json", ".safetensors"):
         shutil.copy(ROOT / "checkpoints" / f"conv_ae_synthetic{suffix}", checkpoints)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "VADLAB_SAMPLE_VIDEOS": str(samples_dir),
-           "VADLAB_CHECKPOINTS": str(checkpoints), "VADLAB_USER_CHECKPOINTS": str(tmp_path / "user_checkpoints")}
-    log = tmp_path / "streamlit.log"
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        try:
-            wait_until_healthy(url, process, log)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with streamlit_server(tmp_path, samples_dir, checkpoints, OMP_NUM_THREADS="1") as url:
+        yield url
 
 
 @pytest.mark.browser
