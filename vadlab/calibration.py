@@ -187,6 +187,8 @@ SCALE_CALIBRATED = ("calibrated score: standard deviations above this model's he
                     "(0 = a typical normal frame; the threshold expects {far} false alarms per normal frame)")
 SCALE_MINMAX = ("per-video min-max: 0 = this clip's lowest score, 1 = its highest; every clip reaches 1, "
                 "so a threshold on it is not a verdict (no calibration in this checkpoint)")
+SCALE_ZSCORE = ("per-video z-score: standard deviations above this clip's own mean score; it ranks frames within "
+                "the clip, not against normal footage")
 NO_CALIBRATION = ("this checkpoint has no calibration: alerts use per-video min-max, so even a normal clip "
                   "raises some; run `vadlab calibrate --checkpoint CK --data SPEC` to add one")
 
@@ -203,8 +205,8 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: float = DEF
     normalize "calibrated" (the default verdict): calibrated scores, the threshold for `far` (or
     `threshold`, on the calibrated scale), alert events of at least `min_length` frames; without a
     calibration it falls back to per-video min-max at 0.5, with a note saying so (never silently).
-    "minmax": the benchmark scale (every clip peaks at 1), threshold default 0.5. "none": raw
-    scores, `threshold` required.
+    "minmax": the benchmark scale (every clip peaks at 1), threshold default 0.5. "zscore": per-video
+    z-score, threshold default 2. "none": raw scores, `threshold` required.
     """
     from vadlab.metrics import normalize_scores
 
@@ -225,12 +227,16 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: float = DEF
         scale = SCALE_MINMAX
         if normalize == "calibrated":
             notes.append(NO_CALIBRATION)
+    elif normalize == "zscore":
+        values = normalize_scores(raw, "zscore")
+        thr = float(threshold) if threshold is not None else 2.0
+        scale = SCALE_ZSCORE
     elif normalize == "none":
         if threshold is None:
             raise CalibrationError("raw scores (normalize 'none') need an explicit threshold")
         values, thr, scale = raw, float(threshold), f"raw {fs.score_kind} scores, not normalised"
     else:
-        raise CalibrationError(f"unknown verdict scale '{normalize}'; choose calibrated, minmax or none")
+        raise CalibrationError(f"unknown verdict scale '{normalize}'; choose calibrated, minmax, zscore or none")
     # the first frames no full window covers copy the first score: they never raise an alert alone
     decided = np.asarray(fs.scored, dtype=bool)
     flagged = (values >= thr) & decided

@@ -17,15 +17,13 @@ import streamlit as st
 
 from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, NO_CALIBRATION, Calibration, assess,
                                 format_far)
-from vadlab.metrics import find_events, postprocess, smooth_scores, threshold_metrics
+from vadlab.metrics import smooth_scores, threshold_metrics
 from vadlab.outputs import Event, FrameScores
 from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, scores_key
 from vadlab.ui.widgets import VerdictSettings, default_threshold, threshold_slider
 
 SCALE_MINMAX_CHOSEN = ("per-video min-max (the benchmark protocol): 0 = this clip's lowest score, 1 = its highest; "
                        "every clip peaks at 1, so even a normal clip crosses a threshold on it")
-SCALE_ZSCORE = ("per-video z-score: standard deviations above this clip's own mean score; it ranks frames within "
-                "the clip, not against normal footage")
 AXIS_TITLES = {"calibrated": "calibrated score (σ above normal)", "minmax": "score (min-max per video)",
                "zscore": "score (z-score per video)", "none": "raw score"}
 
@@ -120,19 +118,13 @@ def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smo
     normalize "calibrated" (the default): `vadlab.calibration.assess` against the checkpoint's
     calibration, threshold (when None) the calibrated one for the false-alarm rate `far`; without a
     calibration it falls back to per-video min-max at 0.5 and says so in `notes`. "minmax" /
-    "none": `assess` on that scale; "zscore": per-video z-score. threshold None: the scale's default
+    "zscore" / "none": `assess` on that scale. threshold None: the scale's default
     (`widgets.default_threshold`)."""
-    if normalize == "zscore":
-        values = postprocess(frame_scores.scores, normalize="zscore", smooth_sigma=smooth_sigma)
-        thr = 2.0 if threshold is None else float(threshold)
-        events = find_events(values, thr, min_length=min_length, merge_gap=merge_gap)
-        return Flagged(key, frame_scores, values, thr, "zscore", float(smooth_sigma), tuple(events), scale=SCALE_ZSCORE,
-                       min_length=int(min_length), merge_gap=int(merge_gap))
     if normalize == "none" and threshold is None:
         threshold = default_threshold(smooth_scores(frame_scores.scores, smooth_sigma), "none")
     verdict = assess(frame_scores, calibration, far=far, smooth_sigma=smooth_sigma, min_length=min_length,
                      merge_gap=merge_gap, threshold=threshold, normalize=normalize)
-    used = "calibrated" if verdict.calibrated else ("none" if normalize == "none" else "minmax")
+    used = "calibrated" if verdict.calibrated else (normalize if normalize in ("none", "zscore") else "minmax")
     scale = SCALE_MINMAX_CHOSEN if normalize == "minmax" else verdict.scale
     return Flagged(key, frame_scores, verdict.values, float(verdict.threshold), used, float(smooth_sigma),
                    tuple(verdict.events), scale=scale, notes=tuple(verdict.notes), calibrated=verdict.calibrated,
