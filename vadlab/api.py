@@ -30,7 +30,7 @@ from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
 from vadlab.registry import ModelSpec, create_model, get_spec
 from vadlab.scoring import score_frames, synchronize
-from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, seed_everything
+from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, seed_everything, split_train_val
 
 
 @dataclass
@@ -317,14 +317,13 @@ def calibration_from_tails(model: AnomalyModel, spec: ModelSpec, videos: Sequenc
     span = model.config.window + (1 if spec.target == "next" else 0)
     scored, offsets = [], {}
     for name, v in zip(names, videos):
-        n = int(v.shape[0])
-        n_val = int(round(n * val_fraction))
-        if val_fraction <= 0 or n_val < span or n - n_val < span:
+        _, held_out = split_train_val([v], val_fraction, span)  # exactly the tail `fit` held out
+        if not held_out:
             continue
-        fs = score_frames(model, v[n - n_val:], spec.target, spec.score_kind, name=name, batch_size=batch_size,
-                          keep_maps=False)
-        scored.append(fs)
-        offsets[name] = n - n_val
+        tail = held_out[0]
+        scored.append(score_frames(model, tail, spec.target, spec.score_kind, name=name, batch_size=batch_size,
+                                   keep_maps=False))
+        offsets[name] = int(v.shape[0]) - int(tail.shape[0])
     try:
         return fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["tail"], frame_offsets=offsets)
     except ValueError:

@@ -411,9 +411,9 @@ def fit(
     if rank == 0:
         emit(TrainEvent("done", epoch=config.epochs, step=step, total_steps=total_steps, best_epoch=best["epoch"] + 1,
                         val_loss=best["loss"], seconds=seconds))
-    best_val = float(best["loss"])
-    if best["epoch"] >= 0 and "pseudo_anomaly_auc" in (history[best["epoch"] - start_epoch] if 0 <= best["epoch"] - start_epoch < len(history) else {}):
-        best_val = float(history[best["epoch"] - start_epoch]["val_loss"])  # the loss, not -AUC
+    # under the pseudo-anomaly policy best["loss"] holds -AUC: report the kept epoch's validation loss
+    best_val = next((float(h["val_loss"]) for h in history
+                     if h["epoch"] == best["epoch"] + 1 and "pseudo_anomaly_auc" in h), float(best["loss"]))
     return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=best_val,
                        seconds=seconds, steps=step, device=str(device), stopped_early=stopped_early)
 
