@@ -216,8 +216,9 @@ class _ScoresWriter:
         self.jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
         self.handle = open(self.path, "w")
         if not self.jsonl:
-            for key, value in meta.items():
-                self.handle.write(f"# {key}: {json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value}\n")
+            from vadlab.export import csv_comment_lines
+
+            self.handle.write(csv_comment_lines(meta))
             self.handle.write(",".join(self.COLUMNS) + "\n")
 
     def write(self, verdicts) -> None:

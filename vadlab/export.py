@@ -256,6 +256,16 @@ def score_rows(
     return rows
 
 
+def csv_comment_lines(meta: Optional[Mapping[str, Any]]) -> str:
+    """`# key: value` lines saying how a CSV's numbers were made (strings as they are, anything else
+    as sorted JSON, each on one line); `pandas.read_csv(..., comment="#")` skips them."""
+    lines = []
+    for key, value in (meta or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+        lines.append(f"# {key}: {' '.join(str(text).split())}\n")
+    return "".join(lines)
+
+
 def scores_to_csv(
     frame_scores: ScoresLike,
     normalized_scores: Optional[np.ndarray] = None,
@@ -272,9 +282,7 @@ def scores_to_csv(
     rows = score_rows(frame_scores, normalized_scores, threshold, labels)
     columns = list(SCORE_COLUMNS) + (["label"] if rows and "label" in rows[0] else [])
     buffer = io.StringIO()
-    for key, value in (meta or {}).items():
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-        buffer.write(f"# {key}: {' '.join(str(text).split())}\n")
+    buffer.write(csv_comment_lines(meta))
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
