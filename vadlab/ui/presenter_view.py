@@ -14,6 +14,7 @@ step in the browser without a round trip to the server per frame.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import os
 import tempfile
@@ -91,6 +92,20 @@ def headline(flagged: Flagged, name: str, model: Optional[str]) -> tuple[str, st
     return line, detail, bool(flagged.events)
 
 
+def headline_html(line: str, detail: str, alert: bool) -> str:
+    """The verdict and detail lines as HTML. Both carry user-controlled names (the clip's file name,
+    the checkpoint's), so every part is escaped here: the only HTML in the result is ours."""
+    colour = "#c62828" if alert else "#2e7d32"
+    return (f'<div class="vad-verdict" id="vad-headline" style="font-size:2.6rem;font-weight:700;line-height:1.15;'
+            f'color:{colour};margin:0">{html.escape(line)}</div>'
+            f'<div class="vad-sub" style="font-size:1.15rem;color:#444;margin:0.15rem 0 0.2rem 0">{html.escape(detail)}</div>')
+
+
+def script_json(data: object) -> str:
+    """JSON safe inside a <script> element: no "<" (so no "</script>" or "<!--") survives as markup."""
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def player_html(annotated: bytes, plain: bytes, flagged: Flagged, size: tuple[int, int], start: int = 0) -> str:
     """The player document: video (annotated or plain), controls, live readout, frame slider and
     the timeline (scores, threshold, alert events, ground truth, playhead), paused at frame `start`."""
@@ -107,7 +122,7 @@ def player_html(annotated: bytes, plain: bytes, flagged: Flagged, size: tuple[in
         "plain": "data:video/mp4;base64," + base64.b64encode(plain).decode("ascii"),
     }
     return (PLAYER_TEMPLATE.replace("__WIDTH__", str(width)).replace("__HEIGHT__", str(height))
-            .replace("__TIMELINE__", str(TIMELINE_HEIGHT)).replace("__DATA__", json.dumps(data)))
+            .replace("__TIMELINE__", str(TIMELINE_HEIGHT)).replace("__DATA__", script_json(data)))
 
 
 def player_height(size: tuple[int, int]) -> int:
@@ -123,11 +138,7 @@ def presenter_view(video: Video, flagged: Flagged, name: str, model: Optional[st
     if start is None:
         start = flagged.events[0].start if flagged.events else 0
     line, detail, alert = headline(flagged, name, model)
-    colour = "#c62828" if alert else "#2e7d32"
-    st.markdown(f'<div class="vad-verdict" id="vad-headline" style="font-size:2.6rem;font-weight:700;line-height:1.15;'
-                f'color:{colour};margin:0">{line}</div>'
-                f'<div class="vad-sub" style="font-size:1.15rem;color:#444;margin:0.15rem 0 0.2rem 0">{detail}</div>',
-                unsafe_allow_html=True)
+    st.markdown(headline_html(line, detail, alert), unsafe_allow_html=True)
     if flagged.notes:  # never silently: out of scene, no calibration (one line here; in full on the page)
         st.caption("⚠ " + " · ".join(note.split(":")[0] if len(note) > 120 else note for note in flagged.notes))
     size = display_size(*video.frames.shape[1:3])

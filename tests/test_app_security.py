@@ -1,0 +1,81 @@
+"""The app served to others: hostile names never become markup (AppTest, no browser).
+
+A clip's file name and a checkpoint's file name are chosen by whoever uploads or saves them; every
+element Streamlit renders as HTML (`unsafe_allow_html`) must show them as text. Each test parses
+the HTML the page sends and checks that the only tags in it are the page's own.
+"""
+from __future__ import annotations
+
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from test_app import ROOT, app_samples, assert_clean, run_page, score_cache, write_mp4  # noqa: F401 - fixtures
+from vadlab.ui import paths
+
+HOSTILE_NAMES = [
+    "<iframe srcdoc=&lt;script&gt;parent.alert(33)&lt;&#47;script&gt;>",
+    "<meta http-equiv=refresh content=0;url=https:&#47;&#47;example.com>",
+    "<img src=x onerror=alert(1)>",
+    "<style>body{display:none}<&#47;style><form action=x><script>alert(2)<&#47;script>",
+]
+
+
+class _Tags(HTMLParser):
+    """Every start tag of an HTML fragment, and its text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text = ""
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text += data
+
+
+def parse(fragment: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(fragment)
+    parser.close()
+    return parser
+
+
+@pytest.fixture
+def hostile_zoo(monkeypatch, tmp_path, app_samples):  # noqa: F811 - pytest fixture
+    """The zoo is one real checkpoint saved under a hostile file name."""
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    name = "<img src=x onerror=alert(7)>"
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(ROOT / "checkpoints" / f"conv_ae_synthetic{suffix}", zoo / f"{name}{suffix}")
+    monkeypatch.setenv(paths.SAMPLES_ENV, str(app_samples))
+    monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(zoo))
+    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "user_checkpoints"))
+    return name
+
+
+@pytest.mark.parametrize("clip_name", HOSTILE_NAMES)
+def test_presenter_mode_shows_hostile_clip_and_checkpoint_names_as_text(hostile_zoo, clip_name, tmp_path):
+    if not (ROOT / "checkpoints" / "conv_ae_synthetic.safetensors").exists():
+        pytest.skip("no shipped conv_ae_synthetic checkpoint")
+    clip = write_mp4(tmp_path / "walk.mp4")
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Upload").run()
+    at.file_uploader(key="score.upload").set_value((clip_name + ".mp4", clip.read_bytes(), "video/mp4")).run()
+    at.toggle(key="score.presenter").set_value(True).run()
+    assert_clean(at)
+    html_elements = [m.value for m in at.markdown if m.proto.allow_html]
+    headline = next(v for v in html_elements if 'id="vad-headline"' in v)
+    parsed = parse(headline)
+    assert {tag for tag, _ in parsed.tags} == {"div"}, parsed.tags
+    assert all(set(attrs) <= {"class", "id", "style"} for _, attrs in parsed.tags), parsed.tags
+    assert clip_name in parsed.text and hostile_zoo in parsed.text  # shown, as text
+    for value in html_elements:  # no other HTML element carries either name
+        assert clip_name not in value and hostile_zoo not in value
+    player = at.get("iframe")[0].proto.srcdoc
+    assert "<script" not in player.split("<script>", 1)[1].split("</script>", 1)[0]
