@@ -23,16 +23,29 @@ class Batch:
             reconstruction families, the frame after the window for prediction families.
     label:  (B,) float 0/1 window labels (only supervised families use them in training), or None.
     frame_index: (B,) index in its video of the scored (target) frame, or None.
+    reference: (B, C, T, H, W) what a reconstruction of `clip` should be, or None (= `clip` itself).
+            Training against pseudo-anomalies (`vadlab.data.clips.PseudoAnomalyWindows`) sets it:
+            a normal window is its own reference, a skip-frame pseudo-anomaly's reference is the
+            normal window that starts at the same frame (Astrid et al., BMVC 2021).
+    pseudo: (B,) bool, True where the window is a pseudo-anomaly, or None (no pseudo-anomalies).
     """
 
     clip: torch.Tensor
     target: torch.Tensor
     label: Optional[torch.Tensor] = None
     frame_index: Optional[torch.Tensor] = None
+    reference: Optional[torch.Tensor] = None
+    pseudo: Optional[torch.Tensor] = None
+
+    @property
+    def reconstruction_target(self) -> "torch.Tensor":
+        """(B, C, T, H, W): what reconstruction families are trained to output for `clip`."""
+        return self.clip if self.reference is None else self.reference
 
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.clip), move(self.target), move(self.label), move(self.frame_index))
+        return Batch(move(self.clip), move(self.target), move(self.label), move(self.frame_index),
+                     move(self.reference), move(self.pseudo))
 
 
 @dataclass

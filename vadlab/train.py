@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
-from vadlab.data.clips import WindowDataset, balanced_indices, collate_windows, to_uint8
+from vadlab.data.clips import PseudoAnomalyWindows, WindowDataset, balanced_indices, collate_windows, to_uint8
 from vadlab.models.base import AnomalyModel, lr_factor
 from vadlab.outputs import Batch
 
@@ -313,6 +313,16 @@ def fit(
         perm = np.random.default_rng(config.seed * 1000 + epoch).permutation(idx)
         return perm[rank::world]  # shard across ranks (identical permutation everywhere)
 
+    pseudo_probability = float(getattr(cfg_model, "pseudo_anomaly_prob", 0.0) or 0.0)
+
+    def epoch_windows(epoch: int):
+        """The training windows of an epoch: with the recipe's pseudo-anomaly probability, a window
+        is replaced by a skip-frame pseudo-anomaly, drawn anew each epoch (reproducibly)."""
+        if pseudo_probability <= 0:
+            return train_set
+        return PseudoAnomalyWindows(train_set, pseudo_probability, cfg_model.pseudo_anomaly_skips,
+                                    seed=config.seed * 1000 + epoch + 104729)
+
     steps_per_epoch = math.ceil(len(epoch_indices(0)) / batch_size)
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
@@ -335,7 +345,7 @@ def fit(
     for epoch in range(start_epoch, config.epochs):
         model.train()
         model.on_epoch_start(epoch, config.epochs)
-        loader = DataLoader(Subset(train_set, epoch_indices(epoch).tolist()), batch_size=batch_size,
+        loader = DataLoader(Subset(epoch_windows(epoch), epoch_indices(epoch).tolist()), batch_size=batch_size,
                             shuffle=False, collate_fn=collate_windows, num_workers=config.num_workers,
                             drop_last=False, pin_memory=device.type == "cuda")
         sums: dict[str, float] = {}
@@ -479,7 +489,10 @@ def random_crop(batch: Batch, size: int, generator: torch.Generator) -> Batch:
     xs = torch.randint(0, w - size + 1, (b,), generator=generator).tolist()
     clip = torch.stack([batch.clip[i, ..., y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
     target = torch.stack([batch.target[i, ..., y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
-    return dataclasses.replace(batch, clip=clip, target=target)
+    reference = None
+    if batch.reference is not None:  # (B, C, T, size, size), cropped like the clip
+        reference = torch.stack([batch.reference[i, ..., y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+    return dataclasses.replace(batch, clip=clip, target=target, reference=reference)
 
 
 @torch.no_grad()

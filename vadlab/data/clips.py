@@ -129,12 +129,80 @@ class WindowDataset(Dataset):
 
 
 def collate_windows(items: list[dict]) -> Batch:
-    """DataLoader collate_fn: uint8 items -> a float `Batch` in [-1, 1]."""
+    """DataLoader collate_fn: uint8 items -> a float `Batch` in [-1, 1]. Items from
+    `PseudoAnomalyWindows` also carry "reference" (C, T, H, W) and "pseudo" (bool)."""
     clip = to_unit_range(torch.stack([it["clip"] for it in items]))  # (B, C, T, H, W)
     target = to_unit_range(torch.stack([it["target"] for it in items]))  # (B, C, H, W)
     frame_index = torch.tensor([it["frame_index"] for it in items])
     label = torch.tensor([it["label"] for it in items], dtype=torch.float32) if "label" in items[0] else None
-    return Batch(clip=clip, target=target, label=label, frame_index=frame_index)
+    reference = pseudo = None
+    if "pseudo" in items[0]:
+        pseudo = torch.tensor([bool(it["pseudo"]) for it in items])  # (B,)
+        if bool(pseudo.any()):  # a batch without pseudo-anomalies is its own reference
+            reference = to_unit_range(torch.stack([it["reference"] for it in items]))  # (B, C, T, H, W)
+    return Batch(clip=clip, target=target, label=label, frame_index=frame_index, reference=reference, pseudo=pseudo)
+
+
+def skip_frame_item(video: torch.Tensor, start: int, window: int, target: Literal["window", "next"],
+                    skip: int) -> Optional[dict]:
+    """A skip-frame pseudo-anomaly (Astrid et al., "Learning Not to Reconstruct Anomalies", BMVC 2021;
+    STEAL Net, ICCVW 2021): the window of frames start, start+skip, ..., start+(T-1)*skip, i.e. the
+    scene played `skip` x faster, an abnormal motion made from normal footage only.
+
+    Returns a WindowDataset-like item: "clip" (C, T, H, W) the fast window; "reference" (C, T, H, W)
+    the NORMAL window that starts at the same frame (what reconstruction families are trained to
+    output instead: they learn not to reconstruct the anomaly); "target" (C, H, W): for "window"
+    families the fast window's last frame (the scored frame, as for any window), for "next"
+    (prediction) families the frame right after the fast window's last frame, i.e. the scene
+    continuing at normal speed (what they are trained to predict instead); "pseudo": True.
+    The window is moved back when it runs past the video's end; None when the video is too short.
+    """
+    n = int(video.shape[0])
+    span = (window - 1) * skip + 1 + (1 if target == "next" else 0)
+    if n < max(span, window):
+        return None
+    start = min(start, n - span)
+    idx = [start + skip * j for j in range(window)]
+    reference = video[start:start + window]  # (T, C, H, W) normal speed
+    tgt = idx[-1] + 1 if target == "next" else idx[-1]
+    return {"clip": video[idx].permute(1, 0, 2, 3), "reference": reference.permute(1, 0, 2, 3),
+            "target": video[tgt], "frame_index": tgt, "pseudo": True}
+
+
+class PseudoAnomalyWindows(Dataset):
+    """A `WindowDataset` in which each window is replaced, with probability `probability`, by a
+    skip-frame pseudo-anomaly from the same place (`skip_frame_item`, skip drawn from `skips`).
+
+    The draw of item i depends only on (seed, i), so a run is reproducible whatever the loader
+    order or worker count; the training loop passes a new seed each epoch. Normal items carry
+    "reference" = their own clip and "pseudo" = False.
+    """
+
+    def __init__(self, base: WindowDataset, probability: float, skips: Sequence[int], seed: int):
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"pseudo-anomaly probability must be in [0, 1], got {probability}")
+        if not skips or any(int(s) < 2 for s in skips):
+            raise ValueError(f"pseudo-anomaly skips must be integers >= 2, got {tuple(skips)}")
+        self.base = base
+        self.probability = float(probability)
+        self.skips = tuple(int(s) for s in skips)
+        self.seed = int(seed)
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict:
+        item = self.base[i]
+        rng = np.random.default_rng([self.seed, int(i)])
+        if rng.random() < self.probability:
+            w = self.base.index[i]
+            skip = self.skips[int(rng.integers(len(self.skips)))]
+            fast = skip_frame_item(self.base.videos[w.video], w.start, self.base.window, self.base.target, skip)
+            if fast is not None:
+                if "label" in item:
+                    fast["label"] = item["label"]
+                return fast
+        return {**item, "reference": item["clip"], "pseudo": False}
 
 
 def balanced_indices(labels: np.ndarray, seed: int) -> np.ndarray:

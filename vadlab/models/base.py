@@ -49,12 +49,19 @@ class BaseConfig:
     #   held-out tails of (window - 1) * pseudo_skip + 1 frames (+ pseudo_skip for prediction families);
     #   with shorter tails the loop falls back to the validation loss (the checkpoint records which ran)
     pseudo_skip: int = 3
+    # Training against pseudo-anomalies (Astrid et al., "Learning Not to Reconstruct Anomalies", BMVC
+    # 2021): each training window is replaced with this probability by the same place played
+    # `pseudo_anomaly_skips` x faster (one drawn per window). Reconstruction families are trained to
+    # output the normal-speed window instead (`Batch.reconstruction_target`), prediction families to
+    # predict the scene continuing at normal speed (`Batch.target`). 0 = off (the papers' own losses).
+    pseudo_anomaly_prob: float = 0.0
+    pseudo_anomaly_skips: tuple[int, ...] = (2, 3, 4, 5)
 
 
 #: Config fields that describe how a model was trained, not what it computes: absent from a
 #: checkpoint written before they existed, they take their defaults when it is loaded.
 RECIPE_FIELDS = ("epochs", "train_stride", "lr_schedule", "warmup_steps", "lr_decay_steps", "lr_decay_factor", "train_crop",
-                 "model_selection", "pseudo_skip")
+                 "model_selection", "pseudo_skip", "pseudo_anomaly_prob", "pseudo_anomaly_skips")
 MODEL_SELECTIONS = ("val_loss", "pseudo_anomaly")
 LR_SCHEDULES = ("constant", "cosine", "step")
 

@@ -81,7 +81,8 @@ class ConvAE(WindowReconstructor):
 
     def train_step(self, batch: Batch, optimizers) -> dict[str, float]:
         opt = optimizers["autoencoder"]
-        loss = (self.reconstruct(batch.clip) - batch.clip).pow(2).mean()
+        # normal windows: reconstruct the input; pseudo-anomalies: output the normal window instead
+        loss = (self.reconstruct(batch.clip) - batch.reconstruction_target).pow(2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -220,8 +220,8 @@ class StDcgan(WindowReconstructor):
     def train_step(self, batch: Batch, optimizers) -> dict[str, float]:
         c = self.config
         opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
-        real = batch.clip
-        fake = self.generator(real)  # (B, C, T, H, W)
+        real = batch.reconstruction_target  # the input window, or for a pseudo-anomaly the normal window
+        fake = self.generator(batch.clip)  # (B, C, T, H, W)
 
         # Discriminator: real windows -> 1, reconstructed windows -> 0 (standard GAN loss).
         d_real = self.discriminator(real)  # (B,) logits

@@ -52,7 +52,7 @@ Deviations and choices, and why:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -246,24 +246,27 @@ class SvdGan(WindowReconstructor):
     def on_epoch_start(self, epoch: int, total_epochs: int) -> None:
         """No training phases."""
 
-    def generator_losses(self, clip: torch.Tensor) -> dict[str, torch.Tensor]:
+    def generator_losses(self, clip: torch.Tensor, reference: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
         """The generator's loss terms on a window (B, C, T, H, W), as scalar tensors with graph.
 
+        `reference` (B, C, T, H, W): what G(clip) should be (default: `clip`; for a skip-frame
+        pseudo-anomaly, the normal window: `Batch.reconstruction_target`).
         Keys: "g_loss" (weighted total), "adversarial", "contextual", "encoder", and "svd" when
         `use_svd_loss`; "reconstruction" = G(x) itself (B, C, T, H, W), for the discriminator step.
         """
         c = self.config
+        real = clip if reference is None else reference  # (B, C, T, H, W)
         recon, latent, latent2 = self.forward_generator(clip)
         with torch.no_grad():
-            _, real_features = self.discriminator(clip)
+            _, real_features = self.discriminator(real)
         _, fake_features = self.discriminator(recon)
         adversarial = (real_features.float().mean(0) - fake_features.float().mean(0)).pow(2).mean()
-        contextual = (clip.float() - recon.float()).abs().mean()
+        contextual = (real.float() - recon.float()).abs().mean()
         encoder = (latent.float() - latent2.float()).pow(2).mean()
         g_loss = c.w_adv * adversarial + c.w_con * contextual + c.w_enc * encoder
         out = {"adversarial": adversarial, "contextual": contextual, "encoder": encoder}
         if c.use_svd_loss:
-            svd = svd_loss(clip, recon, c.rank)
+            svd = svd_loss(real, recon, c.rank)
             g_loss = g_loss + c.w_svd * svd
             out["svd"] = svd
         out["g_loss"] = g_loss
@@ -272,14 +275,14 @@ class SvdGan(WindowReconstructor):
 
     def train_step(self, batch: Batch, optimizers) -> dict[str, float]:
         opt_g, opt_d = optimizers["generator"], optimizers["discriminator"]
-        clip = batch.clip
-        losses = self.generator_losses(clip)
+        real = batch.reconstruction_target  # the input window, or for a pseudo-anomaly the normal window
+        losses = self.generator_losses(batch.clip, real)
         opt_g.zero_grad(set_to_none=True)
         losses["g_loss"].backward()
         opt_g.step()
 
         # Discriminator: real frames -> 1, reconstructed frames -> 0.
-        d_real, _ = self.discriminator(clip)  # (B, T) logits
+        d_real, _ = self.discriminator(real)  # (B, T) logits
         d_fake, _ = self.discriminator(losses["reconstruction"].detach())
         d_loss = 0.5 * discriminator_bce(d_real, d_fake)
         opt_d.zero_grad(set_to_none=True)
