@@ -199,3 +199,18 @@ def test_init_from_copies_weights_and_refuses_mismatches(tmp_path):
         api.init_from_checkpoint(create_model("st_dcgan", "tiny", widths=(8, 8, 8)), tmp_path / "src")
     with pytest.raises(ValueError, match="cannot initialise"):
         api.init_from_checkpoint(create_model("conv_ae", "tiny"), tmp_path / "src")
+
+
+def test_a_budget_shorter_than_one_epoch_stops_inside_it_with_a_selected_calibrated_checkpoint(samples_dir, tmp_path):
+    """`max_seconds` is checked between steps: a zero budget stops after the first step of the first
+    epoch, and the run still validates, selects, calibrates and saves, saying it was cut."""
+    loaded, result = api.train("conv_ae", f"synthetic:{samples_dir}", tmp_path / "cut", preset="tiny", epochs=3,
+                               device="cpu", train_config=TrainConfig(seed=0, max_seconds=0.0), evaluate_after=False)
+    assert result.stopped_early and result.steps == 1 and result.best_epoch == 1
+    assert len(result.history) == 1
+    record = result.history[0]
+    assert record["cut_by_budget"] is True and record["epoch_steps"] == 1 and np.isfinite(record["val_loss"])
+    assert loaded.metadata["training"]["stopped_early"] is True
+    assert loaded.metadata.get("calibration"), "the cut run is calibrated like any other"
+    reloaded = api.load(tmp_path / "cut", device="cpu")
+    assert reloaded.metadata["training"]["stopped_early"] is True

@@ -46,7 +46,8 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast, CUDA only
     num_workers: int = 0
     max_steps_per_epoch: Optional[int] = None
-    max_seconds: Optional[float] = None  # stop after the epoch that crosses this wall time
+    max_seconds: Optional[float] = None  # training-time budget, checked between steps: an epoch cut short
+    #   still ends with validation and model selection, and the history/checkpoint say it was cut
     balance_classes: bool = True  # supervised families: under-sample the majority class each epoch
 
 
@@ -333,6 +334,19 @@ def fit(
     use_amp = config.amp and device.type == "cuda"
     t0 = time.time()
     monitor_seconds = 0.0
+
+    def over_budget() -> bool:
+        """True once the training time (monitoring excluded) passes `max_seconds`. Under torchrun
+        every rank must agree, so rank 0 decides and broadcasts."""
+        if config.max_seconds is None:
+            return False
+        over = time.time() - t0 - monitor_seconds > config.max_seconds
+        if distributed:
+            flag = torch.tensor([1.0 if over else 0.0], device=device if device.type == "cuda" else "cpu")
+            dist.broadcast(flag, src=0)
+            over = bool(flag.item())
+        return over
+
     step = start_epoch * steps_per_epoch
     if rank == 0:
         emit(TrainEvent("start", epoch=start_epoch, step=step, total_steps=total_steps,
@@ -350,6 +364,7 @@ def fit(
                             drop_last=False, pin_memory=device.type == "cuda")
         sums: dict[str, float] = {}
         n_batches = 0
+        epoch_cut = False
         for i, batch in enumerate(loader):
             if config.max_steps_per_epoch and i >= config.max_steps_per_epoch:
                 break
@@ -368,6 +383,9 @@ def fit(
             if rank == 0:
                 emit(TrainEvent("step", epoch=epoch, step=step, total_steps=total_steps, losses=losses,
                                 seconds=time.time() - t0))
+            if over_budget() and i + 1 < steps_per_epoch:
+                epoch_cut = stopped_early = True  # the rest of this epoch is not run
+                break
         epoch_losses = {k: v / max(1, n_batches) for k, v in sums.items()}
         val_loss = evaluate_loss(model, val_set, batch_size, device, use_amp) if val_set is not None else float("nan")
         # policy: lowest validation loss on held-out NORMAL frames (or the highest pseudo-anomaly
@@ -387,6 +405,9 @@ def fit(
                     "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
         record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": time.time() - t0,
                   "train_seconds": time.time() - t0 - monitor_seconds, "steps": step}
+        if epoch_cut:
+            record["cut_by_budget"] = True
+            record["epoch_steps"] = n_batches
         if not math.isnan(pseudo):
             record["pseudo_anomaly_auc"] = pseudo
         if monitor is not None and rank == 0:
@@ -406,7 +427,7 @@ def fit(
             if state_path is not None:
                 save_train_state(Path(state_path), model, optimizers if not distributed else
                                  {k: v.optimizer for k, v in optimizers.items()}, epoch, history, best)
-        if config.max_seconds is not None and time.time() - t0 - monitor_seconds > config.max_seconds and epoch + 1 < config.epochs:
+        if epoch_cut or (over_budget() and epoch + 1 < config.epochs):
             stopped_early = True
             break
 
