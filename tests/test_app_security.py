@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from test_app import ROOT, app_samples, assert_clean, run_page, score_cache, write_mp4  # noqa: F401 - fixtures
+from test_checkpoint import _resign
 from vadlab.ui import paths
 
 HOSTILE_NAMES = [
@@ -45,24 +46,31 @@ def parse(fragment: str) -> _Tags:
     return parser
 
 
-@pytest.fixture
-def hostile_zoo(monkeypatch, tmp_path, app_samples):  # noqa: F811 - pytest fixture
-    """The zoo is one real checkpoint saved under a hostile file name."""
+def _zoo(monkeypatch, tmp_path, app_samples, names) -> Path:
+    """A zoo of copies of the shipped conv_ae_synthetic checkpoint, one per name."""
+    if not (ROOT / "checkpoints" / "conv_ae_synthetic.safetensors").exists():
+        pytest.skip("no shipped conv_ae_synthetic checkpoint")
     zoo = tmp_path / "zoo"
     zoo.mkdir()
-    name = "<img src=x onerror=alert(7)>"
-    for suffix in (".safetensors", ".json"):
-        shutil.copyfile(ROOT / "checkpoints" / f"conv_ae_synthetic{suffix}", zoo / f"{name}{suffix}")
+    for name in names:
+        for suffix in (".safetensors", ".json"):
+            shutil.copyfile(ROOT / "checkpoints" / f"conv_ae_synthetic{suffix}", zoo / f"{name}{suffix}")
     monkeypatch.setenv(paths.SAMPLES_ENV, str(app_samples))
     monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(zoo))
     monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "user_checkpoints"))
+    return zoo
+
+
+@pytest.fixture
+def hostile_zoo(monkeypatch, tmp_path, app_samples):  # noqa: F811 - pytest fixture
+    """The zoo is one real checkpoint saved under a hostile file name."""
+    name = "<img src=x onerror=alert(7)>"
+    _zoo(monkeypatch, tmp_path, app_samples, [name])
     return name
 
 
 @pytest.mark.parametrize("clip_name", HOSTILE_NAMES)
 def test_presenter_mode_shows_hostile_clip_and_checkpoint_names_as_text(hostile_zoo, clip_name, tmp_path):
-    if not (ROOT / "checkpoints" / "conv_ae_synthetic.safetensors").exists():
-        pytest.skip("no shipped conv_ae_synthetic checkpoint")
     clip = write_mp4(tmp_path / "walk.mp4")
     at = run_page("score")
     at.radio(key="score.source").set_value("Upload").run()
@@ -79,3 +87,16 @@ def test_presenter_mode_shows_hostile_clip_and_checkpoint_names_as_text(hostile_
         assert clip_name not in value and hostile_zoo not in value
     player = at.get("iframe")[0].proto.srcdoc
     assert "<script" not in player.split("<script>", 1)[1].split("</script>", 1)[0]
+
+
+@pytest.mark.parametrize("section", ["input", "metrics", "training"])
+def test_a_checkpoint_with_a_list_for_an_object_is_one_invalid_row_not_a_page_failure(monkeypatch, tmp_path,
+                                                                                      app_samples, section):  # noqa: F811
+    zoo = _zoo(monkeypatch, tmp_path, app_samples, ["good", "bad"])
+    _resign(zoo / "bad", lambda meta: meta.update({section: [1, 2]}))
+    at = run_page("home")
+    assert_clean(at)
+    table = at.dataframe[0].value
+    bad = table[table["checkpoint"] == "bad"].iloc[0]
+    assert f"metadata field '{section}' must be an object" in bad["problem"]
+    assert table[table["checkpoint"] == "good"].iloc[0]["problem"] == ""

@@ -346,3 +346,61 @@ def test_config_dataclass_round_trips_through_json_fields(saved):
     model, stem = saved
     meta = read_metadata(stem)
     assert meta["config"] == json.loads(json.dumps(dataclasses.asdict(model.config)))
+
+
+# ---- the metadata schema: types and ranges, one clear error -------------------------------------
+
+@pytest.mark.parametrize("field, edit", [
+    ("input", lambda m: m.update(input=[1, 64, 64, 4])),
+    ("metrics", lambda m: m.update(metrics=[0.9])),
+    ("training", lambda m: m.update(training=["synthetic"])),
+    ("input.height", lambda m: m["input"].update(height=-64)),
+    ("input.window", lambda m: m["input"].update(window=True)),
+    ("metrics.micro_auc", lambda m: m["metrics"].update(micro_auc="high")),
+    ("metrics.micro_auc", lambda m: m["metrics"].update(micro_auc=7.5)),
+    ("training.data", lambda m: m["training"].update(data={"path": "/"})),
+    ("tensors.encoder.0.weight", lambda m: m["tensors"].update({"encoder.0.weight": "big"})),
+    ("target", lambda m: m.update(target=["window"])),
+    ("calibration", lambda m: m.update(calibration="yes")),
+])
+def test_resigned_metadata_of_the_wrong_type_or_range_names_the_field(saved, field, edit):
+    _, stem = saved
+    _resign(stem, edit)
+    for read in (read_metadata, load_checkpoint):
+        with pytest.raises(CheckpointError, match=rf"metadata field '{field}' must be"):
+            read(stem)
+
+
+def test_a_config_that_lies_about_its_size_is_refused_before_allocating(saved):
+    """Widths of a million channels: built for real that is terabytes; on the meta device nothing,
+    and the weights file's header refuses it."""
+    _, stem = saved
+    _resign(stem, lambda m: m["config"].update(widths=[2**20, 2**20, 8]))
+    with pytest.raises(CheckpointError, match=r"tensor 'encoder\.0\.weight' has shape \[32, 4, 11, 11\].*expects \[1048576, 4, 11, 11\]"):
+        load_checkpoint(stem)
+
+
+def test_vadlab_info_on_a_bad_checkpoint_prints_one_line(saved, capsys):
+    from vadlab.cli import main
+
+    _, stem = saved
+    _resign(stem, lambda m: m.update(input=[1, 64, 64, 4]))
+    assert main(["info", str(stem)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "metadata field 'input' must be an object" in err, err
+
+
+def test_a_bad_checkpoint_is_one_invalid_row_of_the_zoo(saved, tmp_path, monkeypatch):
+    from vadlab.ui import cache, paths
+
+    _, stem = saved
+    good = tmp_path / "good"
+    for suffix in (".safetensors", ".json"):
+        shutil.copyfile(stem.with_name(stem.name + suffix), good.with_name(good.name + suffix))
+    _resign(stem, lambda m: m.update(metrics=[0.9]))
+    monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(tmp_path))
+    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "none"))
+    rows = {entry.name: entry for entry in cache.list_checkpoints()}
+    assert rows["good"].error is None and rows["good"].auc == 0.5
+    assert "metadata field 'metrics' must be an object" in rows[stem.name].error
+    assert [e.name for e in cache.usable_checkpoints()] == ["good"]

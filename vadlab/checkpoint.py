@@ -20,6 +20,7 @@ Layout on disk (the stem is what `train --out` takes):
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -346,17 +347,118 @@ def _read_metadata_file(meta_path: Path) -> dict:
         raise CheckpointError(f"{meta_path}: metadata is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict):
         raise CheckpointError(f"{meta_path}: metadata must be a JSON object, got a {type(metadata).__name__}")
+    validate_metadata(metadata, meta_path)
+    if metadata["digest"] != metadata_digest(metadata):
+        raise CheckpointError(
+            f"{meta_path}: digest mismatch: metadata was edited after saving (its 'digest' does not match its content)"
+        )
+    return metadata
+
+
+# ---- metadata schema ---------------------------------------------------------------------------
+# One schema, checked on every read (`read_metadata`, `load_checkpoint`, the app's zoo, `vadlab info`):
+# a field of the wrong type or out of range is a CheckpointError naming the field, never a crash in
+# whatever reads it later. Sections a user may extend (training, metrics, extra) are checked for the
+# keys the lab reads; other keys pass as any JSON value.
+MAX_INPUT = {"channels": 16, "height": 4096, "width": 4096, "window": 1024}
+_HEX64 = frozenset("0123456789abcdef")
+_NUMBER = (int, float)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, _NUMBER) else type(value).__name__)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _NUMBER) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check(ok: bool, meta_path: Path, field: str, wanted: str, value: Any) -> None:
+    if not ok:
+        shown = repr(value) if isinstance(value, (int, float, str)) and len(repr(value)) <= 40 else _kind(value)
+        raise CheckpointError(f"{meta_path}: metadata field '{field}' must be {wanted}, got {shown}")
+
+
+# (keys the lab reads in each open section) -> (test, what it must be)
+_OPTIONAL_STR = (lambda v: v is None or isinstance(v, str), "a string or null")
+_OPTIONAL_COUNT = (lambda v: v is None or (_is_int(v) and v >= 0), "a whole number >= 0 or null")
+_OPTIONAL_NUMBER = (lambda v: v is None or _is_number(v), "a finite number or null")
+_OPTIONAL_FRACTION = (lambda v: v is None or (_is_number(v) and 0.0 <= v <= 1.0), "a number in [0, 1] or null")
+_OPTIONAL_OBJECT = (lambda v: v is None or isinstance(v, dict), "an object or null")
+_SECTION_KEYS = {
+    "training": {
+        **{k: _OPTIONAL_STR for k in ("data", "dataset", "data_fingerprint", "device", "preset", "command",
+                                      "init_from", "model_selection")},
+        **{k: _OPTIONAL_COUNT for k in ("videos", "frames", "steps", "epochs_run", "best_epoch", "threads")},
+        **{k: _OPTIONAL_NUMBER for k in ("seconds", "best_val_loss")},
+        **{k: _OPTIONAL_OBJECT for k in ("overrides", "train_config")},
+        "history": (lambda v: v is None or isinstance(v, list), "a list or null"),
+    },
+    "metrics": {
+        **{k: _OPTIONAL_FRACTION for k in ("micro_auc", "macro_auc", "eer", "pr_auc", "pixel_auc")},
+        **{k: _OPTIONAL_COUNT for k in ("n_frames", "n_anomalous")},
+        "frames_per_second": _OPTIONAL_NUMBER,
+        "eval_data": _OPTIONAL_STR,
+        "protocol": _OPTIONAL_OBJECT,
+    },
+    "extra": {},
+}
+
+
+def validate_metadata(metadata: Any, meta_path: Path) -> dict:
+    """Check every metadata field's type and range (the one checkpoint schema). Returns `metadata`;
+    raises CheckpointError naming the first field that does not fit."""
+    _check(isinstance(metadata, dict), meta_path, "(top level)", "a JSON object", metadata)
     schema = metadata.get("schema")
     if schema != SCHEMA:
         raise CheckpointError(f"{meta_path}: unknown checkpoint schema {schema!r} (this vadlab reads '{SCHEMA}')")
     missing = [f for f in REQUIRED_FIELDS if f not in metadata]
     if missing:
         raise CheckpointError(f"{meta_path}: metadata lacks required field(s) {', '.join(missing)}")
-    if metadata["digest"] != metadata_digest(metadata):
-        raise CheckpointError(
-            f"{meta_path}: digest mismatch: metadata was edited after saving (its 'digest' does not match its content)"
-        )
+    for field in ("model", "config_class", "score_kind", "created"):
+        _check(isinstance(metadata[field], str) and metadata[field] != "", meta_path, field, "a non-empty string",
+               metadata[field])
+    _check(metadata["target"] in TARGETS, meta_path, "target", f"one of {', '.join(TARGETS)}", metadata["target"])
+    for field in ("weights_sha256", "digest"):
+        value = metadata[field]
+        _check(isinstance(value, str) and len(value) == 64 and set(value) <= _HEX64, meta_path, field,
+               "64 hexadecimal digits", value)
+    _check(isinstance(metadata["config"], dict), meta_path, "config", "an object", metadata["config"])
+    _validate_input(metadata["input"], meta_path)
+    versions = metadata["versions"]
+    _check(isinstance(versions, dict) and all(isinstance(v, str) for v in versions.values()), meta_path,
+           "versions", "an object of strings", versions)
+    _validate_tensors(metadata["tensors"], meta_path)
+    for section, keys in _SECTION_KEYS.items():
+        value = metadata.get(section, {})
+        _check(isinstance(value, dict), meta_path, section, "an object", value)
+        for key, (test, wanted) in keys.items():
+            if key in value:
+                _check(test(value[key]), meta_path, f"{section}.{key}", wanted, value[key])
+    _check(metadata.get("calibration") is None or isinstance(metadata["calibration"], dict), meta_path,
+           "calibration", "an object or null", metadata.get("calibration"))
     return metadata
+
+
+def _validate_input(inp: Any, meta_path: Path) -> None:
+    _check(isinstance(inp, dict) and set(inp) == set(INPUT_FIELDS), meta_path, "input",
+           f"an object with exactly {', '.join(INPUT_FIELDS)}", inp)
+    for name, most in MAX_INPUT.items():
+        _check(_is_int(inp[name]) and 1 <= inp[name] <= most, meta_path, f"input.{name}",
+               f"a whole number in [1, {most}]", inp[name])
+
+
+def _validate_tensors(tensors: Any, meta_path: Path) -> None:
+    _check(isinstance(tensors, dict), meta_path, "tensors", "an object {name: [shape, dtype]}", tensors)
+    for name, entry in tensors.items():
+        fits = (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[1], str) and isinstance(entry[0], list)
+                and all(_is_int(d) and d >= 0 for d in entry[0]))
+        _check(fits, meta_path, f"tensors.{name}", "[shape (whole numbers >= 0), dtype name]", entry)
 
 
 def update_metadata(path: PathLike, **sections: Any) -> dict:
@@ -412,12 +514,8 @@ def _config_from_fields(spec: Any, fields: Any, meta_path: Path) -> Any:
     tolerated = set(RECIPE_FIELDS) | set(getattr(cls, "ADDED_FIELDS", ()))
     missing = sorted(set(known) - set(fields) - tolerated)
     if unknown or missing:
-        parts = []
-        if unknown:
-            parts.append(f"unknown field(s) {', '.join(unknown)}")
-        if missing:
-            parts.append(f"missing field(s) {', '.join(missing)}")
-        raise CheckpointError(f"{meta_path}: config does not fit {spec.name}'s {cls.__name__}: {'; '.join(parts)}")
+        raise CheckpointError(f"{meta_path}: config does not fit {spec.name}'s {cls.__name__}: "
+                              f"{_differences([('unknown field(s)', unknown), ('missing field(s)', missing)], ', '.join)}")
     kwargs = {}
     for name, value in fields.items():  # absent recipe fields take their defaults
         field = known[name]
@@ -434,9 +532,78 @@ def _to_tuple(value: Any) -> Any:
     return tuple(_to_tuple(v) for v in value) if isinstance(value, list) else value
 
 
+def _differences(named: Sequence[tuple[str, Sequence[str]]], listed) -> str:
+    """"unknown field(s) a, b; missing field(s) c": each non-empty group, listed by `listed`."""
+    return "; ".join(f"{label} {listed(names)}" for label, names in named if names)
+
+
 def _few(names: Sequence[str], n: int = 5) -> str:
     shown = ", ".join(names[:n])
     return shown + (f" (+{len(names) - n} more)" if len(names) > n else "")
+
+
+def _build(family: str, config: Any, meta_path: Path) -> torch.nn.Module:
+    try:
+        return create_model(family, config=config)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{meta_path}: cannot build '{family}' from the recorded config: {exc}") from None
+
+
+def _expected_state(family: str, config: Any, meta_path: Path) -> dict[str, torch.Tensor]:
+    """The state_dict of the model the config describes, built on the meta device (shapes and
+    dtypes only: nothing is allocated, whatever sizes the config claims)."""
+    with torch.device("meta"):
+        return _build(family, config, meta_path).state_dict()
+
+
+@contextlib.contextmanager
+def _open_weights(weights_path: Path):
+    """`safe_open` on CPU; a file safetensors cannot parse is a CheckpointError (never unpickled)."""
+    try:
+        with safe_open(str(weights_path), framework="pt", device="cpu") as f:
+            yield f
+    except SafetensorError as exc:
+        raise CheckpointError(f"{weights_path}: not a safetensors file (pickles are never loaded): {exc}") from None
+
+
+def _check_header(f: Any, expected: dict[str, torch.Tensor], family: str, weights_path: Path, meta_path: Path) -> None:
+    """The weights file's header (written by vadlab; tensor names and shapes) against the model the
+    metadata describes; reads no tensor data."""
+    if (f.metadata() or {}).get("vadlab") != SCHEMA:
+        raise CheckpointError(f"{weights_path}: safetensors file was not written by vadlab.checkpoint ({SCHEMA})")
+    names = list(f.keys())
+    missing = sorted(set(expected) - set(names))
+    unexpected = sorted(set(names) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(f"{weights_path}: weights do not fit a '{family}' model: "
+                              f"{_differences([('missing tensor(s)', missing), ('unexpected tensor(s)', unexpected)], _few)}")
+    shapes = {name: list(f.get_slice(name).get_shape()) for name in names}
+    wrong_shape = [name for name in expected if list(expected[name].shape) != shapes[name]]
+    if wrong_shape:
+        name = wrong_shape[0]
+        others = f" ({len(wrong_shape) - 1} more tensor(s) differ too)" if len(wrong_shape) > 1 else ""
+        raise CheckpointError(
+            f"{weights_path}: tensor '{name}' has shape {shapes[name]}, the '{family}' model built from "
+            f"{meta_path.name} expects {list(expected[name].shape)}{others}"
+        )
+
+
+def _read_tensors(f: Any, expected: dict[str, torch.Tensor], weights_path: Path) -> tuple[dict, dict]:
+    """(state, stored): every tensor cast to the model's dtype, and its [shape, dtype] as stored."""
+    state: dict[str, torch.Tensor] = {}
+    stored: dict[str, list] = {}
+    for name in expected:
+        tensor = f.get_tensor(name)
+        want_dtype = expected[name].dtype
+        if tensor.is_floating_point() != want_dtype.is_floating_point or (
+            not want_dtype.is_floating_point and tensor.dtype != want_dtype
+        ):
+            raise CheckpointError(
+                f"{weights_path}: tensor '{name}' is {_dtype_name(tensor.dtype)}, the model expects {_dtype_name(want_dtype)}"
+            )
+        stored[name] = [list(tensor.shape), _dtype_name(tensor.dtype)]
+        state[name] = tensor.to(want_dtype)
+    return state, stored
 
 
 def load_checkpoint(path: PathLike, device: Union[str, torch.device] = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -481,51 +648,15 @@ def load_checkpoint(path: PathLike, device: Union[str, torch.device] = "cpu") ->
         raise CheckpointError(f"{meta_path}: 'input' {metadata['input']} does not match the config {expected_input}")
     if metadata["target"] != spec.target:
         raise CheckpointError(f"{meta_path}: target {metadata['target']!r} but family '{family}' has target '{spec.target}'")
-    try:
-        model = create_model(family, config=config)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{meta_path}: cannot build '{family}' from the recorded config: {exc}") from None
-    expected = model.state_dict()
-
-    try:
-        with safe_open(str(weights_path), framework="pt", device="cpu") as f:
-            file_meta = f.metadata() or {}
-            names = list(f.keys())
-            shapes = {name: list(f.get_slice(name).get_shape()) for name in names}
-            if file_meta.get("vadlab") != SCHEMA:
-                raise CheckpointError(f"{weights_path}: safetensors file was not written by vadlab.checkpoint ({SCHEMA})")
-            missing = sorted(set(expected) - set(names))
-            unexpected = sorted(set(names) - set(expected))
-            if missing or unexpected:
-                parts = []
-                if missing:
-                    parts.append(f"missing tensor(s) {_few(missing)}")
-                if unexpected:
-                    parts.append(f"unexpected tensor(s) {_few(unexpected)}")
-                raise CheckpointError(f"{weights_path}: weights do not fit a '{family}' model: {'; '.join(parts)}")
-            wrong_shape = [name for name in expected if list(expected[name].shape) != shapes[name]]
-            if wrong_shape:
-                name = wrong_shape[0]
-                others = f" ({len(wrong_shape) - 1} more tensor(s) differ too)" if len(wrong_shape) > 1 else ""
-                raise CheckpointError(
-                    f"{weights_path}: tensor '{name}' has shape {shapes[name]}, the '{family}' model built from "
-                    f"{meta_path.name} expects {list(expected[name].shape)}{others}"
-                )
-            state: dict[str, torch.Tensor] = {}
-            stored: dict[str, list] = {}
-            for name in expected:
-                tensor = f.get_tensor(name)
-                want_dtype = expected[name].dtype
-                if tensor.is_floating_point() != want_dtype.is_floating_point or (
-                    not want_dtype.is_floating_point and tensor.dtype != want_dtype
-                ):
-                    raise CheckpointError(
-                        f"{weights_path}: tensor '{name}' is {_dtype_name(tensor.dtype)}, the model expects {_dtype_name(want_dtype)}"
-                    )
-                stored[name] = [list(tensor.shape), _dtype_name(tensor.dtype)]
-                state[name] = tensor.to(want_dtype)
-    except SafetensorError as exc:
-        raise CheckpointError(f"{weights_path}: not a safetensors file (pickles are never loaded): {exc}") from None
+    # The module is first built on the meta device (no memory): a config that lies about the model's
+    # size is caught by comparing the shapes with the weights file's header before anything real is
+    # allocated. Only then is the real module built, and it is no larger than the file.
+    expected = _expected_state(family, config, meta_path)
+    with _open_weights(weights_path) as f:
+        _check_header(f, expected, family, weights_path, meta_path)
+    model = _build(family, config, meta_path)
+    with _open_weights(weights_path) as f:
+        state, stored = _read_tensors(f, model.state_dict(), weights_path)
 
     recorded = metadata["tensors"]
     if not isinstance(recorded, dict):

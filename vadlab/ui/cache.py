@@ -212,6 +212,16 @@ def _entry(row: dict, origin: str) -> CheckpointEntry:
     )
 
 
+def _entry_or_invalid(row: dict, origin: str) -> CheckpointEntry:
+    """The zoo's row for one checkpoint; metadata the summary cannot read makes one "invalid" row
+    with the reason (one bad file never takes the pages that list the zoo down)."""
+    try:
+        return _entry(row, origin)
+    except Exception as exc:  # noqa: BLE001 - isolated to this checkpoint's row, shown in its "problem" column
+        return CheckpointEntry(path=row["path"], name=Path(row["path"]).name, origin=origin,
+                               error=f"invalid metadata: {exc}")
+
+
 def _short_data(spec: str) -> str:
     """'synthetic:/abs/repo/sample_videos' -> 'synthetic:sample_videos' (shorter in tables)."""
     kind, sep, rest = spec.partition(":")
@@ -237,7 +247,7 @@ def list_checkpoints() -> list[CheckpointEntry]:
         for row in api.list_checkpoints(folder):
             if row["path"].endswith(".trainstate"):  # resume state of a run in progress, not a checkpoint
                 continue
-            entry = _entry(row, origin)
+            entry = _entry_or_invalid(row, origin)
             if entry.name in names:  # pages key results by name: keep names unique
                 entry = dataclasses.replace(entry, name=f"{entry.name} ({origin})")
             entries.append(entry)
