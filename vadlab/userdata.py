@@ -35,6 +35,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from vadlab import limits as upload_limits
 from vadlab.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key, probe_video
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -54,11 +55,12 @@ class UserDataError(ValueError):
 @dataclass(frozen=True)
 class Limits:
     """Caps on uploads (per file). Defaults from the environment: VADLAB_MAX_UPLOAD_MB (200, as the
-    app's `server.maxUploadSize`), VADLAB_MAX_ZIP_MB (uncompressed total of a zip, 1024),
-    VADLAB_MAX_ZIP_FILES (4000) and VADLAB_MAX_CLIP_FRAMES (frames of one clip, 20000)."""
+    app's `server.maxUploadSize`), VADLAB_MAX_ZIP_MB (uncompressed total of a zip: `limits.ZIP_BYTES`),
+    VADLAB_MAX_ZIP_FILES (4000) and VADLAB_MAX_CLIP_FRAMES (frames of one clip, 20000). Frames over
+    `limits.FRAME_PIXELS` are refused when the clip is decoded."""
 
     max_file_bytes: int = int(float(os.environ.get("VADLAB_MAX_UPLOAD_MB", "200")) * MB)
-    max_zip_bytes: int = int(float(os.environ.get("VADLAB_MAX_ZIP_MB", "1024")) * MB)
+    max_zip_bytes: int = field(default_factory=upload_limits.ZIP_BYTES.value)
     max_zip_files: int = int(os.environ.get("VADLAB_MAX_ZIP_FILES", "4000"))
     max_clip_frames: int = int(os.environ.get("VADLAB_MAX_CLIP_FRAMES", "20000"))
 
@@ -423,7 +425,8 @@ class UserData:
             if probe.n_frames > self.limits.max_clip_frames:
                 raise UserDataError(f"{filename}: {probe.n_frames} frames, over the {self.limits.max_clip_frames}-frame "
                                     "limit for one clip; cut it into shorter clips")
-            video = read_video(staged, max_frames=self.limits.max_clip_frames, max_side=64, name=filename)
+            with upload_limits.decode_slot(filename):
+                video = read_video(staged, max_frames=self.limits.max_clip_frames, max_side=64, name=filename)
         except (VideoDecodeError, ValueError, OSError) as exc:
             message = str(exc)
             if message.startswith(staged.name):  # the staged copy's name: say the upload's
@@ -465,8 +468,8 @@ class UserData:
                 total += entry.file_size
                 if total > limits.max_zip_bytes:
                     raise UserDataError(f"{filename}: expands to more than {limits.max_zip_bytes / MB:.0f} MB "
-                                        f"uncompressed (the limit; the zip is {len(data) / MB:.1f} MB); refusing it "
-                                        "before extracting anything")
+                                        f"uncompressed (the limit, VADLAB_MAX_ZIP_MB; the zip is {len(data) / MB:.1f} "
+                                        "MB); refusing it before extracting anything")
                 name = PurePosixPath(posix).name
                 if entry.is_dir() or not name or name.startswith(".") or (parts and parts[0] == "__MACOSX"):
                     continue

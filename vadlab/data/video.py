@@ -44,12 +44,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vadlab import limits
+from vadlab.limits import LimitExceeded
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".webm")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
 FOLDER_FPS = 25.0  # frame folders carry no frame rate; this is what `fps` says for them
 MAX_CHUNK_FRAMES = 64
 MAX_CHUNK_BYTES = 64 * 1024 * 1024  # native-resolution uint8 pixels held at once while decoding
-MAX_ZIP_BYTES = 2 * 1024**3  # total uncompressed size of the images in an uploaded zip
 
 
 class VideoDecodeError(ValueError):
@@ -251,7 +253,9 @@ def probe_video(path: str | Path, folder_fps: float = FOLDER_FPS) -> VideoInfo:
 
 # ---- frame images (folders and zips) ----------------------------------------------------------
 def _image_to_rgb(img, label: str) -> np.ndarray:
-    """PIL image -> uint8 (H, W, 3). 16-bit grey keeps its top 8 bits."""
+    """PIL image -> uint8 (H, W, 3). 16-bit grey keeps its top 8 bits. Its size is checked against
+    limits.FRAME_PIXELS from the header, before any pixel is decoded."""
+    limits.check_frame_pixels(img.width, img.height, label)
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         arr = (np.asarray(img, dtype=np.uint16) >> 8).astype(np.uint8)
         return np.repeat(arr[..., None], 3, axis=2)
@@ -268,15 +272,19 @@ def _frames_from_images(
     max_frames: Optional[int],
     max_side: Optional[int],
     start: int,
+    max_bytes: bool = False,
 ) -> Video:
-    """Decode images `names[start:start+max_frames]` (opened by `open_image(i)`) chunk by chunk."""
+    """Decode images `names[start:start+max_frames]` (opened by `open_image(i)`) chunk by chunk;
+    max_bytes: also stop at limits.DECODED_BYTES of decoded frames."""
     total = len(names)
     if start >= total:
         raise ValueError(f"{label}: start={start} is past the last frame ({total} frames)")
-    stop = total if max_frames is None else min(total, start + max_frames)
     first = _read_image(open_image, names, start, label)
     height, width = first.shape[:2]
     size = _target_size(height, width, max_side)
+    if max_bytes:
+        max_frames = limits.frames_within_budget(max_frames, *size)
+    stop = total if max_frames is None else min(total, start + max_frames)
     chunk_len = _chunk_frames(height, width)
     out = np.empty((stop - start, *size, 3), dtype=np.uint8)
     for chunk_start in range(start, stop, chunk_len):
@@ -300,7 +308,7 @@ def _read_image(open_image: Callable[[int], object], names: Sequence[str], i: in
     try:
         with open_image(i) as img:
             return _image_to_rgb(img, f"{label}/{names[i]}")
-    except VideoDecodeError:
+    except (VideoDecodeError, LimitExceeded):
         raise
     except Exception as exc:  # PIL.UnidentifiedImageError, OSError on truncated files, ...
         raise VideoDecodeError(f"{label}/{names[i]}: not a readable image ({_short(exc)}); remove or replace it") from None
@@ -313,6 +321,7 @@ def read_frames_folder(
     start: int = 0,
     fps: float = FOLDER_FPS,
     name: Optional[str] = None,
+    max_bytes: bool = False,
 ) -> Video:
     """Read a folder of frame images (sorted naturally by name) as uint8 (T, H, W, 3).
 
@@ -327,7 +336,7 @@ def read_frames_folder(
         raise FileNotFoundError(f"{label}: no such folder ({path})")
     info, files = _probe_folder(path, label, fps)
     return _frames_from_images(
-        [f.name for f in files], lambda i: Image.open(files[i]), label, fps, max_frames, max_side, start
+        [f.name for f in files], lambda i: Image.open(files[i]), label, fps, max_frames, max_side, start, max_bytes
     )
 
 
@@ -338,14 +347,18 @@ def read_zip_of_frames(
     start: int = 0,
     fps: float = FOLDER_FPS,
     name: str = "frames.zip",
-    max_total_bytes: int = MAX_ZIP_BYTES,
+    max_total_bytes: Optional[int] = None,
+    max_bytes: bool = False,
 ) -> Video:
     """Read a zip of frame images (an upload of one video's frames) as uint8 (T, H, W, 3).
 
     Safe and bounded: nothing is extracted to disk; directories, hidden files and `__MACOSX/`
     entries are ignored; entries with absolute paths or `..` components are rejected; the images'
-    total uncompressed size must not exceed `max_total_bytes`; all images must sit in one folder.
-    `source` is the zip's bytes or a path to it; `name` labels messages when bytes are given."""
+    total uncompressed size must not exceed `max_total_bytes` (default limits.ZIP_BYTES), declared
+    or counted while each entry streams (an entry is never read whole: one that outgrows its
+    declared size or limits.max_image_file_bytes is refused as it is read); all images must sit in
+    one folder. `source` is the zip's bytes or a path to it; `name` labels messages when bytes are
+    given. max_bytes: also stop at limits.DECODED_BYTES of decoded frames."""
     from PIL import Image
 
     _check_limits(max_frames, max_side, start)
@@ -383,23 +396,45 @@ def read_zip_of_frames(
             raise VideoDecodeError(
                 f"{name}: frame images in {len(folders)} folders ({shown}); zip the frames of ONE video"
             )
+        cap = limits.ZIP_BYTES.value() if max_total_bytes is None else max_total_bytes
         total_bytes = sum(entry.file_size for _, entry in entries)
-        if total_bytes > max_total_bytes:
-            raise VideoDecodeError(
-                f"{name}: images total {total_bytes / 1e6:.0f} MB uncompressed, over the "
-                f"{max_total_bytes / 1e6:.0f} MB limit; upload fewer or smaller frames"
-            )
+        if total_bytes > cap:
+            raise _zip_refusal(name, f"images total {total_bytes / 1e6:,.0f} MB uncompressed", cap, max_total_bytes)
         entries.sort(key=lambda item: natural_key(item[0].name))
         names = [p.name for p, _ in entries]
+        read = [0]  # uncompressed bytes read so far, counted chunk by chunk
 
         def open_image(i: int):
-            entry = entries[i][1]
-            data = archive.read(entry)  # zipfile checks the CRC and the declared size
-            if len(data) > entry.file_size:
-                raise VideoDecodeError(f"{name}/{names[i]}: entry larger than declared; refusing the zip")
-            return Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(_read_entry(archive, entries[i][1], f"{name}/{names[i]}", read, cap,
+                                                     max_total_bytes)))
 
-        return _frames_from_images(names, open_image, name, fps, max_frames, max_side, start)
+        return _frames_from_images(names, open_image, name, fps, max_frames, max_side, start, max_bytes)
+
+
+def _zip_refusal(name: str, amount: str, cap: int, given: Optional[int]) -> Exception:
+    if given is None:
+        return limits.ZIP_BYTES.refuse(name, amount, "upload fewer or smaller frames")
+    return VideoDecodeError(f"{name}: {amount}, over the {cap / 1e6:.0f} MB limit; upload fewer or smaller frames")
+
+
+def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, label: str, read: list, cap: int,
+                given: Optional[int]) -> bytes:
+    """One zip entry's bytes, streamed in 1 MiB chunks: refused as soon as it outgrows its declared
+    size or limits.max_image_file_bytes, or the zip's running total (`read[0]`) passes `cap`."""
+    most = limits.max_image_file_bytes()
+    if entry.file_size > most:
+        raise limits.FRAME_PIXELS.refuse(label, f"a {entry.file_size / 1e6:,.0f} MB image file",
+                                         "no frame image at this limit is that large; lower the resolution")
+    buffer = io.BytesIO()
+    with archive.open(entry) as stream:  # zipfile checks the CRC at the end
+        while chunk := stream.read(1 << 20):
+            read[0] += len(chunk)
+            if buffer.tell() + len(chunk) > entry.file_size:
+                raise VideoDecodeError(f"{label}: entry larger than declared; refusing the zip")
+            if read[0] > cap:
+                raise _zip_refusal(label, "the images read so far", cap, given)
+            buffer.write(chunk)
+    return buffer.getvalue()
 
 
 # ---- video files ------------------------------------------------------------------------------
@@ -519,6 +554,7 @@ def read_video(
     *,
     folder_fps: float = FOLDER_FPS,
     name: Optional[str] = None,
+    max_bytes: bool = False,
 ) -> Video:
     """Decode a video file or a folder of frame images into uint8 (T, H, W, 3) RGB frames.
 
@@ -531,6 +567,8 @@ def read_video(
     start:      index of the first frame to decode (0-based).
     folder_fps: frame rate reported for frame folders (they carry none).
     name:       label for messages and `info.path` (e.g. an upload's original file name).
+    max_bytes:  also stop at limits.DECODED_BYTES of decoded frames (`truncated` says so).
+    Frames over limits.FRAME_PIXELS are refused from the header, before decoding.
 
     Raises FileNotFoundError (missing path), VideoDecodeError (anything undecodable: empty file,
     text, corrupt/truncated data, no video stream, no frames, unsupported extension, empty folder,
@@ -540,9 +578,12 @@ def read_video(
     path = Path(path)
     label = name or path.name
     if path.is_dir():
-        return read_frames_folder(path, max_frames, max_side, start, fps=folder_fps, name=label)
+        return read_frames_folder(path, max_frames, max_side, start, fps=folder_fps, name=label, max_bytes=max_bytes)
     info = _probe_file(path, label)
+    limits.check_frame_pixels(info.width, info.height, label)
     size = _target_size(info.height, info.width, max_side)
+    if max_bytes:
+        max_frames = limits.frames_within_budget(max_frames, *size)
     try:
         frames, total = _read_with_decord(path, info, max_frames, size, start)
         truncated = start + frames.shape[0] < total
@@ -664,6 +705,7 @@ def iter_video(
         info, files = _probe_folder(path, label, folder_fps)
         return info, _iter_images(files, label, max_side)
     info = _probe_file(path, label)
+    limits.check_frame_pixels(info.width, info.height, label)
     size = _target_size(info.height, info.width, max_side)
     return info, _iter_file(path, info, size)
 

@@ -26,7 +26,7 @@ from typing import Any, Callable, Hashable, Optional
 import numpy as np
 import streamlit as st
 
-from vadlab import api
+from vadlab import api, limits
 from vadlab.calibration import Calibration
 from vadlab.data.datasets import VideoDataset, load_dataset
 from vadlab.data.video import FOLDER_FPS, Video, probe_video, read_video, read_video_bytes
@@ -35,10 +35,15 @@ from vadlab.protocol import PAPER, Protocol
 from vadlab.ui import paths
 from vadlab.ui import state
 
-# Decode limits for the app (bounded memory whatever is uploaded): at most this many frames, and
-# frames whose longer side exceeds this are shrunk (see vadlab.data.video). Ped2 (360 x 240) fits.
-MAX_FRAMES = int(os.environ.get("VADLAB_MAX_FRAMES", "2000"))
+# Decode limits for the app (bounded memory whatever is uploaded): frames whose longer side exceeds
+# this are shrunk (see vadlab.data.video; Ped2, 360 x 240, fits); the other limits (pixels per frame,
+# frames and decoded bytes per upload, zip bytes, decodes at once) are `vadlab.limits`.
 MAX_SIDE = int(os.environ.get("VADLAB_MAX_SIDE", "480"))
+
+
+def max_frames() -> int:
+    """Frames decoded per clip in the app (limits.UPLOAD_FRAMES; longer clips are cut, visibly)."""
+    return limits.UPLOAD_FRAMES.value()
 
 
 # ------------------------------------------------------------------------------------------ clips
@@ -113,12 +118,20 @@ def file_identity(path: Path) -> str:
 
 @st.cache_resource(max_entries=6, show_spinner="Decoding the video…")
 def _decode(key: str, _source: ClipSource) -> Video:
-    if _source.data is not None:
-        video = read_video_bytes(_source.data, _source.suffix or ".mp4", name=_source.name + _source.suffix,
-                                 max_frames=MAX_FRAMES, max_side=MAX_SIDE)
-    else:
-        video = read_video(_source.path, max_frames=MAX_FRAMES, max_side=MAX_SIDE, folder_fps=_source.fps or FOLDER_FPS)
-    return video  # shared between reruns and sessions: callers must not modify the frames
+    return decode_now(_source)  # shared between reruns and sessions: callers must not modify the frames
+
+
+def decode_now(source: ClipSource) -> Video:
+    """Decode a clip under the app's limits (uncached): one of the server's decode slots held
+    (limits.CONCURRENT_DECODES), frames over limits.FRAME_PIXELS refused, at most max_frames() frames
+    and limits.DECODED_BYTES decoded, frames shrunk to MAX_SIDE."""
+    label = source.name + source.suffix if source.data is not None else source.name
+    with limits.decode_slot(label):
+        if source.data is not None:
+            return read_video_bytes(source.data, source.suffix or ".mp4", name=label, max_frames=max_frames(),
+                                    max_side=MAX_SIDE, max_bytes=True)
+        return read_video(source.path, max_frames=max_frames(), max_side=MAX_SIDE,
+                          folder_fps=source.fps or FOLDER_FPS, max_bytes=True)
 
 
 def decode(source: ClipSource) -> Video:
@@ -666,7 +679,7 @@ def _reusable_clip_scores(entry: CheckpointEntry, record, ds: VideoDataset, spec
         info = probe_video(record.source)
     except Exception:  # noqa: BLE001
         return None
-    if max(info.width, info.height) > min(MAX_SIDE, 640) or info.n_frames > min(MAX_FRAMES, 3000):
+    if max(info.width, info.height) > min(MAX_SIDE, 640) or info.n_frames > min(max_frames(), 3000):
         return None
     return hit
 

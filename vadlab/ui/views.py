@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from vadlab import export, plots
+from vadlab import export, limits, plots
 from vadlab.calibration import NO_CALIBRATION
 from vadlab.data.video import Video
 from vadlab.metrics import postprocess
@@ -276,7 +276,9 @@ def video_notes(video: Video, fps_assumed: bool = False) -> None:
         note += f"; shrunk from {video.info.width}×{video.info.height} px"
     st.caption(note)
     if video.truncated:
-        st.warning(f"Only the first {t} of {video.info.n_frames} frames were decoded (the app's limit); "
+        st.warning(f"Only the first {t} of {video.info.n_frames} frames were decoded (the app's limits: "
+                   f"{limits.UPLOAD_FRAMES.what} {limits.UPLOAD_FRAMES.env}={limits.UPLOAD_FRAMES.value()}, "
+                   f"{limits.DECODED_BYTES.what} {limits.DECODED_BYTES.env}={limits.DECODED_BYTES.value() // limits.MB}); "
                    "use the `vadlab score` command for longer videos.")
 
 

@@ -374,9 +374,9 @@ def _pick_source(page: str, choice: str) -> Optional[ClipSource]:
 
 
 def _limits() -> str:
-    from vadlab.ui.cache import MAX_FRAMES, MAX_SIDE
+    from vadlab.ui.cache import MAX_SIDE, max_frames
 
-    return f"{MAX_SIDE} px on the longer side and {MAX_FRAMES} frames"
+    return f"{MAX_SIDE} px on the longer side and {max_frames()} frames"
 
 
 # ----------------------------------------------------------------------- verdicts and protocols
