@@ -3,12 +3,16 @@ synthetic anomalous clip as a live HTTP or UDP stream, or writes a recording tha
 reads while it grows; a stream that dies and a URL that never answers end with one line of error.
 
 Every test starts its own servers on 127.0.0.1 and stops them. Without an `ffmpeg` binary the
-FFmpeg tests skip with a message (`.ci/run` installs it); the frame-folder test needs none.
+FFmpeg tests skip with a message (`.ci/run` installs it); the frame-folder tests need none.
+No test waits on the wall clock: each step waits for what watch prints (a status line, an event,
+a reconnect), so a loaded machine makes them slower, never different.
 """
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import shutil
 import signal
 import socket
@@ -90,6 +94,59 @@ def wait_for_line(process: subprocess.Popen, text: str, timeout: float = 120) ->
     raise AssertionError(f"no '{text}' within {timeout} s")
 
 
+class Lines:
+    """A process's stdout and stderr read line by line in threads, so a test can wait for what it
+    prints on either without blocking on the other."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.lines: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        for name in ("stdout", "stderr"):
+            threading.Thread(target=self._pump, args=(getattr(process, name), name), daemon=True).start()
+
+    def _pump(self, pipe, name: str) -> None:
+        for line in pipe:
+            self.lines.put((name, line))
+        self.lines.put((name, None))
+
+    def wait_for(self, test, timeout: float = 120) -> str:
+        """The first line (from now on) for which test(line) holds."""
+        deadline = time.monotonic() + timeout
+        ended = 0
+        while ended < 2:
+            try:
+                _, line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"nothing matched within {timeout} s; last lines: {self.seen[-5:]}") from None
+            if line is None:
+                ended += 1
+                continue
+            self.seen.append(line)
+            if test(line):
+                return line
+        raise AssertionError(f"watch exited with {self.process.wait()} first; last lines: {self.seen[-8:]}")
+
+    def rest(self, timeout: float = 120) -> tuple[int, list[dict], str]:
+        """Wait for the process to end: (exit status, every JSON line it printed, all of stderr)."""
+        code = self.process.wait(timeout=timeout)
+        ended = 0
+        while ended < 2:
+            _, line = self.lines.get(timeout=timeout)
+            if line is None:
+                ended += 1
+            else:
+                self.seen.append(line)
+        return (code, [json.loads(l) for l in self.seen if l.startswith("{")],
+                "".join(l for l in self.seen if not l.startswith("{")))
+
+
+def received(line: str) -> int:
+    """Frames in, from a status line ("status: [ 1.0 s] in 23 (...) ..."), else -1."""
+    found = re.search(r"^status: \[[ 0-9.]+ s\] in (\d+) ", line)
+    return int(found.group(1)) if found else -1
+
+
 def overlaps(event: dict, span: tuple[int, int]) -> bool:
     return event["start"] <= span[1] and event["end"] >= span[0]
 
@@ -111,7 +168,7 @@ def test_watch_an_http_stream_prints_its_anomaly_and_ends_cleanly(clip, anomaly,
     server = start_ffmpeg("-readrate", "2", "-i", str(clip), *ENCODE, "-f", "mpegts", "-listen", "1", url)
     scores = tmp_path / "scores.jsonl"
     watch = start_watch("--source", url, "--timeout", "3", "--retries", "6", "--backoff", "0.25",
-                        "--scores", str(scores))
+                        "--scores", str(scores), "--end-on-eof")  # the clip is served once: its end is the end
     try:
         code, lines, err = finish(watch)
     finally:
@@ -137,14 +194,14 @@ def test_watch_a_udp_stream_that_dies_ends_with_one_line_error(clip):
     port = free_port(socket.SOCK_DGRAM)
     url = f"udp://127.0.0.1:{port}"
     watch = start_watch("--source", url, "--timeout", "2", "--retries", "1", "--backoff", "0.2")
+    lines = Lines(watch)
     sender = None
     try:
-        wait_for_line(watch, "watching")
-        time.sleep(1.0)  # the reader binds the port
+        lines.wait_for(lambda line: "watching" in line)
         sender = start_ffmpeg("-re", "-i", str(clip), *ENCODE, "-f", "mpegts", url)
-        time.sleep(4.0)
+        lines.wait_for(lambda line: received(line) >= 10)
         sender.kill()  # the camera dies mid-stream
-        code, lines, err = finish(watch)
+        code, lines, err = lines.rest()
     finally:
         stop(watch, *(p for p in (sender,) if p is not None))
     assert code == 2, err
@@ -225,18 +282,28 @@ def test_watch_follows_a_folder_of_frames_as_they_land(clip, anomaly, tmp_path):
     assert len(clips) == len(closed) and all(c.stat().st_size > 0 for c in clips)
 
 
-def test_ctrl_c_ends_watch_cleanly_with_a_summary(clip):
-    watch = start_watch("--source", str(clip), "--realtime")  # the file replayed at its 10 fps: 12 s
+def test_ctrl_c_ends_watch_cleanly_with_a_summary(clip, tmp_path):
+    """A recording that stops growing for longer than the test lasts (its 12 first frames, then
+    nothing within --timeout): watch can only end by Ctrl-C, sent once it has every frame."""
+    from PIL import Image
+
+    from vadlab.data.video import read_video
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(read_video(clip).frames[:12]):
+        Image.fromarray(frame).save(folder / f"{i}.png")
+    watch = start_watch("--source", str(folder), "--follow", "--timeout", "600")
+    lines = Lines(watch)
     try:
-        wait_for_line(watch, "watching")
-        time.sleep(3.0)
+        lines.wait_for(lambda line: received(line) == 12)
         watch.send_signal(signal.SIGINT)
-        code, lines, err = finish(watch, timeout=60)
+        code, lines, err = lines.rest(timeout=60)
     finally:
         stop(watch)
     assert code == 0 and "Traceback" not in err, err
     summary = lines[-1]
-    assert summary["ended"] == "stopped (Ctrl-C)" and 0 < summary["received"] < 120, summary
+    assert summary["ended"] == "stopped (Ctrl-C)" and summary["received"] == 12, summary
     assert "summary: stopped (Ctrl-C)" in err
 
 
@@ -244,3 +311,44 @@ def test_watch_a_missing_file_is_one_line(tmp_path, capsys):
     assert main(["watch", "--checkpoint", str(CHECKPOINT), "--source", str(tmp_path / "gone.mp4"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("error: FileNotFoundError: gone.mp4: no such file") and "--follow" in err
+
+
+@needs_ffmpeg
+def test_a_live_server_that_goes_away_and_comes_back_is_reconnected_and_scored(clip, tmp_path):
+    """FFmpeg's HTTP server (the camera) is stopped mid-stream, which the client sees as a clean end
+    of stream, and started again: watch logs the loss and the reconnect, counts the frames lost
+    while the server was away, keeps numbering frames on the stream's clock and scores what
+    comes after."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/live.ts"
+
+    def serve() -> subprocess.Popen:
+        return start_ffmpeg("-readrate", "2", "-i", str(clip), *ENCODE, "-f", "mpegts", "-listen", "1", url)
+
+    scores = tmp_path / "scores.jsonl"
+    server = serve()
+    watch = start_watch("--source", url, "--timeout", "3", "--backoff", "0.25", "--scores", str(scores))
+    lines = Lines(watch)
+    try:
+        lines.wait_for(lambda line: received(line) >= 20)
+        server.terminate()  # the server goes away mid-stream
+        server.wait(timeout=10)
+        lost = json.loads(lines.wait_for(lambda line: '"event": "lost"' in line))
+        server = serve()  # and comes back
+        back = json.loads(lines.wait_for(lambda line: '"event": "reconnected"' in line))
+        lines.wait_for(lambda line: '"event": "lost"' in line)  # the second server played the clip to its end
+        watch.send_signal(signal.SIGINT)
+        code, printed, err = lines.rest()
+    finally:
+        stop(watch, server)
+    assert code == 0 and "Traceback" not in err, err
+    assert lost["source"] == url and lost["after_frame"] >= 19 and back["lost_frames"] >= 1
+    assert back["next_frame"] == lost["after_frame"] + 1 + back["lost_frames"]
+    summary = printed[-1]
+    assert summary["reconnects"] >= 1 and summary["lost"] >= back["lost_frames"], summary
+    rows = [json.loads(line) for line in scores.read_text().splitlines()]
+    frames = [r["frame"] for r in rows]
+    assert frames == sorted(frames) and back["next_frame"] in frames and lost["after_frame"] in frames
+    assert not set(range(lost["after_frame"] + 1, back["next_frame"])) & set(frames)  # never arrived: no row
+    after = [r for r in rows if r["frame"] >= back["next_frame"]]
+    assert len(after) >= 60 and after[0]["gap"] == back["lost_frames"], after[:2]  # the second run was scored

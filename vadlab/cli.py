@@ -209,7 +209,7 @@ class _ScoresWriter:
     """`vadlab watch --scores FILE`: one row per judged frame, written as it comes (CSV with `# key:
     value` comment lines first, or JSON lines when FILE ends in .jsonl / .ndjson)."""
 
-    COLUMNS = ("frame", "time_s", "score", "value", "threshold", "anomalous", "decided", "scored", "latency_ms")
+    COLUMNS = ("frame", "time_s", "score", "value", "threshold", "anomalous", "decided", "scored", "gap", "latency_ms")
 
     def __init__(self, path: str, meta: dict):
         self.path = Path(path)
@@ -279,7 +279,8 @@ def cmd_watch(args) -> int:
                               queue_frames=args.queue, drop=args.drop, warmup=args.warmup,
                               keep_frames=bool(args.clips), use_calibration=not args.no_calibration)
     source = open_source(args.source, follow=args.follow, realtime=args.realtime, timeout=args.timeout,
-                         retries=args.retries, backoff=args.backoff)
+                         backoff=args.backoff, end_on_eof=args.end_on_eof,
+                         **({} if args.retries is None else {"retries": args.retries}))
     stream = LiveStream(loaded, source, settings)
     judge = stream.judge
     scale = "calibrated" if judge.calibrated else "running statistics"
@@ -300,13 +301,15 @@ def cmd_watch(args) -> int:
 
     def emit(update) -> None:
         nonlocal clips
+        for incident in update.incidents:  # the source was lost, is reconnecting, came back
+            print(json.dumps({k: v for k, v in incident.items() if k != "at"}), flush=True)
         for event in update.events:
             print(event_json(event, args.source, judge), flush=True)
         if writer is not None:
             writer.write(update.verdicts)
         if args.clips:
             clips = clips or EventClips(args.clips, fps=judge.fps, before_s=args.clip_seconds, after_s=args.clip_seconds)
-            for path in clips.add(update.verdicts, update.events):
+            for path in clips.add(update.verdicts, update.events, update.unjudged):
                 print(f"event clip: {path}", file=sys.stderr)
 
     try:
@@ -336,8 +339,11 @@ def cmd_watch(args) -> int:
     print(json.dumps(summary), flush=True)
     latency = (f"latency p50 {stats.latency_p50_ms:.0f} ms, p99 {stats.latency_p99_ms:.0f} ms, max "
                f"{stats.latency_max_ms:.0f} ms" if stats.judged else "no verdict")
-    print(f"summary: {ended}; {stats.received} frames in, {stats.judged} scored, {stats.dropped} dropped, "
-          f"{stats.flagged} flagged, {stats.events} event(s); {latency}; {stats.elapsed_s:.1f} s"
+    missing = (f", {stats.skipped} skipped between gaps" if stats.skipped else "") + \
+        (f", {stats.lost} lost in {stats.reconnects} reconnect attempt(s)" if stats.lost else "")
+    print(f"summary: {ended}; {stats.received} frames in, {stats.judged} judged ({stats.scored} on a window of their "
+          f"own), {stats.dropped} dropped{missing}, {stats.flagged} flagged, {stats.events} event(s); {latency}; "
+          f"{stats.elapsed_s:.1f} s"
           + (f"; scores in {args.scores}" if args.scores else ""), file=sys.stderr)
     for note in stream.notes[notes_shown:]:
         print(f"note: {note}", file=sys.stderr)
@@ -514,8 +520,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "the reader wait (auto: for files)")
     s.add_argument("--timeout", type=float, default=5.0,
                    help="seconds to wait for a URL or camera to open or send data, or for a followed file to grow")
-    s.add_argument("--retries", type=int, default=3, help="reconnect attempts for a URL or camera")
-    s.add_argument("--backoff", type=float, default=0.5, help="first wait between attempts, doubled each time (s)")
+    s.add_argument("--retries", type=int, default=None,
+                   help="reconnect attempts in a row for a URL or camera that stalls, breaks or ends (default 8)")
+    s.add_argument("--backoff", type=float, default=0.5,
+                   help="first wait between attempts, doubled each time up to 4 s (s)")
+    s.add_argument("--end-on-eof", action="store_true",
+                   help="a URL whose server ends the stream has ended (a finished file served over HTTP); by "
+                        "default a live URL or camera that ends is reconnected")
     s.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     s.add_argument("--status-every", type=float, default=5.0,
                    help="seconds between status lines when stderr is not a terminal (0: none)")

@@ -72,8 +72,8 @@ class WindowScorer:
     resolution; error maps are zeroed outside it (scores are the model's own).
 
     Frames are uint8 (C, H, W) tensors at the model's resolution (`to_model_frames`); `index` is the
-    caller's frame number (a live source may skip numbers when frames were dropped: a window then
-    spans the gap, as the frames it holds are the last ones kept).
+    caller's frame number. A window is the last `window` frames pushed, whatever their numbers:
+    after a gap (frames dropped or lost), call `restart()` so that no window spans it.
     """
 
     def __init__(self, model: AnomalyModel, target: str, score_kind: str, batch_size: int = 32,
@@ -108,6 +108,13 @@ class WindowScorer:
         self.frames_in += 1
         if self.frames_in >= self.span:
             self._pending += 1
+
+    def restart(self) -> None:
+        """Forget the context (after a gap in the frame numbers): the next window is made only of
+        frames pushed from now on. Windows still pending are discarded: score them first."""
+        self._frames.clear()
+        self.frames_in = 0
+        self._pending = 0
 
     @torch.no_grad()
     def warm_up(self) -> None:

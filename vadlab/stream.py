@@ -34,13 +34,22 @@ Smoothing over time (sigma in frames, as `vadlab score --smooth`), before the sc
 Events follow `metrics.find_events`: runs of frames at or above the threshold, merged across gaps of
 at most `merge_gap` frames, at least `min_length` frames long. "opened" is emitted when a run reaches
 `min_length` frames (the alert: min_length - 1 frames after its first frame), "closed" once
-merge_gap + 1 frames below the threshold follow it, or when the stream ends.
+merge_gap + 1 frames below the threshold follow it, or when the stream ends. Only judged frames
+count: frames that never arrived or were never judged (dropped, lost in a reconnect) neither end
+an event nor lengthen it, so a drop inside an event does not split it.
 
 Drop policy: a live source does not wait for the scorer. At most `queue_frames` frames wait; when
 another arrives, the OLDEST waiting frame is dropped (counted in `dropped`, never scored, its number
-skipped), so verdicts stay current instead of falling further behind. A window then spans the gap
-(it holds the last frames kept). A finished file read as fast as it decodes never drops: its reader
-waits for the scorer ("block").
+skipped), so verdicts stay current instead of falling further behind. A finished file read as fast
+as it decodes never drops: its reader waits for the scorer ("block").
+
+Gaps: a window is only ever made of consecutive frames. When frame numbers jump (frames dropped
+here, or lost by the source in a reconnect), the scorer restarts its window from the frames after
+the gap, as at the start of a stream: the first window - 1 frames after a gap copy the score of
+the first full window after it (`FrameVerdict.scored` False, `gap` the frames missing before it),
+and frames between two gaps too few to fill a window get no verdict (counted in `skipped`). So a
+gap never shows up as a burst of motion (a window that spans it would see objects jump), and
+every frame is accounted for: received = judged + dropped + skipped (+ those still waiting).
 
 Latency is measured per frame from its arrival (decoded and handed over by the reader) to its
 verdict; network and decoder delays before arrival are not included.
@@ -75,6 +84,9 @@ SCALE_RUNNING = ("per-stream running statistics: standard deviations above this 
 NO_CALIBRATION_LIVE = ("this checkpoint has no calibration: verdicts use this stream's running statistics (no verdict "
                        "for the first {warmup} frames); run `vadlab calibrate --checkpoint CK --data SPEC` for "
                        "calibrated ones")
+
+
+DROPPED_KEPT = 256  # dropped frames kept (with keep_frames) until the next update hands them on: for event clips
 
 
 class StreamSettingsError(ValueError):
@@ -259,33 +271,44 @@ class EventUpdate:
 
 
 class EventTracker:
-    """Online `metrics.find_events`: feed (frame, value, flagged) in frame order; get "opened" when a
-    run reaches min_length frames and "closed" when it can no longer grow. Fed the same values,
-    the closed events equal find_events' events."""
+    """Online `metrics.find_events`: feed (frame, value, flagged) of the judged frames in frame
+    order; get "opened" when a run reaches min_length judged frames and "closed" when it can no
+    longer grow. Fed the same values, the closed events equal find_events' events.
+
+    Frame numbers that are skipped (frames dropped or lost: never judged) count for nothing: they
+    neither end an event (merge_gap counts judged frames below the threshold) nor make it long
+    enough to open; the event's start and end are still the source's frame numbers."""
 
     def __init__(self, min_length: int = DEFAULT_MIN_LENGTH, merge_gap: int = 0, fps: float = 25.0):
         self.min_length, self.merge_gap, self.fps = int(min_length), int(merge_gap), fps
         self.current: Optional[Event] = None
         self.opened = False
+        self.quiet = 0  # judged frames below the threshold since the current event's last flagged frame
+        self.judged_in_event = 0  # judged frames from the current event's first to its last flagged frame
         self.closed: list[Event] = []
 
     def push(self, index: int, value: float, flagged: bool, at: float = 0.0) -> list[EventUpdate]:
         out = []
         cur = self.current
         if flagged:
-            if cur is not None and index - cur.end - 1 <= self.merge_gap:
+            if cur is not None and self.quiet <= self.merge_gap:
                 cur.end = index
+                self.judged_in_event += self.quiet + 1
                 if value > cur.peak_score:
                     cur.peak_frame, cur.peak_score = index, float(value)
             else:
                 out += self._finalise(at)
                 cur = self.current = Event(start=index, end=index, peak_frame=index, peak_score=float(value))
                 self.opened = False
-            if not self.opened and cur.length >= self.min_length:
+                self.judged_in_event = 1
+            self.quiet = 0
+            if not self.opened and self.judged_in_event >= self.min_length:
                 self.opened = True
                 out.append(EventUpdate("opened", Event(cur.start, cur.end, cur.peak_frame, cur.peak_score), self.fps, at))
-        elif cur is not None and index - cur.end > self.merge_gap:
-            out += self._finalise(at)
+        elif cur is not None:
+            self.quiet += 1
+            if self.quiet > self.merge_gap:
+                out += self._finalise(at)
         return out
 
     def _finalise(self, at: float) -> list[EventUpdate]:
@@ -311,7 +334,10 @@ class FrameVerdict:
     score: the family's own score (unsmoothed); pooled: the verdict key's score (unsmoothed).
     value: on the verdict scale, after smoothing (nan before a verdict is possible); flagged:
     value >= threshold; decided: False during the running-statistics warm-up; scored: False for
-    the first frames of a stream, which copy the first window's score (as in `FrameScores`).
+    the first frames of a stream or after a gap, which copy the score of the first full window
+    after it (as in `FrameScores`). gap: frames missing right before this one (dropped, or lost by
+    the source; 0 almost always). startup: one of the stream's first frames, which wait once for
+    the first full window (left out of latency figures).
     image: uint8 (H, W, 3) and error_map: float16 (h, w) at model resolution, when keep_frames.
     """
 
@@ -326,6 +352,8 @@ class FrameVerdict:
     flagged: bool
     decided: bool
     scored: bool
+    gap: int = 0
+    startup: bool = False
     image: Optional[np.ndarray] = field(default=None, repr=False)
     error_map: Optional[np.ndarray] = field(default=None, repr=False)
 
@@ -338,7 +366,7 @@ class FrameVerdict:
         value = None if not math.isfinite(self.value) else round(self.value, 6)
         return {"frame": self.index, "time_s": round(self.time_s, 4), "score": self.score, "value": value,
                 "threshold": round(self.threshold, 6), "anomalous": int(self.flagged), "decided": int(self.decided),
-                "scored": int(self.scored), "latency_ms": round(1000 * self.latency_s, 2)}
+                "scored": int(self.scored), "gap": self.gap, "latency_ms": round(1000 * self.latency_s, 2)}
 
 
 class StreamJudge:
@@ -348,6 +376,9 @@ class StreamJudge:
     settings.use_calibration False: running statistics). fps: the source's frame rate (frame
     times and event times; may be set later, before the first frame). `push` takes frames in
     arrival order and returns what became decided; `finish` flushes at the end of the stream.
+    Frame numbers that jump (a gap) restart the window (see the module docstring); the frames a
+    gap leaves too few to fill a window are handed back in `unjudged` (with their images when
+    keep_frames) and counted in `skipped`.
     """
 
     def __init__(self, loaded: Any, settings: StreamSettings = StreamSettings(), fps: float = 25.0,
@@ -380,11 +411,19 @@ class StreamJudge:
         self._size = (c.channels, c.height, c.width)
         self._arrived: dict[int, tuple[float, Optional[np.ndarray]]] = {}  # frame -> (arrival, image) until judged
         self._scored: dict[int, tuple[float, float, bool, Optional[np.ndarray]]] = {}  # frame -> scores until smoothed
-        self._first_scored = False
+        self._segment: list[int] = []  # frames since the last gap that no window has scored yet
+        self._segment_scored = False  # a full window since the last gap (or the start)
+        self._last_index: Optional[int] = None
+        self._gaps: dict[int, int] = {}  # first frame after a gap -> frames missing before it
+        self.first_window: Optional[int] = None  # the stream's first frame scored by a full window
         self._finished = False
+        self.unjudged: list[SourceFrame] = []  # frames skipped since the caller last took them
         self.frames_in = 0
         self.judged = 0
+        self.windows = 0  # frames judged on a window of their own (the others copy one)
         self.flagged = 0
+        self.skipped = 0
+        self.gaps = 0
 
     @property
     def calibrated(self) -> bool:
@@ -411,7 +450,11 @@ class StreamJudge:
             return verdicts, events
         model_frames = self._model_frames(frames)  # (n, C, H, W) uint8
         for frame, model_frame in zip(frames, model_frames):
+            if self._last_index is not None and frame.index != self._last_index + 1:
+                self._gap(frame.index, verdicts, events)
+            self._last_index = frame.index
             self._arrived[frame.index] = (frame.arrival, frame.image if self.settings.keep_frames else None)
+            self._segment.append(frame.index)
             self.scorer.push(model_frame, frame.index)
             self.frames_in += 1
             if self.scorer.pending == self.scorer.batch_size:
@@ -419,6 +462,35 @@ class StreamJudge:
         if self.scorer.pending:
             self._windows(self.scorer.score_pending(), verdicts, events)
         return verdicts, events
+
+    def _gap(self, index: int, verdicts: list, events: list) -> None:
+        """Frame numbers jumped to `index`: score what is full, skip what never will be, and start
+        the next window from `index` (no window holds frames from both sides of a gap)."""
+        if index <= self._last_index:
+            raise StreamSettingsError(f"frame {index} arrived after frame {self._last_index}: frames must come in "
+                                      "order")
+        if self.scorer.pending:
+            self._windows(self.scorer.score_pending(), verdicts, events)
+        self._skip_segment()
+        self.scorer.restart()
+        self._segment_scored = False
+        self._gaps[index] = index - self._last_index - 1
+        self.gaps += 1
+
+    def _skip_segment(self) -> None:
+        """The frames since the last gap that no window will ever score (too few before the next
+        gap or the end): no verdict; handed back in `unjudged`, counted in `skipped`."""
+        for i in self._segment:
+            arrival, image = self._arrived.pop(i)
+            self.unjudged.append(SourceFrame(i, image, arrival))
+            self._gaps.pop(i, None)
+        self.skipped += len(self._segment)
+        self._segment = []
+
+    def take_unjudged(self) -> list[SourceFrame]:
+        """The frames skipped since the last call (oldest first)."""
+        out, self.unjudged = self.unjudged, []
+        return out
 
     def _model_frames(self, frames: Sequence[SourceFrame]):
         c, h, w = self._size
@@ -431,10 +503,15 @@ class StreamJudge:
         pooled = ws.score_for(self.settings.key)
         for j, index in enumerate(ws.frame_index.tolist()):
             error_map = None if ws.error_maps is None else ws.error_maps[j]
-            if not self._first_scored:  # frames before the first full window copy its score
-                self._first_scored = True
-                for early in sorted(i for i in self._arrived if i < index):
-                    self._smooth(early, float(ws.score[j]), float(pooled[j]), False, error_map, verdicts, events)
+            if not self._segment_scored:  # frames before the first full window of a segment copy its score
+                self._segment_scored = True
+                if self.first_window is None:
+                    self.first_window = index
+                for early in self._segment:
+                    if early < index:
+                        self._smooth(early, float(ws.score[j]), float(pooled[j]), False, error_map, verdicts, events)
+            self._segment = []
+            self.windows += 1
             self._smooth(index, float(ws.score[j]), float(pooled[j]), True, error_map, verdicts, events)
 
     def _smooth(self, index: int, score: float, pooled: float, scored: bool, error_map, verdicts, events) -> None:
@@ -452,9 +529,11 @@ class StreamJudge:
         events += self.tracker.push(index, value, flagged, now)
         self.judged += 1
         self.flagged += int(flagged)
+        startup = not scored and self.first_window is not None and index < self.first_window
         verdicts.append(FrameVerdict(index=index, time_s=index / self.fps, arrival=arrival, decided_at=now, score=score,
                                      pooled=pooled, value=value, threshold=self.scale.threshold, flagged=flagged,
-                                     decided=decided, scored=scored, image=image, error_map=error_map))
+                                     decided=decided, scored=scored, gap=self._gaps.pop(index, 0), startup=startup,
+                                     image=image, error_map=error_map))
 
     def finish(self) -> tuple[list[FrameVerdict], list[EventUpdate]]:
         """The stream ended: decide the frames the smoothing still holds, close the open event.
@@ -466,12 +545,13 @@ class StreamJudge:
         self._finished = True
         if self.scorer.pending:
             self._windows(self.scorer.score_pending(), verdicts, events)
+        self._skip_segment()
         for i, smoothed in self.smoother.flush():
             self._decide(i, smoothed, verdicts, events)
         events += self.tracker.finish(time.monotonic())
-        if not self._first_scored and self.frames_in:
+        if self.first_window is None and self.frames_in:
             self.notes.append(f"the stream ended after {self.frames_in} frame(s), before the model's first full "
-                              f"window ({self.span} frames): no verdict")
+                              f"window ({self.span} consecutive frames): no verdict")
         self._arrived.clear()
         return verdicts, events
 
@@ -485,16 +565,21 @@ class FrameQueue:
     """A bounded queue of frames between the reader and the scorer.
 
     drop_oldest: when `capacity` frames wait and another arrives, the oldest waiting one is dropped
-    (counted in `dropped`); otherwise the reader waits (`put` blocks) until there is room."""
+    (counted in `dropped`; the last `keep_dropped` of them wait in `take_dropped()` for whoever
+    still wants their images, e.g. event clips); otherwise the reader waits (`put` blocks) until
+    there is room. `arrivals` holds the times of the last 64 puts, dropped frames included."""
 
-    def __init__(self, capacity: int, drop_oldest: bool):
+    def __init__(self, capacity: int, drop_oldest: bool, keep_dropped: int = 0):
         self.capacity = int(capacity)
         self.drop_oldest = drop_oldest
         self._items: deque = deque()
+        self._dropped_items: deque = deque(maxlen=max(1, int(keep_dropped)))
+        self.keep_dropped = int(keep_dropped)
         self._cond = threading.Condition()
         self.closed = False
         self.received = 0
         self.dropped = 0
+        self.arrivals: deque[float] = deque(maxlen=64)
 
     def put(self, item: Any) -> None:
         with self._cond:
@@ -503,11 +588,21 @@ class FrameQueue:
             if self.closed:
                 return
             if len(self._items) >= self.capacity:
-                self._items.popleft()
+                dropped = self._items.popleft()
                 self.dropped += 1
+                if self.keep_dropped:
+                    self._dropped_items.append(dropped)
             self._items.append(item)
             self.received += 1
+            self.arrivals.append(time.monotonic())
             self._cond.notify_all()
+
+    def take_dropped(self) -> list:
+        """The dropped items kept since the last call (oldest first)."""
+        with self._cond:
+            out = list(self._dropped_items)
+            self._dropped_items.clear()
+            return out
 
     def take(self, max_items: int, timeout: float) -> list:
         """Up to max_items waiting frames, oldest first; waits up to `timeout` s for the first."""
@@ -539,13 +634,24 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass
 class StreamStats:
-    """Where a stream stands. Rates are over the last ~64 frames (frames/s); latencies (arrival to
-    verdict) in ms over the last 4096 window-scored frames (max: over all of them; the first
-    span - 1 frames of a stream, which wait once for the first full window, are left out)."""
+    """Where a stream stands. received: frames that arrived from the source; dropped: of those,
+    frames the drop policy dropped (the scorer was behind); skipped: frames between two gaps too
+    few to fill a window (no verdict); judged: frames with a verdict (scored: on a window of their
+    own; the others copy the first window after the start or a gap); lost: frames the source
+    produced that never arrived (estimated across reconnects); gaps: jumps in the frame numbers
+    after which the window restarted. received = judged + dropped + skipped + waiting (+ the few in
+    the scorer's hands). reconnects: attempts to reconnect the source.
+    Rates are over the last ~64 frames (frames/s; fps_in counts every arrival, dropped ones too);
+    latencies (arrival to verdict) in ms over the last 4096 judged frames (max: over all of them;
+    the first span - 1 frames of a stream, which wait once for the first full window, are left out)."""
 
     received: int = 0
     dropped: int = 0
     judged: int = 0
+    scored: int = 0
+    skipped: int = 0
+    lost: int = 0
+    gaps: int = 0
     flagged: int = 0
     events: int = 0
     waiting: int = 0
@@ -565,8 +671,9 @@ class StreamStats:
         def ms(x: float) -> str:
             return f"{x:.0f}" if math.isfinite(x) else "-"
 
-        return (f"in {self.received} ({rate(self.fps_in)}) | scored {self.judged} ({rate(self.fps_scored)}) | "
-                f"dropped {self.dropped} | latency p50 {ms(self.latency_p50_ms)} p99 {ms(self.latency_p99_ms)} "
+        missing = (f" | skipped {self.skipped}" if self.skipped else "") + (f" | lost {self.lost}" if self.lost else "")
+        return (f"in {self.received} ({rate(self.fps_in)}) | judged {self.judged} ({rate(self.fps_scored)}) | "
+                f"dropped {self.dropped}{missing} | latency p50 {ms(self.latency_p50_ms)} p99 {ms(self.latency_p99_ms)} "
                 f"max {ms(self.latency_max_ms)} ms | flagged {self.flagged} | events {self.events}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -578,11 +685,16 @@ class StreamStats:
 
 @dataclass
 class StreamUpdate:
-    """What one pass of the scoring loop produced: verdicts and events (possibly none) and stats."""
+    """What one pass of the scoring loop produced: verdicts and events (possibly none) and stats.
+    unjudged: frames that arrived and will get no verdict (dropped, or skipped between gaps), with
+    their images when keep_frames (the last few only: for event clips). incidents: what happened
+    to the source (lost, reconnecting, reconnected: `FrameSource.incidents`), in order."""
 
     verdicts: list[FrameVerdict]
     events: list[EventUpdate]
     stats: StreamStats
+    unjudged: list[SourceFrame] = field(default_factory=list)
+    incidents: list[dict] = field(default_factory=list)
 
 
 class LiveStream:
@@ -605,12 +717,17 @@ class LiveStream:
         self.judge = StreamJudge(loaded, settings, fps=source.fps or 25.0, calibration=calibration)
         drop = settings.drop if settings.drop != "auto" else ("oldest" if source.live else "block")
         self.drop_policy = drop
-        self.queue = FrameQueue(settings.queue_frames, drop_oldest=drop == "oldest")
+        if drop == "oldest" and settings.queue_frames < self.judge.span:
+            raise StreamSettingsError(f"a queue of {settings.queue_frames} frames cannot hold one window of "
+                                      f"{loaded.spec.name} ({self.judge.span} frames): after a drop nothing could "
+                                      f"be scored; use a queue of at least {self.judge.span} frames")
+        self.queue = FrameQueue(settings.queue_frames, drop_oldest=drop == "oldest",
+                                keep_dropped=DROPPED_KEPT if settings.keep_frames else 0)
+        self._incidents_seen = 0
         self.judge.scorer.warm_up()
         self.error: Optional[BaseException] = None
         self._stop = threading.Event()
         self._reader: Optional[threading.Thread] = None
-        self._arrivals: deque[float] = deque(maxlen=64)
         self._decisions: deque[float] = deque(maxlen=64)
         self._latencies: deque[float] = deque(maxlen=4096)
         self._latency_max = float("nan")
@@ -637,26 +754,25 @@ class LiveStream:
         self.queue.close()
 
     def stats(self) -> StreamStats:
-        def rate(times: deque) -> float:
+        def rate(times: Sequence[float]) -> float:
             return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
 
         lat = list(self._latencies)
         return StreamStats(
             received=self.queue.received, dropped=self.queue.dropped, judged=self.judge.judged,
+            scored=self.judge.windows, skipped=self.judge.skipped, lost=int(self.source.lost), gaps=self.judge.gaps,
             flagged=self.judge.flagged, events=self._events, waiting=self.queue.waiting,
             reconnects=int(getattr(self.source, "reconnects", 0)),
             elapsed_s=time.monotonic() - self._started if self._started else 0.0,
-            fps_in=rate(self._arrivals), fps_scored=rate(self._decisions),
+            fps_in=rate(list(self.queue.arrivals)), fps_scored=rate(self._decisions),
             latency_p50_ms=1000 * _percentile(lat, 50), latency_p99_ms=1000 * _percentile(lat, 99),
             latency_max_ms=1000 * self._latency_max,
         )
 
-    def _account(self, frames: Sequence[SourceFrame], verdicts: Sequence[FrameVerdict],
-                 events: Sequence[EventUpdate]) -> None:
-        self._arrivals.extend(f.arrival for f in frames)
+    def _account(self, verdicts: Sequence[FrameVerdict], events: Sequence[EventUpdate]) -> None:
         for v in verdicts:
             self._decisions.append(v.decided_at)
-            if not v.scored:  # the first frames wait for the first full window: once, not a rate
+            if v.startup:  # the first frames wait for the first full window: once, not a rate
                 continue
             self._latencies.append(v.latency_s)
             if not self._latency_max >= v.latency_s:  # nan-safe max
@@ -671,16 +787,18 @@ class LiveStream:
         self._reader.start()
         try:
             while not self._stop.is_set():
-                frames = self.queue.take(self.settings.batch_size, timeout=tick)
+                # a batch of windows and, after a drop, the frames its first window needs: a segment
+                # between two drops is then always long enough to be scored
+                frames = self.queue.take(self.settings.batch_size + self.judge.span - 1, timeout=tick)
                 if frames:
                     self.judge.set_fps(self.source.fps)
                     verdicts, events = self.judge.push(frames)
-                    self._account(frames, verdicts, events)
-                    yield StreamUpdate(verdicts, events, self.stats())
+                    self._account(verdicts, events)
+                    yield self._update(verdicts, events)
                 elif self.queue.finished:
                     break
                 else:
-                    yield StreamUpdate([], [], self.stats())
+                    yield self._update([], [])
             yield self.finish()
         finally:
             self.stop()
@@ -690,8 +808,14 @@ class LiveStream:
     def finish(self) -> StreamUpdate:
         """Decide what the smoothing holds and close the open event (idempotent; after Ctrl-C too)."""
         verdicts, events = self.judge.finish()
-        self._account([], verdicts, events)
-        return StreamUpdate(verdicts, events, self.stats())
+        self._account(verdicts, events)
+        return self._update(verdicts, events)
+
+    def _update(self, verdicts: list[FrameVerdict], events: list[EventUpdate]) -> StreamUpdate:
+        unjudged = sorted(self.queue.take_dropped() + self.judge.take_unjudged(), key=lambda f: f.index)
+        incidents = self.source.incidents[self._incidents_seen:]
+        self._incidents_seen += len(incidents)
+        return StreamUpdate(verdicts, events, self.stats(), unjudged, incidents)
 
     @property
     def notes(self) -> list[str]:
@@ -700,14 +824,19 @@ class LiveStream:
 
 # ------------------------------------------------------------------------------------- event clips
 class EventClips:
-    """Writes one annotated mp4 per alert event: from `before_s` seconds before its first frame to
-    `after_s` seconds after its last, with the heatmap and the verdict drawn on every frame
-    (`vadlab.export.annotate_frames`). An event that opens while the previous clip is still
-    recording its tail joins that clip.
+    """Writes one annotated mp4 per alert event, named by the event's frame span as the events
+    table shows it (`event_000054-000057.mp4`: its first and last flagged frame), in the order the
+    events close: every frame that arrived from `before_s` seconds before the event's first frame
+    to `after_s` seconds after its last, frames that got no verdict (dropped while the scorer was
+    behind, or skipped between gaps) included and drawn with a grey border and no score, so a clip
+    plays at the source's pace. Events close together get overlapping clips, one each.
 
-    Feed it every update's verdicts (made with StreamSettings.keep_frames, so they carry images)
-    and events. Memory: a ring of the last before_s x fps frames, plus the clip being recorded (at
-    most before + `max_s` seconds + after; a longer event's clip keeps its first max_s seconds)."""
+    Feed it every update's verdicts (made with StreamSettings.keep_frames, so they carry images),
+    events and unjudged frames. Memory: a ring of frames from the last before_s + ~2.5 s, plus the
+    frames of the clips being recorded (at most before + `max_s` + after seconds each: a longer
+    event's clip keeps its first max_s seconds)."""
+
+    UNJUDGED_RGB = (128, 128, 128)
 
     def __init__(self, folder: str | Path, fps: float, before_s: float = 2.0, after_s: float = 2.0,
                  max_s: float = 60.0, prefix: str = "event"):
@@ -717,72 +846,108 @@ class EventClips:
         self.after = max(0, round(after_s * self.fps))
         self.max_frames = max(1, round(max_s * self.fps))
         self.prefix = prefix
-        self.ring: deque[FrameVerdict] = deque(maxlen=self.before + 64)  # event frames before its alert too
-        self.recording: list[FrameVerdict] = []
-        self.first: Optional[int] = None  # first frame of the clip's first event
-        self.closing: Optional[Event] = None  # the last event, once closed: the clip ends `after` frames later
+        self.ring = self.before + 64  # frame numbers kept behind the newest, for an event's pre-roll
+        self.frames: dict[int, tuple[np.ndarray, Optional[FrameVerdict]]] = {}  # frame -> (image, verdict)
+        self.pending: list[list] = []  # [start, end or None (open)] of events whose clip is not written yet
+        self.newest = -1  # the newest frame number seen
+        self.judged_to = -1  # the newest frame number with a verdict (verdicts come in order)
         self.written: list[Path] = []
         self._workers: list[threading.Thread] = []
 
-    def add(self, verdicts: Sequence[FrameVerdict], events: Sequence[EventUpdate]) -> list[Path]:
-        """Returns the clips this call wrote."""
-        written: list[Path] = []
-        opened = {e.event.end: e.event.start for e in events if e.kind == "opened"}  # alert frame -> first frame
+    def add(self, verdicts: Sequence[FrameVerdict], events: Sequence[EventUpdate],
+            unjudged: Sequence[SourceFrame] = ()) -> list[Path]:
+        """Returns the clips this call wrote (handed to a writer thread; `flush` waits for them)."""
         for v in verdicts:
-            if self.first is None:
-                self.ring.append(v)
-            elif len(self.recording) < self.before + self.max_frames + self.after:
-                self.recording.append(v)
-            if v.index in opened:
-                if self.first is None:
-                    self.first = opened[v.index]
-                    self.recording = [r for r in self.ring if r.index >= self.first - self.before]
-                    self.ring.clear()
-                self.closing = None  # a new event while recording a tail: the clip goes on
-            if self.closing is not None and v.index >= self.closing.end + self.after:
-                written.append(self._write())
+            if v.image is not None:
+                self.frames[v.index] = (v.image, v)
+            self.newest = max(self.newest, v.index)
+            self.judged_to = max(self.judged_to, v.index)
+        for f in unjudged:
+            if f.image is not None and f.index not in self.frames:
+                self.frames[f.index] = (f.image, None)
+            self.newest = max(self.newest, f.index)
         for e in events:
-            if e.kind == "closed" and self.first is not None:
-                self.closing = e.event
-                if self.recording and self.recording[-1].index >= e.event.end + self.after:
-                    written.append(self._write())
+            if e.kind == "opened":
+                self.pending.append([e.event.start, None])
+            else:
+                for clip in self.pending:
+                    if clip[0] == e.event.start and clip[1] is None:
+                        clip[1] = e.event.end
+                        break
+                else:  # closed without an open seen (fed from the middle of a stream)
+                    self.pending.append([e.event.start, e.event.end])
+        written = []
+        # a clip is complete once a verdict beyond its post-roll exists: every frame up to there has
+        # arrived (verdicts come after their arrival) and has its verdict or never will
+        while self.pending and self.pending[0][1] is not None and \
+                self.judged_to >= min(self.pending[0][1], self.pending[0][0] + self.max_frames) + self.after:
+            written.append(self._write(*self.pending.pop(0)))
+        self._prune()
         return written
 
+    def _last_frame(self, start: int, end: Optional[int]) -> float:
+        """The last frame number a clip of the event [start, end] holds (end None: still open)."""
+        longest = start + self.max_frames + self.after
+        return longest if end is None else min(end + self.after, longest)
+
+    def _prune(self) -> None:
+        """Keep the pre-roll ring and what pending clips still need."""
+        keep_from = self.newest - self.ring
+        def needed(i: int) -> bool:
+            return i >= keep_from or any(start - self.before <= i <= self._last_frame(start, end)
+                                         for start, end in self.pending)
+        for i in [i for i in self.frames if not needed(i)]:
+            del self.frames[i]
+
     def flush(self) -> list[Path]:
-        """The stream ended: write the clip being recorded, and wait for every clip to be written."""
-        out = [self._write()] if self.first is not None and self.recording else []
+        """The stream ended: write the clips still recording (an open event ends at the last frame
+        judged), and wait for every clip to be written."""
+        out = [self._write(start, end if end is not None else max(start, self.judged_to))
+               for start, end in self.pending]
+        self.pending = []
         for worker in self._workers:
             worker.join()
         self._workers = []
         return out
 
-    def _write(self) -> Path:
-        """Hand the clip to a writer thread (annotating and encoding take longer than a frame's
-        budget, and the scoring loop must not wait); returns the path it will have."""
-        end = self.closing.end if self.closing is not None else self.recording[-1].index
-        frames = [v for v in self.recording if v.image is not None
-                  and self.first - self.before <= v.index <= end + self.after]
-        path = self.folder / f"{self.prefix}_{self.first:06d}-{end:06d}.mp4"
-        worker = threading.Thread(target=self._encode, args=(frames, path), name="vadlab-event-clip", daemon=True)
-        worker.start()
-        self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+    def _write(self, start: int, end: int) -> Path:
+        """Hand the clip of the event [start, end] to a writer thread (annotating and encoding
+        take longer than a frame's budget, and the scoring loop must not wait); returns its path."""
+        last = self._last_frame(start, end)
+        frames = [(i, *self.frames[i]) for i in sorted(self.frames) if start - self.before <= i <= last]
+        path = self.folder / f"{self.prefix}_{start:06d}-{end:06d}.mp4"
         self.written.append(path)
-        self.recording, self.first, self.closing = [], None, None
+        if frames:
+            worker = threading.Thread(target=self._encode, args=(frames, path), name="vadlab-event-clip", daemon=True)
+            worker.start()
+            self._workers = [w for w in self._workers if w.is_alive()] + [worker]
         return path
 
-    def _encode(self, frames: list[FrameVerdict], path: Path) -> None:
+    def _encode(self, frames: list[tuple[int, np.ndarray, Optional[FrameVerdict]]], path: Path) -> None:
         from vadlab import export
         from vadlab.data.video import write_video
 
-        images = np.stack([v.image for v in frames])  # (T, H, W, 3)
-        threshold = frames[-1].threshold
-        values = np.nan_to_num(np.asarray([v.value for v in frames], dtype=np.float64), nan=threshold - 1.0)
+        shape = frames[0][1].shape
+        frames = [f for f in frames if f[1].shape == shape]  # a reconnect may change the size: keep the first
+        images = np.stack([image for _, image, _ in frames])  # (T, H, W, 3)
+        verdicts = [v for _, _, v in frames]
+        judged = [v for v in verdicts if v is not None]
+        threshold = judged[-1].threshold if judged else 0.0
+        values = np.asarray([v.value if v is not None else np.nan for v in verdicts], dtype=np.float64)
+        values = np.nan_to_num(values, nan=threshold - 1.0)
         low, high = min(float(values.min()), threshold), max(float(values.max()), threshold)
         span = max(high - low, 1e-9)  # the score bar is drawn on [0, 1]: one affine map, same verdicts
         maps = None
-        if all(v.error_map is not None for v in frames):
-            maps = np.stack([v.error_map.astype(np.float32) for v in frames])  # (T, h, w)
+        if judged and all(v.error_map is not None for v in judged):
+            blank = np.zeros_like(judged[0].error_map, dtype=np.float32)
+            maps = np.stack([v.error_map.astype(np.float32) if v is not None else blank for v in verdicts])  # (T, h, w)
         annotated = export.annotate_frames(images, (values - low) / span, (threshold - low) / span, maps)
+        border = max(2, round(min(shape[0], shape[1]) / 60))
+        for k, v in enumerate(verdicts):
+            if v is None:  # no verdict: the frame as it arrived, a grey border, no score
+                annotated[k] = images[k]
+                annotated[k, :border], annotated[k, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
+                annotated[k, :, :border], annotated[k, :, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
         self.folder.mkdir(parents=True, exist_ok=True)
         write_video(path, annotated, fps=self.fps)
 

@@ -800,6 +800,8 @@ class StreamError(ValueError):
     attempts failed`."""
 
 
+DEFAULT_RETRIES = 8  # reconnect attempts in a row for a live URL or camera (with MAX_BACKOFF_S: ~24 s of trying)
+MAX_BACKOFF_S = 4.0  # the longest wait between two attempts
 URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 FOLLOW_FORMATS = {".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".mkv": "matroska", ".webm": "matroska",
                   ".flv": "flv", ".mp4": "mp4", ".mov": "mov"}
@@ -851,9 +853,17 @@ class FrameSource:
         self.width = self.height = 0  # native frame size, once known
         self.closed = False
         self.note = ""  # how the source ended, in words (shown in summaries)
+        self.status = ""  # what the source is doing now when not delivering (e.g. "reconnecting: attempt 2 ...")
+        self.incidents: list[dict] = []  # reconnects and losses, in order (appended by the reader thread)
+        self.lost = 0  # frames the source produced that never arrived (estimated across a reconnect)
 
     def close(self) -> None:
         self.closed = True
+
+    def _incident(self, kind: str, **fields) -> None:
+        import time
+
+        self.incidents.append({"event": kind, "source": self.name, **fields, "at": time.monotonic()})
 
     def frames(self) -> Iterator[SourceFrame]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -944,25 +954,35 @@ class UrlSource(FrameSource):
     """A network stream through PyAV (FFmpeg): RTSP, RTMP, HTTP(S), UDP, TCP, SRT, HLS ...
 
     open_timeout / read_timeout (s): how long to wait for the stream to open, and for data once
-    it is open (a stall). A stall or a broken stream is reconnected up to `retries` times, waiting
-    backoff, 2 x backoff, 4 x backoff ... s between attempts; a stream that never opens is retried
-    the same way. The end of the stream (the server closes it) ends `frames()` normally. Anything
-    else raises StreamError with one line: what happened, after which frame, what was tried.
+    it is open (a stall). A stall, a broken stream and, unless `end_on_eof`, a stream the server
+    ends (a live source does not end: a camera server restarting looks like that) are reconnected:
+    up to `retries` attempts in a row, waiting backoff, 2 x backoff, 4 x backoff ... s (at most
+    `max_backoff` s) between them; a stream that never opens is retried the same way. Each loss
+    and each reconnect is logged in `incidents`. end_on_eof: the server ending the stream ends
+    `frames()` normally (a URL that serves a finished file). Anything else raises StreamError with
+    one line: what happened, after which frame, what was tried.
+
+    Frame numbers stay on the source's clock across a reconnect: the frames the source produced
+    while it was away (estimated from the time between the last frame before and the first after,
+    at the stream's frame rate) are counted in `lost` and skipped in the numbering, so frame N is
+    still at about N / fps s since the stream started.
     options: FFmpeg options for the protocol / demuxer (e.g. {"rtsp_transport": "tcp"}).
     """
 
     def __init__(self, url: str, max_side: Optional[int] = 640, open_timeout: float = 5.0,
-                 read_timeout: float = 5.0, retries: int = 3, backoff: float = 0.5,
-                 options: Optional[dict] = None, format: Optional[str] = None):
+                 read_timeout: float = 5.0, retries: int = DEFAULT_RETRIES, backoff: float = 0.5,
+                 options: Optional[dict] = None, format: Optional[str] = None, end_on_eof: bool = False,
+                 max_backoff: float = MAX_BACKOFF_S):
         super().__init__(url, max_side)
-        if retries < 0 or backoff < 0 or open_timeout <= 0 or read_timeout <= 0:
+        if retries < 0 or backoff < 0 or open_timeout <= 0 or read_timeout <= 0 or max_backoff < 0:
             raise ValueError("timeouts must be > 0 s, retries >= 0 and backoff >= 0 s")
         self.open_timeout, self.read_timeout = float(open_timeout), float(read_timeout)
-        self.retries, self.backoff = int(retries), float(backoff)
+        self.retries, self.backoff, self.max_backoff = int(retries), float(backoff), float(max_backoff)
+        self.end_on_eof = bool(end_on_eof)
         # start quickly: probe at most 1 s of the stream for its parameters (FFmpeg's default is 5 s)
         self.options = {"analyzeduration": "1000000", **dict(options or {})}
         self.format = format
-        self.reconnects = 0
+        self.reconnects = 0  # reconnect attempts (after the first frame)
 
     def _open(self):
         import av
@@ -971,14 +991,24 @@ class UrlSource(FrameSource):
         return av.open(self.name, format=self.format, options=self.options,
                        timeout=(self.open_timeout, self.read_timeout))
 
+    def _wait(self, seconds: float) -> None:
+        """Sleep between attempts, waking at once when the source is closed."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        while not self.closed and time.monotonic() < deadline:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
     def frames(self) -> Iterator[SourceFrame]:
         import time
 
-        index = 0
+        index = 0  # the next frame's number
         failures = 0  # consecutive attempts that gave no frame
         first_try = time.monotonic()
         reason = lost = ""
+        last_arrival: Optional[float] = None  # of the last frame before a loss
         while not self.closed:
+            away = index > 0 and failures > 0  # reconnecting after a loss
             try:
                 container = self._open()
             except Exception as exc:  # av.FFmpegError, OSError: refused, timed out, not found ...
@@ -988,21 +1018,36 @@ class UrlSource(FrameSource):
                     if not container.streams.video:
                         raise StreamError(f"{self.name}: no video stream in it "
                                           f"(streams: {', '.join(sorted({s.type for s in container.streams})) or 'none'})")
-                    for frame in self._decode(container, index):
-                        yield frame
+                    for frame in self._decode(container, 0):
+                        if away:  # the first frame after a reconnect: number it on the source's clock
+                            missed = max(0, round((frame.arrival - last_arrival) * (self.fps or 25.0)) - 1)
+                            self.lost += missed
+                            index += missed
+                            self._incident("reconnected", attempt=failures, next_frame=index, lost_frames=missed,
+                                           down_s=round(frame.arrival - last_arrival, 3))
+                            away = False
+                        self.status = ""
+                        yield SourceFrame(index, frame.image, frame.arrival)
+                        last_arrival = frame.arrival
                         index += 1
                         failures = 0
                     if self.closed:
                         return
                     # the demuxer reached the end: the server ended the stream
-                    self.note = "the stream ended"
-                    return
+                    if self.end_on_eof or index == 0:
+                        self.note = "the stream ended"
+                        return
+                    reason = "the server ended the stream"
+                    if failures == 0:
+                        lost = reason
+                        self._incident("lost", after_frame=index - 1, reason=reason)
                 except StreamError:
                     raise
                 except Exception as exc:
                     reason = self._reason(exc, opening=False)
                     if failures == 0 and index > 0:
                         lost = reason  # why the stream was lost (reconnect attempts may fail otherwise)
+                        self._incident("lost", after_frame=index - 1, reason=reason)
                 finally:
                     container.close()
             if self.closed:
@@ -1010,6 +1055,7 @@ class UrlSource(FrameSource):
             failures += 1
             if failures > self.retries:
                 tried = f"{failures} attempt{'s' if failures != 1 else ''}"
+                self.status = ""
                 if index == 0:
                     raise StreamError(f"{self.name}: no answer ({reason}); gave up after {tried} in "
                                       f"{time.monotonic() - first_try:.0f} s; check the address and that the "
@@ -1018,9 +1064,12 @@ class UrlSource(FrameSource):
                 raise StreamError(f"{self.name}: stream lost after frame {index - 1} ({lost or reason}); "
                                   f"{attempts} reconnect attempt{'s' if attempts != 1 else ''} failed"
                                   + (f" ({reason})" if attempts else "")) from None
+            wait = min(self.backoff * 2 ** (failures - 1), self.max_backoff)
             if index > 0:
                 self.reconnects += 1
-            time.sleep(self.backoff * 2 ** (failures - 1))
+                self.status = f"reconnecting: attempt {failures} of {self.retries} in {wait:.1f} s ({reason})"
+                self._incident("reconnecting", attempt=failures, of=self.retries, wait_s=round(wait, 3), reason=reason)
+            self._wait(wait)
 
     def _reason(self, exc: BaseException, opening: bool) -> str:
         import av
@@ -1033,7 +1082,7 @@ class UrlSource(FrameSource):
 
 class DeviceSource(UrlSource):
     """A local camera through FFmpeg's capture devices: "/dev/video0" (Linux, v4l2) or a number N
-    (= /dev/videoN). Reconnected like a URL when it stalls."""
+    (= /dev/videoN). Reconnected like a URL when it stalls, breaks or ends."""
 
     def __init__(self, device: str, max_side: Optional[int] = 640, **kwargs):
         path = f"/dev/video{device}" if str(device).isdigit() else str(device)
@@ -1189,22 +1238,23 @@ class FollowSource(FrameSource):
 
 
 def open_source(source: str | Path, follow: bool = False, max_side: Optional[int] = 640, realtime: bool = False,
-                timeout: float = 5.0, retries: int = 3, backoff: float = 0.5,
-                options: Optional[dict] = None) -> FrameSource:
+                timeout: float = 5.0, retries: int = DEFAULT_RETRIES, backoff: float = 0.5,
+                options: Optional[dict] = None, end_on_eof: bool = False) -> FrameSource:
     """The FrameSource for what a user typed: a URL, a camera device, or a file / frame folder
     (`follow`: still being written; `realtime`: a finished file replayed at its frame rate).
 
     timeout (s): open and stall timeout of URLs and cameras, and how long a followed recording may
-    stay unchanged before it counts as finished. retries / backoff: reconnection of URLs and
-    cameras (see UrlSource). Raises FileNotFoundError for a missing file (unless followed) and
-    VideoDecodeError for one that is not a video."""
+    stay unchanged before it counts as finished. retries / backoff / end_on_eof: reconnection of
+    URLs and cameras (see UrlSource; by default a live source that ends is reconnected). Raises
+    FileNotFoundError for a missing file (unless followed) and VideoDecodeError for one that is
+    not a video."""
     kind = source_kind(source)
     if kind == "url":
         return UrlSource(str(source), max_side, open_timeout=timeout, read_timeout=timeout, retries=retries,
-                         backoff=backoff, options=options)
+                         backoff=backoff, options=options, end_on_eof=end_on_eof)
     if kind == "device":
         return DeviceSource(str(source), max_side, open_timeout=timeout, read_timeout=timeout, retries=retries,
-                            backoff=backoff, options=options)
+                            backoff=backoff, options=options, end_on_eof=end_on_eof)
     if follow:
         return FollowSource(source, max_side, idle_timeout=timeout)
     path = Path(source)
