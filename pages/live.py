@@ -10,7 +10,9 @@ PAGE = live.PAGE
 st.title("Live")
 st.caption("Point the lab at a stream: every frame is scored as it arrives, judged against the normal frames the "
            "model was calibrated on, and an alert opens the moment a run of anomalous frames is long enough. "
-           "When scoring falls behind, the oldest waiting frames are dropped (and counted), never queued.")
+           "When scoring falls behind, the oldest waiting frames are dropped (and counted), never queued, and the "
+           "model's window starts afresh after the gap: no score is ever made of frames that were not consecutive. "
+           "A stream that is lost is reconnected.")
 
 col_source, col_model = st.columns([3, 2], gap="large")
 with col_source:

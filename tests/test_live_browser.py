@@ -40,39 +40,62 @@ def test_live_page_refuses_urls_that_read_the_servers_disk():
     assert not [b for b in at.button if b.key == "live.start"]  # the page stops before Start
 
 
+def serve(clip: Path, url: str) -> subprocess.Popen:
+    """FFmpeg as a camera's HTTP server: the clip at twice its 10 fps, once a client connects."""
+    return subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-readrate", "2", "-i", str(clip),
+                             "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10",
+                             "-f", "mpegts", "-listen", "1", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def poll(at: AppTest, done, timeout: float = 90) -> list[str]:
+    """Rerun the page until done(status caption) holds; the captions seen on the way."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        status = next((c.value for c in at.caption if " · " in c.value and "frames" in c.value), "")
+        seen.append(status)
+        if done(status):
+            return seen
+        time.sleep(0.5)
+    raise AssertionError(f"the page never got there; captions: {seen[-3:]}")
+
+
 @pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg binary (apt-get install ffmpeg): it serves the live stream")
-def test_live_page_scores_a_stream_url_as_it_plays(samples_dir, anomaly):
+def test_live_page_scores_a_stream_url_as_it_plays_and_reconnects_it(samples_dir, anomaly):
+    """The stream plays and is scored; when its server goes away the page says it is reconnecting
+    (a live source does not end); Stop says so; the Reconnect button opens it again."""
     clip = samples_dir / "testing" / "test_01.mp4"
     url = f"http://127.0.0.1:{free_port()}/live.ts"
-    server = subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-readrate", "2", "-i", str(clip),
-                               "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10",
-                               "-f", "mpegts", "-listen", "1", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = serve(clip, url)
     at = AppTest.from_file(str(PAGE), default_timeout=120).run()
     try:
         choose_model(at)
         at.text_input(key="live.url").input(url).run()
         at.button(key="live.start").click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-        seen_frames = []
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            time.sleep(1.0)
-            at.run()
-            status = [c.value for c in at.caption if url in c.value]
-            seen_frames.append(status[0] if status else "")
-            if status and "ended" in status[0]:
-                break
-        status = [c.value for c in at.caption if url in c.value][0]
-        assert "ended (the stream ended)" in status and "frames in 120" in status, status
+        seen = poll(at, lambda status: "frames in 120" in status and "reconnecting" in status)
         # while it played, the page showed the frames it was scoring, more of them on each refresh
-        counts = [int(s.split("scored ")[1].split(",")[0]) for s in seen_frames if "scored " in s]
-        assert len(set(counts)) >= 2, seen_frames
+        counts = [int(s.split("scored ")[1].split(",")[0]) for s in seen if "scored " in s]
+        assert len(set(counts)) >= 2, seen
+        assert any("the stream was lost" in w.value for w in at.warning)  # the banner says why nothing comes
         assert at.get("image") and at.get("plotly_chart")  # current frame with its heatmap, rolling timeline
         assert any("Last anomaly" in w.value or "Anomaly alert" in w.value for w in list(at.warning) + list(at.error))
         events = at.dataframe[0].value
         closed = events[events["state"] == "closed"]
         assert any(s <= anomaly[1] and e >= anomaly[0] for s, e in zip(closed["start"], closed["end"])), events
-        assert any(b.label.startswith("Clip of the event") for b in at.get("download_button"))
+        at.button(key="live.stop").click().run()
+        status = poll(at, lambda status: "ended" in status)[-1]
+        assert "ended (stopped with the Stop button)" in status and "frames in 120" in status, status
+        assert any("the stream is over" in w.value and "Stop button" in w.value for w in at.warning)
+        clips = [b.label for b in at.get("download_button")]  # one per closed event, in the table's order
+        events = at.dataframe[0].value
+        assert clips == [f"Clip of the event at frames {s}-{e}" for s, e in zip(events["start"], events["end"])], \
+            (clips, events)
+        server.wait(timeout=30)
+        server = serve(clip, url)  # the camera is back: Reconnect opens it again
+        at.button(key="live.reconnect").click().run()
+        poll(at, lambda status: "live" in status and "frames in " in status and "frames in 0," not in status)
     finally:
         if at.button(key="live.stop") and not at.button(key="live.stop").disabled:
             at.button(key="live.stop").click().run()

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 from urllib.parse import urlparse
 
 import numpy as np
@@ -127,7 +127,9 @@ class LiveSnapshot:
 
     latest: the newest verdict with its image and error map; timeline: (frame, time_s, value,
     flagged) of the last `history_s` seconds; events: dicts, newest first (state "open" or
-    "closed"); clips: closed event (start, end) -> annotated mp4 path."""
+    "closed"); clips: closed event (start, end) -> annotated mp4 path. status: what the source is
+    doing when it delivers nothing (reconnecting ...); incidents: the source's log (lost,
+    reconnecting, reconnected), newest last; can_reconnect: the source can be opened again."""
 
     running: bool
     latest: Optional[FrameVerdict]
@@ -145,6 +147,9 @@ class LiveSnapshot:
     source: str
     model: str
     fps: float
+    status: str = ""
+    incidents: list[dict] = dataclasses.field(default_factory=list)
+    can_reconnect: bool = False
 
 
 class LiveSession:
@@ -153,13 +158,18 @@ class LiveSession:
     The worker thread runs `LiveStream.run()` and keeps, under `lock`: the newest verdict (image
     and error map included), the last `history_s` seconds of verdicts for the timeline, the events
     and their clips (`EventClips`, in a temporary folder of the session). `snapshot()` copies that
-    for a page run; `stop()` ends it from any thread."""
+    for a page run; `stop()` ends it from any thread. reopen: opens the same source again (for the
+    Reconnect button; None for a webcam, which reconnects by itself)."""
 
     def __init__(self, loaded: Any, source: FrameSource, settings: StreamSettings, name: str, model: str,
-                 history_s: float = 30.0, clips_dir: Optional[Path] = None):
+                 history_s: float = 30.0, clips_dir: Optional[Path] = None,
+                 reopen: Optional[Callable[[], FrameSource]] = None):
         self.lock = threading.Lock()
+        self.loaded, self.settings, self.reopen = loaded, settings, reopen
         self.stream = LiveStream(loaded, source, dataclasses.replace(settings, keep_frames=True))
         self.source = source
+        self.incidents: deque[dict] = deque(maxlen=50)
+        self.stop_reason: Optional[str] = None
         self.name, self.model = name, model
         self.history_s = float(history_s)
         self.timeline: deque[tuple[int, float, float, bool]] = deque(maxlen=20_000)
@@ -182,30 +192,30 @@ class LiveSession:
         reason = None
         try:
             for update in self.stream.run():
-                self._apply(update.verdicts, update.events, update.stats)
+                self._apply(update.verdicts, update.events, update.stats, update.unjudged, update.incidents)
                 if time.monotonic() - self.last_seen > IDLE_STOP_S:
                     reason = "stopped: the page was left"
                     self.stream.stop()
             if self.clips is not None:
-                self.clips.flush()
-                self._apply([], [], self.stream.stats())
+                self._apply([], [], self.stream.stats(), written=self.clips.flush())
         except Exception as exc:  # noqa: BLE001 - shown on the page as one line, never lost in a thread
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             with self.lock:
                 if self.stream.error is not None and self.error is None:
                     self.error = str(self.stream.error)
-                self.ended = reason or self.ended or ("the stream failed" if self.error else
-                                                       (self.source.note or "the stream ended"))
+                self.ended = reason or self.stop_reason or self.ended or (
+                    "the stream failed" if self.error else (self.source.note or "the stream ended"))
                 self.stats = self.stream.stats()
                 self.running = False
 
-    def _apply(self, verdicts, events, stats: StreamStats) -> None:
+    def _apply(self, verdicts, events, stats: StreamStats, unjudged=(), incidents=(), written=()) -> None:
         judge = self.stream.judge
         if self.clips is None and verdicts:
             self.clips = EventClips(self.clips_dir, fps=judge.fps, before_s=2.0, after_s=2.0)
-        written = self.clips.add(verdicts, events) if self.clips is not None else []
+        written = list(written) + (self.clips.add(verdicts, events, unjudged) if self.clips is not None else [])
         with self.lock:
+            self.incidents.extend(incidents)
             for v in verdicts:
                 self.timeline.append((v.index, v.time_s, v.value, v.flagged))
                 if v.error_map is not None:
@@ -228,8 +238,19 @@ class LiveSession:
             self.stats = stats
 
     # -- any thread --
-    def stop(self) -> None:
+    def stop(self, reason: Optional[str] = None) -> None:
+        """End the stream; `reason` is what the page then says (default: how the source ended)."""
+        if reason and self.stop_reason is None:
+            self.stop_reason = reason
         self.stream.stop()
+
+    def reconnected(self) -> "LiveSession":
+        """A new session on the same source, model and settings (the Reconnect button)."""
+        if self.reopen is None:
+            raise ValueError(f"{self.name} cannot be reopened from here")
+        self.stop()
+        return LiveSession(self.loaded, self.reopen(), self.settings, self.name, self.model, self.history_s,
+                           reopen=self.reopen)
 
     def snapshot(self) -> LiveSnapshot:
         """A copy of the state for one page run (and a sign the page still looks)."""
@@ -241,7 +262,9 @@ class LiveSession:
                 events=sorted(self.events.values(), key=lambda r: -r["start"]), clips=dict(self.clip_paths),
                 stats=self.stats, threshold=judge.threshold, calibrated=judge.calibrated,
                 scale=judge.scale_description, notes=list(judge.notes), error=self.error, ended=self.ended,
-                map_scale=self.map_scale, source=self.name, model=self.model, fps=judge.fps)
+                map_scale=self.map_scale, source=self.name, model=self.model, fps=judge.fps,
+                status=self.source.status if self.running else "", incidents=list(self.incidents),
+                can_reconnect=self.reopen is not None)
 
 
 def current_session() -> Optional[LiveSession]:
@@ -304,8 +327,10 @@ def live_settings(page: str = PAGE) -> tuple[StreamSettings, float]:
 
 
 def _open_source(choice: LiveSourceChoice) -> FrameSource:
+    """A live URL is reconnected with backoff when it stalls, breaks or ends (a live source does
+    not end); a replayed sample ends."""
     if choice.kind == "url":
-        return open_source(choice.value, timeout=5.0, retries=3, backoff=0.5)
+        return open_source(choice.value, timeout=5.0, backoff=0.5)
     if choice.kind == "sample":
         return FileSource(choice.value, realtime=True)
     raise ValueError(f"unknown live source '{choice.kind}'")
@@ -322,11 +347,12 @@ def live_controls(entry: CheckpointEntry, choice: LiveSourceChoice, settings: St
                         icon=":material/play_arrow:"):
         with user_errors(f"Starting {choice.name}"):
             loaded = load_model(entry)
-            session = LiveSession(loaded, _open_source(choice), settings, choice.name, entry.name, history_s)
+            session = LiveSession(loaded, _open_source(choice), settings, choice.name, entry.name, history_s,
+                                  reopen=lambda: _open_source(choice))
             _replace_session(session)
             running = True
     if col_stop.button("Stop", key=state.widget_key(page, "stop"), disabled=not running, icon=":material/stop:"):
-        session.stop()
+        session.stop("stopped with the Stop button")
         session.thread.join(timeout=5.0)
     return session
 
@@ -360,7 +386,7 @@ def webcam_controls(entry: CheckpointEntry, settings: StreamSettings, history_s:
             _replace_session(session)
     elif not playing and session is not None and session.running and holder.source is not None:
         holder.source.close()
-        session.stop()
+        session.stop("the camera was stopped")
     return session
 
 
@@ -427,13 +453,26 @@ def _timeline_figure(snap: LiveSnapshot):
     return fig
 
 
+def stream_banner(snap: LiveSnapshot) -> None:
+    """Where the source stands when it is not simply live: reconnecting (with the attempt and why),
+    or ended / failed with the reason, in a banner nobody can miss."""
+    if snap.running:
+        if snap.status:
+            st.warning(f"**{snap.source}: the stream was lost** and is {snap.status}. Frames lost while it is away "
+                       "are counted; events stay open across the gap.", icon=":material/sync_problem:")
+        return
+    if snap.error:
+        st.error(f"**{snap.source}: the stream failed.** {snap.error}", icon=ERROR_ICON)
+    elif snap.ended:
+        st.warning(f"**{snap.source}: the stream is over**: {snap.ended}.", icon=":material/stop_circle:")
+
+
 def live_alert(snap: LiveSnapshot) -> None:
     """The alert banner: an open event (red, with how long it has lasted), else the last event, else
-    all clear; the notes (no calibration: running statistics) and a failed stream's one line."""
+    all clear; the notes (no calibration: running statistics) and where the stream stands."""
     for note in snap.notes:
         st.warning(note, icon=":material/rule:")
-    if snap.error:
-        st.error(f"{snap.source}: {snap.error}", icon=ERROR_ICON)
+    stream_banner(snap)
     open_events = [e for e in snap.events if e["state"] == "open"]
     if open_events:
         e = open_events[0]
@@ -450,10 +489,15 @@ def live_alert(snap: LiveSnapshot) -> None:
 
 
 def live_status(snap: LiveSnapshot) -> None:
+    """One line: the state, frames in / judged / dropped (and skipped, lost when any), the arrival
+    rate (every frame that arrived, dropped ones too) and the latency."""
     s = snap.stats
-    state_text = "live" if snap.running else f"ended ({snap.ended})" if snap.ended else "stopped"
+    state_text = ("reconnecting" if snap.status else "live") if snap.running else \
+        f"ended ({snap.ended})" if snap.ended else "stopped"
+    missing = (f", skipped {s.skipped} (between gaps)" if s.skipped else "") + \
+        (f", lost {s.lost} (while reconnecting)" if s.lost else "")
     st.caption(f"**{snap.source}** · {snap.model} · {state_text} · frames in {s.received}, scored {s.judged}, "
-               f"dropped {s.dropped} · {s.fps_in:.1f} frames/s in · latency p50 {s.latency_p50_ms:.0f} ms, "
+               f"dropped {s.dropped}{missing} · {s.fps_in:.1f} frames/s in · latency p50 {s.latency_p50_ms:.0f} ms, "
                f"p99 {s.latency_p99_ms:.0f} ms" if s.judged else
                f"**{snap.source}** · {snap.model} · {state_text} · waiting for frames…")
 
@@ -478,11 +522,17 @@ def live_events(snap: LiveSnapshot, page: str = PAGE) -> None:
         return
     st.dataframe(snap.events, hide_index=True, width="stretch",
                  column_order=["state", "start", "end", "start_s", "end_s", "frames", "peak", "peak_frame"])
-    for (start, end), path in sorted(snap.clips.items(), reverse=True)[:10]:
-        if path.exists() and path.stat().st_size > 0:
-            st.download_button(f"Clip of the event at frames {start}-{end}", path.read_bytes(), file_name=path.name,
-                               mime="video/mp4", key=state.widget_key(page, f"clip_{start}_{end}"),
+    for event in snap.events:  # one button per closed event, in the table's order, labelled with its span
+        path = snap.clips.get((event["start"], event["end"]))
+        if event["state"] == "closed" and path is not None and path.exists() and path.stat().st_size > 0:
+            st.download_button(f"Clip of the event at frames {event['start']}-{event['end']}", path.read_bytes(),
+                               file_name=path.name, mime="video/mp4",
+                               key=state.widget_key(page, f"clip_{event['start']}_{event['end']}"),
                                icon=":material/download:")
+    if snap.incidents:
+        with st.expander(f"Source log ({len(snap.incidents)})"):
+            st.dataframe([{k: v for k, v in i.items() if k not in ("source", "at")} for i in snap.incidents],
+                         hide_index=True, width="stretch")
 
 
 def _draw(snap: LiveSnapshot, page: str) -> None:
@@ -521,5 +571,11 @@ def live_panel(page: str = PAGE) -> None:
     if snap.running:
         st.session_state[state.widget_key(page, "drawn_running")] = True
         _live_fragment(page)
-    else:
-        _draw(snap, page)
+        return
+    if snap.can_reconnect and st.button("Reconnect", key=state.widget_key(page, "reconnect"), type="primary",
+                                        icon=":material/refresh:", help="Open the same source again, with the same "
+                                                                          "model and settings"):
+        with user_errors(f"Reconnecting {snap.source}"):
+            _replace_session(session.reconnected())
+            st.rerun()
+    _draw(snap, page)
