@@ -354,3 +354,15 @@ def test_event_clips_one_per_event_named_as_the_table_with_every_frame_dropped_o
     for event, path in zip(closed, clips.written):
         first, last = max(0, event.start - 10), min(119, event.end + 10)
         assert read_video(path).n_frames == last - first + 1, (event, path)
+
+
+def test_a_realtime_replay_is_paced_by_its_clock_so_tests_never_wait(clip):
+    """On a ManualClock a 12-s replay at 10 fps is handed over at once, each frame stamped with the
+    time a real replay would hand it over: tests of live pacing need no wall clock."""
+    from vadlab.data.video import ManualClock
+
+    clock = ManualClock(start=100.0)
+    source = FileSource(clip, realtime=True, clock=clock)
+    arrivals = [f.arrival for f in source.frames()]
+    assert source.live and len(arrivals) == 120
+    np.testing.assert_allclose(arrivals, 100.0 + np.arange(120) / 10.0, atol=1e-9)

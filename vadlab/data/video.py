@@ -892,17 +892,47 @@ class FrameSource:
             index += 1
 
 
+class Clock:
+    """The clock a replay paces itself by: `now()` in seconds (time.monotonic) and `sleep(s)`."""
+
+    def now(self) -> float:
+        import time
+
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        import time
+
+        time.sleep(seconds)
+
+
+class ManualClock(Clock):
+    """A clock that only moves when something sleeps on it: a real-time replay paced by it hands
+    its frames over at once, with the arrival times a real replay would have (tests)."""
+
+    def __init__(self, start: float = 0.0):
+        self.time = float(start)
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.time += max(0.0, float(seconds))
+
+
 class FileSource(FrameSource):
     """A finished video file or frame folder, decoded chunk by chunk (`iter_video`).
 
     realtime: hand frames over at the file's own frame rate, or at `rate` frames/s when given (a
     recording replayed as if live: the benchmark and the app's demo source); otherwise as fast as
     they decode (live = False: a scorer that falls behind makes the reader wait, and no frame is
-    dropped). loop: start again at the end (until max_frames frames, or close())."""
+    dropped). loop: start again at the end (until max_frames frames, or close()). clock: what the
+    replay is paced by and arrivals are stamped with (a `ManualClock` in tests: no real waiting)."""
 
     def __init__(self, path: str | Path, max_side: Optional[int] = 640, realtime: bool = False, loop: bool = False,
-                 max_frames: Optional[int] = None, rate: Optional[float] = None):
+                 max_frames: Optional[int] = None, rate: Optional[float] = None, clock: Optional[Clock] = None):
         super().__init__(str(path), max_side)
+        self.clock = clock or Clock()
         self.path = Path(path)
         self.live = realtime
         self.loop = loop
@@ -931,19 +961,17 @@ class FileSource(FrameSource):
             yield from chunk
 
     def frames(self) -> Iterator[SourceFrame]:
-        import time
-
         index = 0
-        start = time.monotonic()
+        start = self.clock.now()
         while True:
             for image in self._images():
                 if self.closed or (self.max_frames is not None and index >= self.max_frames):
                     return
                 if self.live:  # the frame's due time on the file's clock
-                    delay = start + index / self.fps - time.monotonic()
+                    delay = start + index / self.fps - self.clock.now()
                     if delay > 0:
-                        time.sleep(delay)
-                yield SourceFrame(index, image, time.monotonic())
+                        self.clock.sleep(delay)
+                yield SourceFrame(index, image, self.clock.now())
                 index += 1
             if not self.loop:
                 self.note = "end of file"
