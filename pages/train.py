@@ -3,7 +3,6 @@
 Training runs in a background thread and this page polls it every second. "Run in the foreground"
 blocks the page until training ends instead (what tests and slow connections use).
 """
-from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -48,7 +47,7 @@ with col_model:
     device = st.selectbox("Device", ui.device_choices(), key="train.device")
 with col_data:
     data = ui.dataset_picker(PAGE)
-    name = st.text_input("Checkpoint name", value=f"{family}_{preset}_{datetime.now():%Y%m%d_%H%M}", key="train.name")
+    name = st.text_input("Checkpoint name", value=train.default_checkpoint_name(family, preset, st.session_state), key="train.name")
     evaluate_after = st.checkbox("Evaluate on the test split when done (its AUC shows in the zoo)", value=True,
                                  key="train.evaluate_after")
     foreground = st.checkbox("Run in the foreground (the page waits until training ends)", key="train.foreground")

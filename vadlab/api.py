@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from vadlab.checkpoint import data_fingerprint, load_checkpoint, read_metadata, 
 from vadlab.data.clips import to_model_frames
 from vadlab.data.datasets import VideoDataset, VideoRecord, load_dataset, read_masks
 from vadlab.data.video import Video, read_video
+from vadlab.files import exclusive_lock
 from vadlab.metrics import evaluate as evaluate_scores
 from vadlab.metrics import pixel_auc
 from vadlab.models.base import AnomalyModel
@@ -402,6 +405,45 @@ def init_from_checkpoint(model: AnomalyModel, checkpoint: str | Path) -> list[st
     return list(dst)
 
 
+def _one_run_per_out(train_function: Callable) -> Callable:
+    """Hold an exclusive lock on the run's output (`.NAME.lock` beside the checkpoint) for the whole
+    run, so two trainings to the same `out` cannot both save and report "saved": the second is
+    refused at once with a FileLockedError naming the checkpoint. (DDP: rank 0 holds it.)"""
+    @functools.wraps(train_function)
+    def locked(*args: Any, **kwargs: Any):
+        from vadlab.train import distributed_env
+
+        out = Path(inspect.signature(train_function).bind(*args, **kwargs).arguments["out"])
+        stem = out.with_suffix("") if out.suffix in (".safetensors", ".json") else out
+        if distributed_env()[0] != 0:
+            return train_function(*args, **kwargs)
+        with exclusive_lock(stem.parent / f".{stem.name}.lock", f"checkpoint {stem}"):
+            return train_function(*args, **kwargs)
+
+    return locked
+
+
+def _check_train_state(state_path: Path) -> None:
+    """Refuse to resume from a resume state whose JSON is empty or not a JSON object (a run killed
+    while writing it), naming the file and what to do, before any training starts."""
+    import json
+
+    meta_path = Path(str(state_path) + ".json")
+    if not meta_path.exists():
+        return
+    try:
+        state = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        state = None
+    if isinstance(state, dict) and isinstance(state.get("epoch"), int):
+        return
+    what = ("empty (0 bytes)" if meta_path.stat().st_size == 0 else "not valid JSON" if state is None
+            else "JSON without an 'epoch'")
+    raise ValueError(f"{meta_path}: the resume state is {what}; the run was probably killed while saving it: delete "
+                     f"{meta_path.name} and {state_path.name}.safetensors to start over, or train without --resume")
+
+
+@_one_run_per_out
 def train(
     family: str,
     data: str,
@@ -444,6 +486,8 @@ def train(
         out = out.with_suffix("")
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path = out.parent / (out.name + ".trainstate")
+    if resume:
+        _check_train_state(state_path)
     monitor: Optional[Callable[[AnomalyModel], dict]] = None
     if monitor_test and not spec.supervised and any(r.labels is not None for r in ds.test):
         probe = LoadedModel(model=model, spec=spec, metadata={}, path=None)

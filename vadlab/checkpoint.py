@@ -28,7 +28,6 @@ import math
 import operator
 import os
 import platform
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -37,6 +36,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from vadlab.files import atomic_write, commit, temporary_name
 from vadlab.registry import UnknownModelError, create_model, get_spec, list_models
 
 SCHEMA = "vadlab.checkpoint/1"
@@ -94,6 +94,7 @@ def resolve_checkpoint_path(path: PathLike) -> tuple[Path, Path]:
     file or its `.json` file. Returns (weights_path, meta_path); raises CheckpointError naming the
     missing file when either does not exist."""
     weights_path, meta_path = _pair_for(path)
+    _finish_interrupted_save(weights_path, meta_path)
     missing = [p for p in (weights_path, meta_path) if not p.is_file()]
     if missing:
         names = " and ".join(str(p) for p in missing)
@@ -241,13 +242,6 @@ def _weights_to_store(model: torch.nn.Module, half: bool) -> dict[str, torch.Ten
     return tensors
 
 
-def _tmp_name(target: Path) -> Path:
-    """A fresh hidden name next to `target` for writing before an atomic rename. (Not `mkstemp`: its
-    0600 mode would make shipped checkpoints unreadable to other users; a plain new file follows
-    the umask.)"""
-    return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-
-
 def save_checkpoint(
     path: PathLike,
     model: torch.nn.Module,
@@ -315,22 +309,53 @@ def save_checkpoint(
         "tensors": {name: [list(t.shape), _dtype_name(t.dtype)] for name, t in tensors.items()},
     }
 
-    # Both files are written under temporary names and renamed only when both are complete, so an
-    # interrupted save never leaves a half-written file (at worst an old pair with one file replaced,
-    # which the sha256 check then refuses).
+    # Both files are written in full under temporary names (fsynced) before either is renamed; the
+    # weights go first, the JSON (which carries the weights' sha256) last. A kill between the two
+    # renames leaves the new weights and the complete new JSON under its temporary name: the next
+    # read of the checkpoint finishes the save (`_finish_interrupted_save`), so versions never mix.
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    weights_tmp, meta_tmp = _tmp_name(weights_path), _tmp_name(meta_path)
+    weights_tmp, meta_tmp = temporary_name(weights_path), temporary_name(meta_path)
     try:
         save_file(tensors, str(weights_tmp), metadata={"vadlab": SCHEMA})
         metadata["weights_sha256"] = file_sha256(weights_tmp)
         metadata["digest"] = metadata_digest(metadata)
         meta_tmp.write_text(_pretty_json(metadata) + "\n", encoding="utf-8")
-        os.replace(weights_tmp, weights_path)
-        os.replace(meta_tmp, meta_path)
+        commit(weights_tmp, weights_path)  # both files get 0666 minus the umask, whatever wrote them
+        try:
+            commit(meta_tmp, meta_path)
+        except FileNotFoundError:  # a reader finished this save already (it found this very JSON)
+            pass
     finally:
         weights_tmp.unlink(missing_ok=True)
         meta_tmp.unlink(missing_ok=True)
     return weights_path
+
+
+def _finish_interrupted_save(weights_path: Path, meta_path: Path) -> None:
+    """After a kill between `save_checkpoint`'s two renames, the new weights sit beside the old
+    JSON and the new JSON waits under a temporary name: rename it into place when it describes the
+    weights on disk (its weights_sha256 matches) and the JSON in place does not."""
+    pending = sorted(meta_path.parent.glob(f".{meta_path.name}.*.tmp"))
+    if not pending or not weights_path.is_file():
+        return
+    try:
+        current = json.loads(meta_path.read_text(encoding="utf-8")).get("weights_sha256")
+    except (OSError, ValueError, AttributeError):
+        current = None
+    weights_sha = file_sha256(weights_path)
+    if current == weights_sha:
+        return
+    for tmp in pending:
+        try:
+            waiting = json.loads(tmp.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a save still being written, or a broken leftover: not ours to finish
+        if isinstance(waiting, dict) and waiting.get("weights_sha256") == weights_sha:
+            try:
+                os.replace(tmp, meta_path)
+            except FileNotFoundError:  # the saving process finished it first
+                pass
+            return
 
 
 # ---- read / load ------------------------------------------------------------------------------
@@ -477,12 +502,7 @@ def update_metadata(path: PathLike, **sections: Any) -> dict:
     for key, value in sections.items():
         metadata[key] = _jsonable(value, key)
     metadata["digest"] = metadata_digest(metadata)
-    tmp = _tmp_name(meta_path)
-    try:
-        tmp.write_text(_pretty_json(metadata) + "\n", encoding="utf-8")
-        os.replace(tmp, meta_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(meta_path, _pretty_json(metadata) + "\n")
     return metadata
 
 

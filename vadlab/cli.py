@@ -141,6 +141,8 @@ def cmd_score(args) -> int:
     from vadlab.protocol import pooling_key
     from vadlab.stream import score_file
 
+    if args.out and Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a folder; give a file name, e.g. {Path(args.out) / 'scores.csv'}")
     loaded = api.load(args.checkpoint, device=args.device)
     paths = [Path(args.video)]
     p = Path(args.video)
@@ -152,10 +154,18 @@ def cmd_score(args) -> int:
     if args.normalize == "calibrated" and calibration is None:
         print(f"note: {NO_CALIBRATION}", file=sys.stderr)
     key = pooling_key(args.pooling, args.patch, args.topk)
-    rows = []
+    rows, scored, failed = [], [], []
     for path in paths:
         # the streaming path: decoded chunk by chunk, so a clip of any length is scored whole
-        fs = score_file(loaded, path, batch_size=args.batch_size)
+        try:
+            fs = score_file(loaded, path, batch_size=args.batch_size)
+        except (ValueError, OSError) as exc:  # one bad clip of a folder: named, the others still scored
+            if len(paths) == 1:
+                raise
+            failed.append(path.name)
+            print(f"error: {path.name}: not scored: {exc}", file=sys.stderr)
+            continue
+        scored.append(path)
         v = api.verdict(loaded, fs, far=args.far, key=key, smooth_sigma=args.smooth, min_length=args.min_length,
                         merge_gap=args.merge_gap, threshold=args.threshold, normalize=args.normalize)
         meta = {
@@ -177,14 +187,21 @@ def cmd_score(args) -> int:
         for ev in v.events:
             print(f"  event frames {ev.start}-{ev.end} ({ev.start / fs.fps:.1f}s-{ev.end / fs.fps:.1f}s), "
                   f"peak {ev.peak_score:.3f} at frame {ev.peak_frame}", file=sys.stderr)
+    if not rows:
+        raise ValueError(f"{args.video}: none of its {len(paths)} videos could be scored ({', '.join(failed)})")
     text = "".join(rows)
     if len(paths) > 1:  # several videos: prefix each row with its video name
-        text = _prefix_video_column(rows, [Path(x).stem for x in paths])
+        text = _prefix_video_column(rows, [Path(x).stem for x in scored])
     if args.out:
-        Path(args.out).write_text(text)
-        print(f"wrote {args.out}", file=sys.stderr)
+        from vadlab.files import atomic_write
+
+        atomic_write(args.out, text)  # a kill leaves the old file or the new one, never a truncated one
+        print(f"wrote {args.out}" + (f" ({len(scored)} of {len(paths)} videos)" if failed else ""), file=sys.stderr)
     else:
         sys.stdout.write(text)
+    if failed:
+        print(f"error: {len(failed)} of {len(paths)} videos not scored: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -207,21 +224,41 @@ def _is_frame_folder(p: Path) -> bool:
 
 class _ScoresWriter:
     """`vadlab watch --scores FILE`: one row per judged frame, written as it comes (CSV with `# key:
-    value` comment lines first, or JSON lines when FILE ends in .jsonl / .ndjson)."""
+    value` comment lines first, or JSON lines when FILE ends in .jsonl / .ndjson).
+
+    Nothing is opened until the first row: an existing FILE survives a source that never opens.
+    The rows go to a temporary file beside FILE, which replaces FILE once the first rows are in it
+    (the later rows are appended to the same file, so FILE grows as frames are judged)."""
 
     COLUMNS = ("frame", "time_s", "score", "value", "threshold", "anomalous", "decided", "scored", "gap", "latency_ms")
 
     def __init__(self, path: str, meta: dict):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"--scores {path} is a folder; give a file name, e.g. {self.path / 'scores.csv'}")
         self.jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
-        self.handle = open(self.path, "w")
+        self.meta = meta
+        self.handle = None
+        self._tmp: Optional[Path] = None
+
+    def _open(self) -> None:
+        from vadlab.files import temporary_name
+
+        tmp = temporary_name(self.path)
+        self.handle = open(tmp, "x")
         if not self.jsonl:
             from vadlab.export import csv_comment_lines
 
-            self.handle.write(csv_comment_lines(meta))
+            self.handle.write(csv_comment_lines(self.meta))
             self.handle.write(",".join(self.COLUMNS) + "\n")
+        self._tmp = tmp
 
     def write(self, verdicts) -> None:
+        verdicts = list(verdicts)
+        if not verdicts:
+            return
+        if self.handle is None:
+            self._open()
         for v in verdicts:
             row = v.row()
             if self.jsonl:
@@ -229,9 +266,15 @@ class _ScoresWriter:
             else:
                 self.handle.write(",".join("" if row[c] is None else str(row[c]) for c in self.COLUMNS) + "\n")
         self.handle.flush()
+        if self._tmp is not None:  # the first rows are in: now the file replaces FILE
+            from vadlab.files import commit
+
+            commit(self._tmp, self.path)
+            self._tmp = None
 
     def close(self) -> None:
-        self.handle.close()
+        if self.handle is not None:
+            self.handle.close()
 
 
 class _StatusLine:

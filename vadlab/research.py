@@ -31,6 +31,7 @@ import torch
 from vadlab import device as devices
 from vadlab.data.clips import WindowDataset, collate_windows
 from vadlab.data.datasets import load_dataset
+from vadlab.files import atomic_write
 from vadlab.metrics import auc_score, threshold_metrics
 from vadlab.registry import create_model, get_spec
 from vadlab.train import TrainConfig, fit
@@ -272,7 +273,7 @@ def _cmd_sweep(args) -> int:
     text = rows_to_csv(rows)
     print(text)
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.csv).write_text(text)
+    atomic_write(args.csv, text)
     print(f"wrote {args.csv}")
     return 0
 
@@ -321,7 +322,7 @@ def _cmd_cv(args) -> int:
             for row in failed:
                 print(f"  fold {row['fold']}: {row['failed']}")
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2))
+        atomic_write(args.json, json.dumps(res, indent=2))
     return 0
 
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from vadlab import limits as upload_limits
 from vadlab.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key, probe_video
+from vadlab.files import atomic_write
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SPLITS = ("training", "testing")  # normal clips, test clips
@@ -521,10 +522,7 @@ class UserData:
         path = self.labels_path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         ordered = {k: [int(x) for x in np.asarray(labels[k]).ravel()] for k in sorted(labels, key=natural_key)}
-        tmp = path.with_name(f".{LABELS_FILE}.{uuid.uuid4().hex}")
-        tmp.write_text(json.dumps(ordered, separators=(",", ":")))
-        os.replace(tmp, path)
-        return path
+        return atomic_write(path, json.dumps(ordered, separators=(",", ":")))
 
     def save_labels(self, name: str, clip: str, labels: Sequence[int] | np.ndarray | None) -> Path:
         """Store one test clip's (N,) 0/1 labels in the dataset's labels file (None removes them).

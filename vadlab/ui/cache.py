@@ -30,6 +30,7 @@ from vadlab import api, limits
 from vadlab.calibration import Calibration
 from vadlab.data.datasets import VideoDataset, load_dataset
 from vadlab.data.video import FOLDER_FPS, Video, probe_video, read_video, read_video_bytes
+from vadlab.files import atomic_write, commit
 from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
 from vadlab.ui import paths
@@ -623,8 +624,8 @@ def _save_scores(stem: Path, scored: api.DatasetScores, summary: dict) -> None:
     tmp = stem.with_name(stem.name + f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
     try:
         np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, stem.with_suffix(".npz"))
-        stem.with_suffix(".json").write_text(json.dumps(summary, indent=1))
+        commit(tmp, stem.with_suffix(".npz"))
+        atomic_write(stem.with_suffix(".json"), json.dumps(summary, indent=1))
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -13,11 +13,13 @@ from __future__ import annotations
 import dataclasses
 import queue
 import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, MutableMapping, Optional, Sequence
 
 from vadlab import api
 from vadlab.registry import get_spec, list_models
@@ -42,6 +44,16 @@ def family_summary(family: str) -> str:
     spec = get_spec(family)
     kind = "supervised" if spec.supervised else ("prediction" if spec.target == "next" else "reconstruction")
     return f"{spec.summary} — {kind}, score: {spec.score_kind}. {spec.paper}"
+
+
+def default_checkpoint_name(family: str, preset: str, remembered: MutableMapping) -> str:
+    """A fresh default name for a run, "conv_ae_tiny_20261204_171530_3fa2" (the second and a random
+    tag: two runs started in the same minute, or by two users at once, never share a name). Kept
+    in `remembered` (the session) per family and preset, so it stays put while the page reruns."""
+    key = f"train.default_name.{family}.{preset}"
+    if key not in remembered:
+        remembered[key] = f"{family}_{preset}_{datetime.now():%Y%m%d_%H%M%S}_{secrets.token_hex(2)}"
+    return str(remembered[key])
 
 
 def checkpoint_name_error(name: str) -> Optional[str]:
