@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from vadlab.models.layers import DepthwiseSeparableConv2d
-from vadlab.models.svd_gan import SvdGan, rank_r_approximation, svd_loss
+from vadlab.models.svd_gan import SVD_METHODS, SvdGan, rank_r_approximation, svd_loss
 from vadlab.outputs import Batch
 from vadlab.registry import create_model, get_spec
 
@@ -187,6 +187,70 @@ def test_tiny_train_steps_and_scoring(model):
     torch.testing.assert_close(score.detach(), out.score)
     score.sum().backward()
     assert clip.grad.abs().sum() > 0
+
+
+def _structured_frames(n: int, h: int, w: int, seed: int) -> torch.Tensor:
+    """(n, h, w) frames like video: a smooth vertical gradient, a few bright rectangles, mild noise."""
+    gen = torch.Generator().manual_seed(seed)
+    ys = torch.linspace(-0.8, 0.3, h).view(h, 1).expand(h, w)
+    frames = ys.expand(n, h, w).clone()
+    for i in range(n):
+        for _ in range(3):
+            y0, x0 = (int(v) for v in torch.randint(0, min(h, w) - 12, (2,), generator=gen))
+            frames[i, y0:y0 + 10, x0:x0 + 6] = float(torch.rand(1, generator=gen)) * 1.6 - 0.6
+    return (frames + 0.03 * torch.randn(n, h, w, generator=gen)).clamp(-1, 1)
+
+
+@pytest.mark.parametrize("side,r,grad_tol", [(32, 4, 1e-3), (64, 10, 1e-2)])
+def test_subspace_svd_loss_matches_the_full_svd_in_value_and_gradient(side, r, grad_tol):
+    """The fast path (randomized subspace iteration, the default) against the full SVD on
+    video-like frames: the loss within 1e-4 relative, its gradient within `grad_tol` relative
+    (Frobenius; these frames have sigma_{r+1}/sigma_r up to 0.99 at r = 10, where the rank-r subspace is
+    barely determined: on Ped2 frames the gradients agree to 5e-5), rank-r approximations to 5e-3."""
+    x = _structured_frames(6, side, side, seed=1).view(2, 1, 3, side, side)  # (B, C, T, H, W)
+    y_full = (0.8 * x + 0.15 * _structured_frames(6, side, side, seed=2).view_as(x)).requires_grad_(True)
+    y_fast = y_full.detach().clone().requires_grad_(True)
+    full = svd_loss(x, y_full, r, "full")
+    fast = svd_loss(x, y_fast, r, "subspace", 4)
+    assert float(fast.detach()) == pytest.approx(float(full.detach()), rel=1e-4)
+    full.backward()
+    fast.backward()
+    assert torch.isfinite(y_fast.grad).all() and y_fast.grad.abs().sum() > 0
+    assert float((y_fast.grad - y_full.grad).norm() / y_full.grad.norm()) < grad_tol
+    np.testing.assert_allclose(rank_r_approximation(x, r, "subspace").numpy(), rank_r_approximation(x, r).numpy(), atol=5e-3)
+
+
+def test_subspace_method_is_exact_on_low_rank_frames_finite_on_constant_ones_and_float32_under_autocast():
+    torch.manual_seed(0)
+    low_rank = torch.randn(3, 20, 3) @ torch.randn(3, 3, 16)  # (3, 20, 16) rank 3 < r = 5
+    np.testing.assert_allclose(rank_r_approximation(low_rank, 5, "subspace").numpy(), low_rank.numpy(), atol=1e-4)
+    x = torch.randn(4, 12, 10)
+    constant = torch.full((4, 12, 10), -1.0, requires_grad=True)  # repeated zero singular values
+    loss = svd_loss(x, constant, 3, "subspace")
+    loss.backward()
+    assert math.isfinite(float(loss)) and torch.isfinite(constant.grad).all() and constant.grad.abs().sum() > 0
+    assert float(loss) == pytest.approx(float(svd_loss(x, constant.detach(), 3, "full")), rel=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_amp = svd_loss(x.bfloat16(), constant.detach().bfloat16(), 3, "subspace")
+    assert under_amp.dtype == torch.float32
+    # deterministic, and the global RNG is left alone (training reproducibility)
+    state = torch.get_rng_state()
+    assert float(svd_loss(x, constant.detach(), 3, "subspace")) == float(loss)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_model_uses_its_configured_svd_method(model):
+    assert model.config.svd_method == "subspace" and "full" in SVD_METHODS
+    full = create_model("svd_gan", "tiny", svd_method="full")
+    full.load_state_dict(model.state_dict())
+    clip = _walkway_clip(2, 1, 4, 64, 64)
+    model.train(), full.train()
+    fast_losses, full_losses = model.generator_losses(clip), full.generator_losses(clip)
+    assert float(fast_losses["svd"]) == pytest.approx(float(full_losses["svd"]), rel=1e-4)
+    with pytest.raises(ValueError, match="svd_method"):
+        create_model("svd_gan", "tiny", svd_method="lanczos")
+    with pytest.raises(ValueError, match="svd_iterations"):
+        create_model("svd_gan", "tiny", svd_iterations=0)
 
 
 def test_config_checks():

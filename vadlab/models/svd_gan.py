@@ -40,19 +40,42 @@ Deviations and choices, and why:
     of a 128x128 frame is already ~128x the RMS pixel error, the same order as 50 x the L1 term.
   * Rank r is not given in the paper; `paper` preset r=10 of 128 (the "few dominant patterns").
   * Input: 128x128 RGB (the paper mentions separate R, G, B filters); window n=8 frames (not given).
-  * SVD gradient: the VALUE of the loss is exact (torch.linalg.svd in float32, batched over all
-    frames). Its gradient is taken through the tangent space of rank-r matrices (singular vectors
-    treated as constants: A_r = P_U A + A P_V - P_U A P_V), which equals the true gradient when the
-    frame has rank r and drops terms of order sigma_{r+1}/sigma_r otherwise. torch's SVD backward
-    divides by sigma_i^2 - sigma_j^2 and returns NaN for frames with repeated singular values (e.g.
-    a constant or saturated reconstruction), which would poison training.
+  * SVD gradient: the loss is taken through the tangent space of rank-r matrices (singular
+    vectors treated as constants: A_r = P_U A + A P_V - P_U A P_V), which equals the true gradient
+    when the frame has rank r and drops terms of order sigma_{r+1}/sigma_r otherwise. torch's SVD
+    backward divides by sigma_i^2 - sigma_j^2 and returns NaN for frames with repeated singular
+    values (e.g. a constant or saturated reconstruction), which would poison training.
+  * Top-r singular vectors without a full SVD (`svd_method="subspace"`, the default; "full" is the
+    batched torch.linalg.svd of every frame, the reference): randomized subspace iteration (Halko,
+    Martinsson & Tropp 2011) with a fixed seeded Gaussian start block of k = min(2r + 4, 32) columns,
+    `svd_iterations` = 4 power iterations, orthonormalised through k x k eigh, then Rayleigh-Ritz, in
+    float64. Only matmuls and batched k x k eigh (cuSOLVER's batched Jacobi for k <= 32), where a
+    CUDA SVD of 128x128 frames loops over the batch (768 frames per paper-preset step: 2 x B 8 x C 3 x
+    T 8). Measured agreement with "full": on 16 Ped2 frames at 128x128, r = 10: loss 2e-7 relative,
+    gradient 4e-5 relative (Frobenius), rank-r approximations within 6e-5 (pixels in [-1, 1]); at
+    64x64, r = 4: loss 5e-7, gradient 4e-6. Where sigma_{r+1}/sigma_r nears 1 (synthetic frames at
+    0.99, uniform noise) the rank-r subspace is barely determined and the gradients differ by up to 1%
+    (loss < 1e-4; tests/test_svd_gan.py states the tolerances); the tangent-space gradient itself is
+    off by more there. Measured effect, one CPU thread (this machine, torch 2.13): SVD loss forward +
+    backward at the paper preset's size 1018 -> 612 ms; ped2_cpu train_step 668 -> 616 ms (best of 10).
+    The SVD is NOT what holds the step back on the CPU: the paper-preset step takes ~120 s on one
+    thread (0.07 samples/s), ~84% of it in the ConvLSTM gate convolutions (3x3, 256 -> 512 channels
+    at 32x32 and 16x16, once per frame, in E, E' and D); the SVD was 0.7%. (Moving each layer's input
+    convolution out of the time loop, one batched call over B*T, measured 33% SLOWER here, so the
+    ConvLSTM is unchanged.) On the GPU the looped SVD is the suspect (< 11 samples/s measured);
+    not measured here (no GPU lent).
+  * Speed against the paper's "real-time" claim (the paper gives no figure; 25 frames/s taken as
+    real time), scoring (`bench/speed.py`, one CPU thread, one scored frame per window): paper preset
+    (128x128 RGB, 52 GFLOP per scored frame) 0.9 frames/s batched, 991 ms at batch 1: not real time
+    on one CPU thread; ped2_cpu preset (64x64 grey, 0.11 GFLOP) 186 frames/s batched, 8.2 ms at batch
+    1: real time on one thread.
   * The discriminator logit is taken with BCE-with-logits: the paper's sigmoid + BCE, stably.
   * Residual connections mentioned in the introduction are not specified anywhere; none are added.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Callable, ClassVar, Optional, Union
 
 import numpy as np
 import torch
@@ -80,6 +103,14 @@ class SvdGanConfig(BaseConfig):
     lstm_layers: tuple[int, int] = (2, 2)  # ConvLSTM layers before / after the 2x2 pool (4 in all)
     decoder_widths: tuple[int, int] = (128, 64)  # transposed-conv channels at H/4 and H/2
     rank: int = 10  # r of the rank-r approximations in the SVD loss
+    # How the SVD loss finds each frame's top-r singular vectors: "subspace" (randomized subspace
+    # iteration, matmuls + small batched eigh; same loss as "full" to < 1e-5 relative on Ped2 frames,
+    # see the module docstring) or "full" (batched torch.linalg.svd of every frame, the reference).
+    svd_method: str = "subspace"
+    svd_iterations: int = 4  # power iterations of the "subspace" method
+
+    # added after svd_gan checkpoints were shipped; older checkpoints load with the defaults
+    ADDED_FIELDS: ClassVar[tuple[str, ...]] = ("svd_method", "svd_iterations")
     use_svd_loss: bool = True  # the paper's ablation ("without SVD loss")
     w_svd: float = 1.0
     w_adv: float = 1.0
@@ -90,15 +121,93 @@ class SvdGanConfig(BaseConfig):
 # ------------------------------------------------------------------------------------------------
 # SVD loss
 # ------------------------------------------------------------------------------------------------
-def rank_r_approximation(frames: Union[torch.Tensor, np.ndarray], r: int) -> Union[torch.Tensor, np.ndarray]:
+SVD_METHODS = ("full", "subspace")
+
+# The fixed Gaussian start blocks of the subspace iteration, per (side, block, device): drawn once
+# from their own generator (seed 0) on the CPU, so the loss is deterministic, identical on every
+# device and never touches the global RNG (training reproducibility).
+_START_BLOCKS: dict[tuple[int, int, str], torch.Tensor] = {}
+
+
+def _start_block(n: int, k: int, device: torch.device) -> torch.Tensor:
+    key = (n, k, str(device))
+    if key not in _START_BLOCKS:
+        block = torch.randn(n, k, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        _START_BLOCKS[key] = block.to(device)
+    return _START_BLOCKS[key]  # (n, k) float64
+
+
+def _orthonormal_columns(z: torch.Tensor) -> torch.Tensor:
+    """Orthonormal basis of the column space of every (n, k) matrix in z (..., n, k), float64.
+
+    Symmetric orthogonalisation from the small k x k Gram matrix (Z^T Z = E diag(l) E^T,
+    Q = Z E diag(l)^-1/2): batched small eigh + matmuls only, so it stays batched on CUDA (cuSOLVER's
+    batched Jacobi eigh for k <= 32) where QR and SVD of large matrices loop over the batch. Directions
+    with l < 1e-13 l_max (numerically absent: a rank-deficient frame, e.g. a constant one) become zero
+    columns instead of noise."""
+    gram = z.transpose(-2, -1) @ z  # (..., k, k)
+    evals, evecs = torch.linalg.eigh(gram)  # ascending
+    floor = evals[..., -1:].clamp_min(torch.finfo(z.dtype).tiny) * 1e-13  # (..., 1)
+    inv_sqrt = torch.where(evals > floor, evals.clamp_min(torch.finfo(z.dtype).tiny).rsqrt(), torch.zeros_like(evals))
+    return z @ (evecs * inv_sqrt.unsqueeze(-2))  # (..., n, k)
+
+
+def _subspace_factors(a: torch.Tensor, r: int, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-r singular vectors of every (H, W) matrix of a (..., H, W) by randomized subspace
+    iteration (Halko, Martinsson & Tropp 2011, Alg. 4.4 + Rayleigh-Ritz), in float64.
+
+    Block of k = min(2r + 4, H, W) columns (at most 32 while r <= 14, r + 4 above); `iterations` power iterations A (A^T Q), each followed by
+    an orthonormalisation. The error of the i-th direction falls like (sigma_{k+1} / sigma_i)^(2q+1).
+    Returns (u_r (..., H, r), vh_r (..., r, W)), float64; columns of frames whose rank is below r
+    are zero (their rank-r approximation is the frame itself)."""
+    h, w = a.shape[-2:]
+    k = min(max(r + 4, min(2 * r + 4, 32)), h, w)  # <= 32 for r <= 28: cuSOLVER's batched eigh
+    a64 = a.detach().to(torch.float64)  # (..., H, W)
+    at64 = a64.transpose(-2, -1)  # (..., W, H)
+    q = _orthonormal_columns(a64 @ _start_block(w, k, a.device))  # (..., H, k)
+    for _ in range(iterations):
+        q = _orthonormal_columns(a64 @ _orthonormal_columns(at64 @ q))  # (..., H, k)
+    small = q.transpose(-2, -1) @ a64  # (..., k, W) = Q^T A
+    evals, evecs = torch.linalg.eigh(small @ small.transpose(-2, -1))  # (..., k), (..., k, k) ascending
+    evals, evecs = evals.flip(-1)[..., :r], evecs.flip(-1)[..., :r]  # the r largest: sigma^2, (..., k, r)
+    sigma = evals.clamp_min(0).sqrt()  # (..., r)
+    alive = sigma > sigma[..., :1] * 1e-7  # numerically non-zero singular values
+    u_r = (q @ evecs) * alive.unsqueeze(-2)  # (..., H, r)
+    inv_sigma = torch.where(alive, 1.0 / sigma.clamp_min(torch.finfo(sigma.dtype).tiny), torch.zeros_like(sigma))
+    vh_r = (evecs.transpose(-2, -1) @ small) * inv_sigma.unsqueeze(-1)  # (..., r, W) = Sigma^-1 E^T Q^T A
+    return u_r, vh_r
+
+
+def rank_r_factors(a: torch.Tensor, r: int, method: str = "full", iterations: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top-r left and right singular vectors of every (H, W) matrix of a float32 (..., H, W).
+
+    method "full": batched torch.linalg.svd (exact; on CUDA cuSOLVER loops over the batch for
+    matrices above 32x32). "subspace": randomized subspace iteration with `iterations` power
+    iterations (`_subspace_factors`; matmuls and batched k x k eigh only). No gradient.
+    Returns (u_r (..., H, r), vh_r (..., r, W)) in a's dtype.
+    """
+    with torch.no_grad():
+        if method == "full":
+            u, _, vh = torch.linalg.svd(a, full_matrices=False)  # (..., H, k), (..., k, W)
+            return u[..., :r], vh[..., :r, :]
+        if method == "subspace":
+            u_r, vh_r = _subspace_factors(a, r, iterations)
+            return u_r.to(a.dtype), vh_r.to(a.dtype)
+    raise ValueError(f"unknown SVD method '{method}'; choose one of {', '.join(SVD_METHODS)}")
+
+
+def rank_r_approximation(frames: Union[torch.Tensor, np.ndarray], r: int, method: str = "full",
+                         iterations: int = 4) -> Union[torch.Tensor, np.ndarray]:
     """Optimal rank-r approximation (Eckart-Young) of every matrix in `frames`.
 
     frames: (..., H, W) tensor (any leading dims, e.g. (B, C, T, H, W)) or numpy array.
     Returns the same shape, float32 (numpy in, numpy out): sum of the r largest singular triplets
-    sigma_i u_i v_i^T of each (H, W) matrix. Batched `torch.linalg.svd` in float32 (autocast off).
-    Differentiable with respect to `frames` through the tangent space of rank-r matrices (singular
-    vectors held constant), which stays finite where torch's SVD backward gives NaN (repeated
-    singular values, e.g. constant frames); see the module docstring.
+    sigma_i u_i v_i^T of each (H, W) matrix, computed in float32 (autocast off) from the singular
+    vectors of `rank_r_factors` (`method` "full" = exact batched SVD, "subspace" = randomized
+    subspace iteration, see SvdGanConfig.svd_method). Differentiable with respect to `frames`
+    through the tangent space of rank-r matrices (singular vectors held constant), which stays
+    finite where torch's SVD backward gives NaN (repeated singular values, e.g. constant frames);
+    see the module docstring.
     """
     as_numpy = isinstance(frames, np.ndarray)
     x = torch.from_numpy(np.asarray(frames, dtype=np.float32)) if as_numpy else frames
@@ -109,10 +218,7 @@ def rank_r_approximation(frames: Union[torch.Tensor, np.ndarray], r: int) -> Uni
         raise ValueError(f"rank r must be in [1, min(H, W)] = [1, {min(h, w)}], got {r}")
     with torch.autocast(device_type=x.device.type, enabled=False):
         a = x.float()  # (..., H, W)
-        with torch.no_grad():
-            u, _, vh = torch.linalg.svd(a, full_matrices=False)  # (..., H, k), (..., k, W)
-            u_r = u[..., :r]  # (..., H, r)
-            vh_r = vh[..., :r, :]  # (..., r, W)
+        u_r, vh_r = rank_r_factors(a, r, method, iterations)  # (..., H, r), (..., r, W)
         left = u_r.transpose(-2, -1) @ a  # (..., r, W) = U_r^T A
         right = a @ vh_r.transpose(-2, -1)  # (..., H, r) = A V_r
         core = left @ vh_r.transpose(-2, -1)  # (..., r, r) = U_r^T A V_r = diag(sigma_1..r)
@@ -121,17 +227,18 @@ def rank_r_approximation(frames: Union[torch.Tensor, np.ndarray], r: int) -> Uni
     return approx.detach().numpy() if as_numpy else approx
 
 
-def svd_loss(x: torch.Tensor, y: torch.Tensor, r: int) -> torch.Tensor:
+def svd_loss(x: torch.Tensor, y: torch.Tensor, r: int, method: str = "full", iterations: int = 4) -> torch.Tensor:
     """SVD loss of the paper (eq. 1): mean over frames of || x_r - y_r ||_F.
 
     x, y: (..., H, W) with equal shapes, e.g. (B, C, T, H, W): every (H, W) matrix is one frame
-    (one channel of one frame for RGB). x_r, y_r are their rank-r approximations. Returns a scalar:
-    the Frobenius norm of the difference per frame, averaged over all leading dims (frames of the
-    window, channels and batch). Units: pixel values ([-1, 1] scale) x sqrt(pixels).
+    (one channel of one frame for RGB). x_r, y_r are their rank-r approximations
+    (`rank_r_approximation` with `method` / `iterations`). Returns a scalar: the Frobenius norm of
+    the difference per frame, averaged over all leading dims (frames of the window, channels and
+    batch). Units: pixel values ([-1, 1] scale) x sqrt(pixels).
     """
     if x.shape != y.shape:
         raise ValueError(f"svd_loss needs equal shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
-    both = rank_r_approximation(torch.stack([x, y]), r)  # (2, ..., H, W), one batched SVD
+    both = rank_r_approximation(torch.stack([x, y]), r, method, iterations)  # (2, ..., H, W), one batched call
     diff = both[0] - both[1]
     with torch.autocast(device_type=diff.device.type, enabled=False):
         return torch.linalg.matrix_norm(diff.float()).mean()  # Frobenius per frame, mean
@@ -216,6 +323,10 @@ class SvdGan(WindowReconstructor):
             raise ValueError(f"svd_gan needs height and width divisible by 8, got {c.height}x{c.width}")
         if not 1 <= c.rank <= min(c.height, c.width):
             raise ValueError(f"svd_gan rank must be in [1, {min(c.height, c.width)}], got {c.rank}")
+        if c.svd_method not in SVD_METHODS:
+            raise ValueError(f"svd_gan svd_method must be one of {', '.join(SVD_METHODS)}, got '{c.svd_method}'")
+        if c.svd_iterations < 1:
+            raise ValueError(f"svd_gan svd_iterations must be >= 1, got {c.svd_iterations}")
         if min(c.lstm_layers) < 1:
             raise ValueError(f"svd_gan needs at least one ConvLSTM layer on each side of the pool, got {c.lstm_layers}")
         self.encoder = SpatioTemporalEncoder(c, act=nn.Tanh)  # E
@@ -266,7 +377,7 @@ class SvdGan(WindowReconstructor):
         g_loss = c.w_adv * adversarial + c.w_con * contextual + c.w_enc * encoder
         out = {"adversarial": adversarial, "contextual": contextual, "encoder": encoder}
         if c.use_svd_loss:
-            svd = svd_loss(real, recon, c.rank)
+            svd = svd_loss(real, recon, c.rank, c.svd_method, c.svd_iterations)
             g_loss = g_loss + c.w_svd * svd
             out["svd"] = svd
         out["g_loss"] = g_loss
