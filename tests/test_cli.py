@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vadlab.cli import main
@@ -126,3 +127,46 @@ def test_user_errors_are_one_line_not_tracebacks(tmp_path, capsys):
 def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "vadlab", "models"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "valt_gan" in proc.stdout
+
+
+# --------------------------------------------------------------------------- bad labels (issue 21)
+SHIPPED_CONV_AE = Path(__file__).resolve().parents[1] / "checkpoints" / "conv_ae_synthetic"
+
+
+def _labelled_folder(folder: Path, samples_dir: Path, clips: dict[str, object]) -> str:
+    """A folder dataset: each named sample clip, with `labels` (a file's bytes, or None: no labels)."""
+    import shutil
+
+    folder.mkdir()
+    for name, labels in clips.items():
+        shutil.copy(samples_dir / "testing" / f"{name}.mp4", folder)
+        if labels is not None:
+            (folder / f"{name}.csv").write_bytes(labels)
+    return f"folder:{folder}"
+
+
+def test_eval_refuses_a_labels_csv_of_binary_garbage_in_one_line(samples_dir, tmp_path, capsys):
+    garbage = bytes(np.random.default_rng(0).integers(0, 256, 3000, dtype=np.uint8))
+    data = _labelled_folder(tmp_path / "garbage", samples_dir, {"test_01": garbage})
+    assert main(["eval", "--checkpoint", str(SHIPPED_CONV_AE), "--data", data, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: DatasetError: test_01.csv: not a text CSV (it holds binary data); give one 0/1 per line or "
+                   "a column named 'label'"], err
+
+
+def test_eval_with_all_normal_labels_says_the_auc_is_undefined(samples_dir, tmp_path, capsys):
+    data = _labelled_folder(tmp_path / "zeros", samples_dir, {"test_01": b"0\n" * 120})
+    assert main(["eval", "--checkpoint", str(SHIPPED_CONV_AE), "--data", data, "--device", "cpu", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert "nan" not in out.lower() and err.strip().splitlines()[-1].startswith(
+        "error: AucUndefinedError: AUC undefined: all 120 labelled frames of test_01 are normal (0)"), err
+
+
+def test_eval_names_the_test_videos_it_leaves_out_for_lack_of_labels(samples_dir, tmp_path, capsys):
+    labels = json.loads((samples_dir / "testing" / "labels.json").read_text())["test_01"]
+    data = _labelled_folder(tmp_path / "some", samples_dir, {"test_01": "\n".join(map(str, labels)).encode(),
+                                                             "test_02": None})
+    assert main(["eval", "--checkpoint", str(SHIPPED_CONV_AE), "--data", data, "--device", "cpu", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["unlabelled_videos"] == ["test_02"]
+    assert "1 test video(s) have no labels and are left out of the evaluation: test_02" in err

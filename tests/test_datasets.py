@@ -311,3 +311,15 @@ def test_ped2_videos_as_a_plain_folder():
     assert set(labels) == set(reference)
     for name, expected in reference.items():
         np.testing.assert_array_equal(labels[name], expected)
+
+
+def test_a_labels_csv_that_is_not_csv_text_is_refused_in_one_line(tmp_path):
+    """Binary data, and text the csv module cannot split, end in a DatasetError naming the file."""
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(DatasetError, match=r"garbage.csv: not a text CSV \(it holds binary data\)"):
+        load_labels_file(garbage)
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(b"0\n1\r0\n")  # a bare carriage return inside a field
+    with pytest.raises(DatasetError, match="broken.csv: not a readable CSV"):
+        load_labels_file(broken)

@@ -218,3 +218,10 @@ def test_ipynb_is_valid_nbformat_4(lab):
             assert cell["outputs"] == [] and cell["execution_count"] is None
             compile("".join(cell["source"]), "<cell>", "exec")  # every code cell is valid Python
     assert Notebook.from_json(json.dumps(doc["metadata"]["vadlab"]["notebook"])).to_json() == nb.to_json()
+
+
+@pytest.mark.parametrize("depth", [40, 100_000])
+def test_a_deeply_nested_notebook_is_refused_in_one_line(depth):
+    text = '{"cells": [{"kind": "clip", "params": {"path": ' + "[" * depth + "]" * depth + "}}]}"
+    with pytest.raises(NotebookError, match="nested"):
+        Notebook.from_json(text)

@@ -196,6 +196,7 @@ def evaluate(
     dataset's pixel masks (when it has them). The result carries its protocol.
     """
     ds = load_dataset(data) if isinstance(data, str) else data
+    check_both_classes(ds)
     scored = score_dataset(loaded, ds, batch_size=batch_size, keep_maps=pixel_level, progress=progress)
     return evaluate_scored(ds, scored, normalize=normalize, smooth_sigma=smooth_sigma, pixel_level=pixel_level,
                            protocol=protocol, calibration=loaded.calibration)
@@ -217,6 +218,32 @@ def protocol_scores(scored: DatasetScores, protocol: Protocol, calibration: Opti
         scores[name] = values[keep]
         labels[name] = np.asarray(scored.labels[name])[keep]
     return scores, labels
+
+
+class AucUndefinedError(ValueError):
+    """The evaluated frames are all of one class: a ROC AUC (and an EER) is undefined."""
+
+
+def check_both_classes(ds: VideoDataset) -> None:
+    """Raise AucUndefinedError, naming the videos, when the labelled test frames of a dataset are
+    all normal or all anomalous (before any scoring: a NaN AUC would otherwise be printed as if it
+    were a result). A dataset without labelled videos passes (`score_dataset` says so)."""
+    labels = {r.name: np.asarray(r.labels).ravel() for r in ds.test if r.labels is not None}
+    if not labels:
+        return
+    flat = np.concatenate(list(labels.values()))
+    if 0 < int(flat.sum()) < flat.size:
+        return
+    kind = "anomalous (1)" if flat.size and flat.all() else "normal (0)"
+    names = ", ".join(sorted(labels)[:5]) + (" ..." if len(labels) > 5 else "")
+    raise AucUndefinedError(f"AUC undefined: all {flat.size} labelled frames of {names} are {kind}; an AUC needs "
+                            "both normal and anomalous frames (check the labels, or evaluate videos with anomalies)")
+
+
+def unlabelled_videos(data: str | VideoDataset) -> list[str]:
+    """The test videos of a dataset that have no labels (an evaluation leaves them out)."""
+    ds = load_dataset(data) if isinstance(data, str) else data
+    return [r.name for r in ds.test if r.labels is None]
 
 
 def evaluate_scored(ds: VideoDataset, scored: DatasetScores, normalize: Optional[str] = None,
@@ -253,6 +280,7 @@ def protocol_table(loaded: LoadedModel, data: str | VideoDataset, batch_size: in
     from vadlab.protocol import protocol_grid
 
     ds = load_dataset(data) if isinstance(data, str) else data
+    check_both_classes(ds)
     scored = scored or score_dataset(loaded, ds, batch_size=batch_size)
     keys = set().union(*(fs.pooled for fs in scored.scores.values()))
     rows = []

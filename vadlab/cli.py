@@ -421,6 +421,10 @@ def cmd_eval(args) -> int:
                "--data SPEC` for honest ones.") if in_sample else None
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
+    left_out = api.unlabelled_videos(args.data)
+    if left_out:
+        print(f"note: {len(left_out)} test video(s) have no labels and are left out of the evaluation: "
+              f"{', '.join(left_out)}", file=sys.stderr)
     if args.protocols:
         rows = api.protocol_table(loaded, args.data, batch_size=args.batch_size)
         if args.json:
@@ -440,8 +444,8 @@ def cmd_eval(args) -> int:
                                               **{k: v for k, v in summary.items() if k != "single_class_videos"}})
         print(f"stored these metrics in {loaded.path}.json", file=sys.stderr)
     if args.json:
-        print(json.dumps({**summary, "in_sample": bool(in_sample), **({"warning": warning} if warning else {})},
-                         indent=2))
+        print(json.dumps({**summary, "in_sample": bool(in_sample), "unlabelled_videos": left_out,
+                          **({"warning": warning} if warning else {})}, indent=2))
         return 0
     print(f"checkpoint: {args.checkpoint} ({loaded.spec.name})  data: {args.data}")
     print(f"protocol:   {protocol.describe()}")

@@ -216,6 +216,11 @@ class Notebook:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
             raise NotebookError(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:  # the parser recurses once per nesting level
+            raise NotebookError(f"not a vadlab notebook: its JSON is nested too deeply (a notebook nests at most "
+                                f"{MAX_NESTING} levels)") from None
+        if _nesting(doc) > MAX_NESTING:
+            raise NotebookError(f"not a vadlab notebook: its JSON is nested more than {MAX_NESTING} levels deep")
         if not isinstance(doc, dict) or "cells" not in doc:
             raise NotebookError('not a vadlab notebook: expected an object with "cells" (and "title", "version")')
         if doc.get("format", FORMAT) != FORMAT:
@@ -233,6 +238,21 @@ class Notebook:
         notebook = cls(cells=cells, title=doc.get("title", "Lab notebook"), version=doc.get("version", VERSION))
         notebook.validate()
         return notebook
+
+
+MAX_NESTING = 32  # levels of JSON objects / lists a notebook may hold (a real one has 4 or 5)
+
+
+def _nesting(value: Any) -> int:
+    """How deeply JSON lists / objects nest in `value` (0 for a scalar), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_NESTING:  # deeper is refused anyway: no need to walk it all
+                stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def starter_notebook(video: str = "sample_videos/testing/test_01.mp4",

@@ -181,7 +181,16 @@ def _as_binary(values, label: str) -> np.ndarray:
 
 
 def _parse_csv(text: str, label: str) -> np.ndarray:
-    rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
+    """One 0/1 per line, or a column named 'label'. Raises DatasetError for anything else, binary
+    data included (one line, never a csv module error)."""
+    if "\x00" in text or text.count("\ufffd") > max(2, len(text) // 100):  # NUL bytes or undecodable bytes
+        raise DatasetError(f"{label}: not a text CSV (it holds binary data); give one 0/1 per line or a column "
+                           "named 'label'")
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text)) if row and any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise DatasetError(f"{label}: not a readable CSV ({exc}); give one 0/1 per line or a column named "
+                           "'label'") from None
     if not rows:
         raise DatasetError(f"{label}: no labels in the file")
     header = [cell.strip().lower() for cell in rows[0]]
