@@ -85,3 +85,38 @@ def test_undecidable_first_frames_never_raise_an_alert_alone():
     cal = ScoreCalibration("mean", "identity", 0.0, 1.0, 1000, {"0.5": 0.0, "1": 3.0})
     verdict = assess(fs, Calibration({"mean": cal}, "x", [], "test"), smooth_sigma=0.0, min_length=3)
     assert not verdict.flagged[:4].any() and verdict.events == []  # one decided frame above: shorter than 3
+
+
+def _scores(values: np.ndarray, name: str) -> FrameScores:
+    values = np.asarray(values, dtype=np.float64)
+    return FrameScores(video=name, scores=values, raw=values, scored=np.ones(len(values), dtype=bool),
+                       score_kind="psnr", pooled={"patch16": values * 1.0})
+
+
+def test_the_verdict_rule_is_chosen_on_normal_clips_and_pseudo_anomalies_only():
+    """choose_rule keeps the candidate that is silent on the normal clips and flags the most
+    pseudo-anomalous frames; the rule then travels with the calibration and is the default of
+    every verdict, each field overridable."""
+    from vadlab.calibration import DEFAULT_RULE, VerdictRule, choose_rule
+
+    rng = np.random.default_rng(0)
+    normal = [_scores(rng.normal(0, 1, 300), f"n{i}") for i in range(4)]
+    cal = fit_calibration(normal, "psnr", data="synthetic", source="test")
+    # pseudo-anomalies: a moderate, noisy rise that smoothing makes visible
+    pseudo = [_scores(rng.normal(2.6, 1, 100), f"p{i}") for i in range(3)]
+    rule, candidates = choose_rule(cal, normal, pseudo, keys=("mean",), smoothings=(0.0, 3.0), fars=(1e-3, 1e-2))
+    assert len(candidates) == 4
+    silent = [c for c in candidates if c.normal_events == 0]
+    assert rule.short == max(silent, key=lambda c: (c.pseudo_detection, -c.rule.far)).rule.short
+    assert rule.smooth_sigma == 3.0 and "label-free" in rule.chosen_by
+    assert sum(len(assess(fs, cal, rule=rule).events) for fs in normal) == 0
+    # stored with the calibration, round-tripped, and the default of assess
+    stored = Calibration.from_dict({**cal.to_dict(), "rule": rule.to_dict()})
+    assert stored.verdict_rule == rule
+    verdict = assess(pseudo[0], stored)
+    assert verdict.rule.short == rule.short and verdict.describe()["verdict_rule"] == rule.short
+    by_hand = assess(pseudo[0], stored, smooth_sigma=0.0)
+    assert by_hand.rule.smooth_sigma == 0.0 and "set by hand" in by_hand.rule.chosen_by
+    assert assess(pseudo[0], cal).rule.short == DEFAULT_RULE.short  # no rule stored: the defaults
+    with pytest.raises(ValueError):
+        VerdictRule(far=0.0)

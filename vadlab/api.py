@@ -27,7 +27,7 @@ from vadlab.files import exclusive_lock
 from vadlab.metrics import evaluate as evaluate_scores
 from vadlab.metrics import pixel_auc
 from vadlab.models.base import AnomalyModel
-from vadlab.calibration import DEFAULT_FAR, Calibration, Verdict, assess, fit_calibration
+from vadlab.calibration import DEFAULT_RULE, Calibration, Verdict, VerdictRule, assess, fit_calibration
 from vadlab.checkpoint import update_metadata
 from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
@@ -361,14 +361,39 @@ def calibration_from_tails(model: AnomalyModel, spec: ModelSpec, videos: Sequenc
         return None
 
 
+def with_verdict_rule(model: AnomalyModel, spec: ModelSpec, calibration: Calibration, videos: Sequence[torch.Tensor],
+                      names: Sequence[str], batch_size: int = 32) -> Calibration:
+    """`calibration` with the checkpoint's verdict rule chosen on normal footage and pseudo-anomalies
+    (`vadlab.calibration.choose_rule`): `videos` (uint8 (T, C, H, W) NORMAL videos at model
+    resolution) must raise no alert; the same videos played `pseudo_skip` x faster (every
+    `pseudo_skip`-th frame: the skip-frame pseudo-anomaly of training) should be flagged. Test labels
+    are never looked at."""
+    from vadlab.calibration import choose_rule
+
+    skip = int(getattr(model.config, "pseudo_skip", 3) or 3)
+    normal, fast = [], []
+    for name, v in zip(names, videos):
+        normal.append(score_frames(model, v, spec.target, spec.score_kind, name=name, batch_size=batch_size,
+                                   keep_maps=False))
+        sped_up = v[::skip]  # (T/skip, C, H, W): the scene played `skip` x faster
+        if int(sped_up.shape[0]) > model.config.window + 1:
+            fast.append(score_frames(model, sped_up, spec.target, spec.score_kind, name=f"{name}x{skip}",
+                                     batch_size=batch_size, keep_maps=False))
+    if not fast:
+        return calibration
+    rule, _ = choose_rule(calibration, normal, fast, description=f"the normal clips played {skip}x faster")
+    return dataclasses.replace(calibration, rule=rule)
+
+
 def calibrate(loaded: LoadedModel, data: str, frames: str = "auto", batch_size: int = 32,
-              progress: Optional[Callable[[float, str], None]] = None) -> Calibration:
+              progress: Optional[Callable[[float, str], None]] = None, choose_rule: bool = True) -> Calibration:
     """Calibrate a checkpoint on the NORMAL training videos of a dataset spec (never test labels).
 
     frames: "tail" = the held-out tail of each video (as after training: for the data the model
     was trained on), "all" = whole videos (normal footage the model never trained on, e.g. more
     clips of the user's scene), "auto" = "tail" when the checkpoint was trained on this dataset,
-    else "all". The weights are not touched; `save_calibration` stores the result.
+    else "all". The weights are not touched; `save_calibration` stores the result. With
+    `choose_rule`, the calibration carries the checkpoint's verdict rule (`with_verdict_rule`).
     """
     ds = load_dataset(data)
     if not ds.train:
@@ -391,10 +416,11 @@ def calibrate(loaded: LoadedModel, data: str, frames: str = "auto", batch_size: 
         cal = calibration_from_tails(model, spec, videos, names, val_fraction, data, batch_size=batch_size)
         if cal is None:
             raise ValueError(f"{ds.name}: the held-out tails are too short to calibrate on; use frames='all'")
-        return cal
-    scored = [score_frames(model, v, spec.target, spec.score_kind, name=n, batch_size=batch_size, keep_maps=False)
-              for n, v in zip(names, videos)]
-    return fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["all"], in_sample=trained_on_these)
+    else:
+        scored = [score_frames(model, v, spec.target, spec.score_kind, name=n, batch_size=batch_size, keep_maps=False)
+                  for n, v in zip(names, videos)]
+        cal = fit_calibration(scored, spec.score_kind, data, CALIBRATION_SOURCES["all"], in_sample=trained_on_these)
+    return with_verdict_rule(model, spec, cal, videos, names, batch_size=batch_size) if choose_rule else cal
 
 
 def _trained_on(training: dict, ds: VideoDataset, data: str) -> bool:
@@ -411,9 +437,17 @@ def save_calibration(checkpoint: str | Path, calibration: Calibration) -> dict:
     return update_metadata(checkpoint, calibration=calibration.to_dict())
 
 
-def verdict(loaded: LoadedModel, fs: FrameScores, far: float = DEFAULT_FAR, **kwargs: Any) -> Verdict:
-    """Judge one scored clip against the checkpoint's calibration (`vadlab.calibration.assess`)."""
+def verdict(loaded: LoadedModel, fs: FrameScores, far: Optional[float] = None, **kwargs: Any) -> Verdict:
+    """Judge one scored clip against the checkpoint's calibration (`vadlab.calibration.assess`), with
+    the checkpoint's verdict rule; `far`, `key`, `smooth_sigma`, `min_length`, `merge_gap` override it."""
     return assess(fs, loaded.calibration, far=far, **kwargs)
+
+
+def verdict_rule(loaded: LoadedModel, **overrides: Any) -> VerdictRule:
+    """The checkpoint's verdict rule (chosen on normal footage and pseudo-anomalies, stored with its
+    calibration; `DEFAULT_RULE` without one), with the given non-None fields overridden."""
+    base = loaded.calibration.verdict_rule if loaded.calibration is not None else DEFAULT_RULE
+    return base.with_overrides(**overrides)
 
 
 def init_from_checkpoint(model: AnomalyModel, checkpoint: str | Path) -> list[str]:
@@ -567,8 +601,10 @@ def train(
     calibration = None
     if rank == 0:
         n_normal = len(ds.train)  # the normal training videos come first (supervised: then labelled ones)
-        calibration = calibration_from_tails(model, spec, videos[:n_normal], [n for n, _ in manifest[:n_normal]],
-                                             cfg.val_fraction, data)
+        normal_names = [n for n, _ in manifest[:n_normal]]
+        calibration = calibration_from_tails(model, spec, videos[:n_normal], normal_names, cfg.val_fraction, data)
+        if calibration is not None:
+            calibration = with_verdict_rule(model, spec, calibration, videos[:n_normal], normal_names)
         if evaluate_after and not spec.supervised and any(r.labels is not None for r in ds.test):
             res = evaluate(loaded, ds)
             metrics = {"eval_data": data, **{k: v for k, v in res.summary().items() if k != "single_class_videos"}}

@@ -39,6 +39,75 @@ class CalibrationError(ValueError):
     """No usable calibration (too few normal frames, a key the checkpoint was not calibrated for)."""
 
 
+@dataclass(frozen=True)
+class VerdictRule:
+    """How one clip's scores become alerts, as one recorded value (shared by `vadlab score`,
+    `vadlab watch`, the Score, Live and Explain pages and the notebook).
+
+    key          the pooled score judged ("mean" = the family's frame score, "patch16", "topk0.01": see
+                 `vadlab.protocol`);
+    far          the target false-alarm rate per normal frame that sets the calibrated threshold;
+    smooth_sigma Gaussian smoothing over time before the threshold, in frames;
+    min_length   frames an alert must last; merge_gap: alerts closer than this many frames are one event;
+    chosen_by    how the values were chosen ("defaults", or the label-free selection of
+                 `vadlab.verdict_rule.choose_rule`: normal footage and pseudo-anomalies, never test labels).
+    A checkpoint stores its rule in its calibration; without one, `DEFAULT_RULE` applies.
+    """
+
+    key: str = "mean"
+    far: float = DEFAULT_FAR
+    smooth_sigma: float = DEFAULT_SMOOTH
+    min_length: int = DEFAULT_MIN_LENGTH
+    merge_gap: int = 0
+    chosen_by: str = "defaults"
+
+    def __post_init__(self) -> None:
+        if not 0 < float(self.far) < 1:
+            raise CalibrationError(f"false-alarm rate must be in (0, 1), got {self.far}")
+        if not np.isfinite(self.smooth_sigma) or self.smooth_sigma < 0:
+            raise CalibrationError(f"smoothing must be >= 0 frames, got {self.smooth_sigma}")
+        if int(self.min_length) < 1 or int(self.merge_gap) < 0:
+            raise CalibrationError(f"alerts need min_length >= 1 and merge_gap >= 0, got {self.min_length}, {self.merge_gap}")
+
+    @property
+    def short(self) -> str:
+        """e.g. "mean|far0.01|s3|min3|gap0"."""
+        return f"{self.key}|far{self.far:g}|s{self.smooth_sigma:g}|min{self.min_length}|gap{self.merge_gap}"
+
+    def describe(self) -> str:
+        return (f"{self.key} score, threshold for {format_far(self.far)} false alarms per normal frame, smoothing "
+                f"σ {self.smooth_sigma:g} frames, alerts of {self.min_length}+ frames"
+                + (f" merged across gaps of {self.merge_gap}" if self.merge_gap else "") + f" ({self.chosen_by})")
+
+    def with_overrides(self, **values: Any) -> "VerdictRule":
+        """This rule with the given fields replaced; None values keep the rule's own."""
+        import dataclasses
+
+        given = {k: v for k, v in values.items() if v is not None}
+        if not given:
+            return self
+        return dataclasses.replace(self, **given, chosen_by=f"{self.chosen_by}; set by hand: "
+                                   + ", ".join(f"{k}={v}" for k, v in sorted(given.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "far": float(self.far), "smooth_sigma": float(self.smooth_sigma),
+                "min_length": int(self.min_length), "merge_gap": int(self.merge_gap), "chosen_by": self.chosen_by,
+                "short": self.short}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "VerdictRule":
+        try:
+            return cls(key=str(d.get("key", "mean")), far=float(d.get("far", DEFAULT_FAR)),
+                       smooth_sigma=float(d.get("smooth_sigma", DEFAULT_SMOOTH)),
+                       min_length=int(d.get("min_length", DEFAULT_MIN_LENGTH)), merge_gap=int(d.get("merge_gap", 0)),
+                       chosen_by=str(d.get("chosen_by", "defaults")))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise CalibrationError(f"the checkpoint's verdict rule is malformed: {exc}") from None
+
+
+DEFAULT_RULE = VerdictRule()
+
+
 def _transform_name(score_kind: str) -> str:
     return "log" if score_kind == "mse" else "identity"
 
@@ -98,6 +167,11 @@ class Calibration:
     frames: list[dict]  # [{"video", "start", "end"}] the calibration frames (0-based, inclusive)
     source: str  # "held-out tail of each normal training video" | "normal videos the model never trained on" | ...
     in_sample: bool = False  # True when the frames were also training frames (optimistic)
+    rule: Optional[VerdictRule] = None  # the checkpoint's verdict rule (None: DEFAULT_RULE)
+
+    @property
+    def verdict_rule(self) -> VerdictRule:
+        return self.rule or DEFAULT_RULE
 
     @property
     def count(self) -> int:
@@ -110,13 +184,17 @@ class Calibration:
         return self.scores[key]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": 1, "data": self.data, "source": self.source, "in_sample": self.in_sample,
-                "frames": self.frames, "scores": {k: v.to_dict() for k, v in self.scores.items()}}
+        out = {"version": 1, "data": self.data, "source": self.source, "in_sample": self.in_sample,
+               "frames": self.frames, "scores": {k: v.to_dict() for k, v in self.scores.items()}}
+        if self.rule is not None:
+            out["rule"] = self.rule.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Calibration":
         return cls(scores={k: ScoreCalibration.from_dict(k, v) for k, v in d["scores"].items()}, data=d.get("data", ""),
-                   frames=list(d.get("frames", [])), source=d.get("source", ""), in_sample=bool(d.get("in_sample", False)))
+                   frames=list(d.get("frames", [])), source=d.get("source", ""), in_sample=bool(d.get("in_sample", False)),
+                   rule=VerdictRule.from_dict(d["rule"]) if d.get("rule") else None)
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any]) -> Optional["Calibration"]:
@@ -172,6 +250,7 @@ class Verdict:
     far: Optional[float] = None
     out_of_scene: bool = False
     notes: list[str] = field(default_factory=list)
+    rule: Optional[VerdictRule] = None  # the rule that made this verdict
 
     @property
     def n_flagged(self) -> int:
@@ -179,8 +258,11 @@ class Verdict:
 
     def describe(self) -> dict[str, Any]:
         """What CSV headers and downloads record."""
-        return {"calibrated": self.calibrated, "threshold": self.threshold, "far": self.far, "scale": self.scale,
-                "events": len(self.events), "flagged_frames": self.n_flagged, "out_of_scene": self.out_of_scene}
+        out = {"calibrated": self.calibrated, "threshold": self.threshold, "far": self.far, "scale": self.scale,
+               "events": len(self.events), "flagged_frames": self.n_flagged, "out_of_scene": self.out_of_scene}
+        if self.rule is not None:
+            out["verdict_rule"] = self.rule.short
+        return out
 
 
 SCALE_CALIBRATED = ("calibrated score: standard deviations above this model's held-out normal frames "
@@ -197,10 +279,14 @@ def format_far(far: float) -> str:
     return f"1 in {round(1 / far):,}" if far > 0 and abs(1 / far - round(1 / far)) < 1e-6 else f"{far:g}"
 
 
-def assess(fs: FrameScores, calibration: Optional[Calibration], far: float = DEFAULT_FAR, key: str = "mean",
-           smooth_sigma: float = DEFAULT_SMOOTH, min_length: int = DEFAULT_MIN_LENGTH, merge_gap: int = 0,
-           threshold: Optional[float] = None, normalize: str = "calibrated") -> Verdict:
+def assess(fs: FrameScores, calibration: Optional[Calibration], far: Optional[float] = None, key: Optional[str] = None,
+           smooth_sigma: Optional[float] = None, min_length: Optional[int] = None, merge_gap: Optional[int] = None,
+           threshold: Optional[float] = None, normalize: str = "calibrated", rule: Optional[VerdictRule] = None) -> Verdict:
     """Judge one clip.
+
+    The verdict rule is `rule`, else the calibration's (the checkpoint's own, chosen on normal
+    footage and pseudo-anomalies), else `DEFAULT_RULE`; `far`, `key`, `smooth_sigma`, `min_length`
+    and `merge_gap`, when given, override its fields (the Verdict records the rule that ran).
 
     normalize "calibrated" (the default verdict): calibrated scores, the threshold for `far` (or
     `threshold`, on the calibrated scale), alert events of at least `min_length` frames; without a
@@ -210,6 +296,12 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: float = DEF
     """
     from vadlab.metrics import normalize_scores
 
+    base = rule or (calibration.verdict_rule if calibration is not None else DEFAULT_RULE)
+    if base.key != "mean" and key is None and base.key not in (fs.pooled or {}):
+        base = base.with_overrides(key="mean")  # e.g. a family without error maps: its own score
+    rule = base.with_overrides(far=far, key=key, smooth_sigma=smooth_sigma, min_length=min_length, merge_gap=merge_gap)
+    far, key, smooth_sigma = rule.far, rule.key, rule.smooth_sigma
+    min_length, merge_gap = rule.min_length, rule.merge_gap
     raw = smooth_scores(fs.score_for(key), smooth_sigma)
     notes: list[str] = []
     calibrated = False
@@ -249,4 +341,70 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: float = DEF
                      "model learned as normal (another scene or camera?). Train on normal footage of this scene "
                      "(Train page, or `vadlab train --data folder:...`) before trusting its alerts.")
     return Verdict(values=values, threshold=thr, flagged=flagged, events=events, calibrated=calibrated, scale=scale,
-                   far=far if calibrated else None, out_of_scene=out_of_scene, notes=notes)
+                   far=far if calibrated else None, out_of_scene=out_of_scene, notes=notes, rule=rule)
+
+
+# ------------------------------------------------------------------------------------------------
+# choosing a checkpoint's verdict rule without test labels
+# ------------------------------------------------------------------------------------------------
+RULE_KEYS = ("mean", "patch16")  # the family's own score, or the largest 16x16-patch error
+RULE_SMOOTHINGS = (1.0, 2.0, 3.0, 4.0, 5.0)  # frames
+RULE_FARS = (1e-3, 3e-3, 1e-2)  # target false alarms per normal frame
+
+
+@dataclass
+class RuleCandidate:
+    """One candidate verdict rule and what it did on normal footage and on pseudo-anomalies."""
+
+    rule: VerdictRule
+    normal_events: int  # alert events on the normal footage (every one is false)
+    pseudo_detection: float  # share of the pseudo-anomalous frames flagged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule.short, "normal_events": self.normal_events, "pseudo_detection": self.pseudo_detection}
+
+
+def choose_rule(calibration: Calibration, normal: Sequence[FrameScores], pseudo: Sequence[FrameScores],
+                keys: Sequence[str] = RULE_KEYS, smoothings: Sequence[float] = RULE_SMOOTHINGS,
+                fars: Sequence[float] = RULE_FARS, min_length: int = DEFAULT_MIN_LENGTH,
+                description: str = "") -> tuple[VerdictRule, list[RuleCandidate]]:
+    """The verdict rule of a checkpoint, chosen on normal footage and pseudo-anomalies only.
+
+    normal: scored NORMAL clips (e.g. the normal training videos: every alert there is false);
+    pseudo: scored pseudo-anomalous clips made from normal footage (e.g. the same videos played
+    faster, `vadlab.data.clips.skip_frame_item`'s motion anomaly), every frame counted as anomalous.
+    Every candidate (pooled score x smoothing x false-alarm rate, alerts of `min_length` frames) is
+    judged with `assess` against `calibration`; the rule kept raises NO alert event on the normal
+    clips and flags the largest share of pseudo-anomalous frames (ties: the stricter false-alarm
+    rate, less smoothing, the family's own score). When no candidate is silent on the normal clips,
+    the strictest candidate is kept and `chosen_by` says so. Test labels are never an input.
+    Returns the rule and every candidate's figures (recorded with the calibration).
+    """
+    keys = [k for k in keys if k in calibration.scores]
+    candidates: list[RuleCandidate] = []
+    for key in keys:
+        for sigma in smoothings:
+            for far in fars:
+                rule = VerdictRule(key=key, far=far, smooth_sigma=sigma, min_length=min_length)
+                events = sum(len(assess(fs, calibration, rule=rule).events) for fs in normal)
+                flagged = decided = 0
+                for fs in pseudo:
+                    v = assess(fs, calibration, rule=rule)
+                    mask = np.asarray(fs.scored, dtype=bool)
+                    flagged += int((v.flagged & mask).sum())
+                    decided += int(mask.sum())
+                candidates.append(RuleCandidate(rule, events, flagged / max(decided, 1)))
+    if not candidates:
+        return DEFAULT_RULE, []
+    silent = [c for c in candidates if c.normal_events == 0]
+    order = lambda c: (-c.pseudo_detection, c.rule.far, c.rule.smooth_sigma, keys.index(c.rule.key))  # noqa: E731
+    if silent:
+        best = min(silent, key=order)
+        how = (f"label-free: silent on {len(normal)} normal clips, flags {best.pseudo_detection:.0%} of "
+               f"{description or 'pseudo-anomalous'} frames; best of {len(candidates)} candidates")
+    else:
+        best = min(candidates, key=lambda c: (c.normal_events, c.rule.far, -c.rule.smooth_sigma))
+        how = f"label-free: no candidate was silent on the normal clips; the one with the fewest false events ({best.normal_events})"
+    import dataclasses
+
+    return dataclasses.replace(best.rule, chosen_by=how), candidates

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH
 
 
 def _parse_scalar(text: str) -> Any:
@@ -153,7 +152,7 @@ def cmd_score(args) -> int:
     calibration = loaded.calibration
     if args.normalize == "calibrated" and calibration is None:
         print(f"note: {NO_CALIBRATION}", file=sys.stderr)
-    key = pooling_key(args.pooling, args.patch, args.topk)
+    key = pooling_key(args.pooling, args.patch, args.topk) if args.pooling else None  # None: the checkpoint's rule
     rows, scored, failed = [], [], []
     for path in paths:
         # the streaming path: decoded chunk by chunk, so a clip of any length is scored whole
@@ -170,12 +169,14 @@ def cmd_score(args) -> int:
                         merge_gap=args.merge_gap, threshold=args.threshold, normalize=args.normalize)
         meta = {
             "checkpoint": str(loaded.path), "video": str(path), "fps": fs.fps,
-            "protocol": {"pooling": key, "normalize": "calibrated" if v.calibrated else
+            "protocol": {"pooling": v.rule.key, "normalize": "calibrated" if v.calibrated else
                          ("minmax" if args.normalize != "none" else "none"),
-                         "smooth_sigma": args.smooth, "min_length": args.min_length, "merge_gap": args.merge_gap},
+                         "smooth_sigma": v.rule.smooth_sigma, "min_length": v.rule.min_length,
+                         "merge_gap": v.rule.merge_gap},
             "verdict": v.describe(),
+            "verdict_rule": v.rule.describe(),
             "calibration": ({"source": calibration.source, "data": calibration.data, "frames": calibration.count,
-                             "far": format_far(args.far)} if v.calibrated else None),
+                             "far": format_far(v.rule.far)} if v.calibrated else None),
         }
         rows.append(scores_to_csv(fs, normalized_scores=v.values, threshold=v.threshold, labels=fs.labels, meta=meta))
         scale = "calibrated" if v.calibrated else ("min-max" if args.normalize != "none" else "raw")
@@ -316,9 +317,12 @@ def cmd_watch(args) -> int:
     from vadlab.stream import EventClips, LiveStream, StreamSettings, event_json
 
     loaded = api.load(args.checkpoint, device=args.device)
-    settings = StreamSettings(key=pooling_key(args.pooling, args.patch, args.topk), far=args.far,
-                              threshold=args.threshold, smooth_sigma=args.smooth, smoothing=args.smoothing,
-                              min_length=args.min_length, merge_gap=args.merge_gap, batch_size=args.batch_size,
+    rule = api.verdict_rule(loaded, far=args.far, smooth_sigma=args.smooth, min_length=args.min_length,
+                            merge_gap=args.merge_gap,
+                            key=pooling_key(args.pooling, args.patch, args.topk) if args.pooling else None)
+    settings = StreamSettings(key=rule.key, far=rule.far,
+                              threshold=args.threshold, smooth_sigma=rule.smooth_sigma, smoothing=args.smoothing,
+                              min_length=rule.min_length, merge_gap=rule.merge_gap, batch_size=args.batch_size,
                               queue_frames=args.queue, drop=args.drop, warmup=args.warmup,
                               keep_frames=bool(args.clips), use_calibration=not args.no_calibration)
     source = open_source(args.source, follow=args.follow, realtime=args.realtime, timeout=args.timeout,
@@ -328,7 +332,7 @@ def cmd_watch(args) -> int:
     judge = stream.judge
     scale = "calibrated" if judge.calibrated else "running statistics"
     print(f"watching {args.source} with {loaded.name}: {scale} scale, threshold {judge.threshold:.3f}"
-          + (f" (expects {format_far(args.far)} false alarms per normal frame)" if args.threshold is None else "")
+          + (f" (expects {format_far(rule.far)} false alarms per normal frame)" if args.threshold is None else "")
           + f", {settings.smoothing} smoothing sigma {settings.smooth_sigma:g}, events of >= {settings.min_length} "
           f"frames; {'drops the oldest waiting frame when behind' if stream.drop_policy == 'oldest' else 'no frame dropped'}",
           file=sys.stderr)
@@ -402,9 +406,10 @@ def cmd_calibrate(args) -> int:
     cal = api.calibrate(loaded, args.data, frames=args.frames)
     api.save_calibration(loaded.path, cal)
     c = cal.for_key("mean")
+    rule = cal.verdict_rule
     print(f"calibrated {loaded.path} on {c.count} normal frames of {len(cal.frames)} videos ({cal.source}); "
-          f"alert threshold at 1 in 1000 normal frames: {c.threshold(1e-3):.2f} (calibrated scale)"
-          + ("; in-sample: these frames were trained on" if cal.in_sample else ""))
+          f"verdict rule: {rule.describe()}; alert threshold {cal.for_key(rule.key).threshold(rule.far):.2f} "
+          f"(calibrated scale)" + ("; in-sample: these frames were trained on" if cal.in_sample else ""))
     return 0
 
 
@@ -462,6 +467,19 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _verdict_rule_flags(s: argparse.ArgumentParser) -> None:
+    """The verdict rule's flags (`vadlab score`, `vadlab watch`): each overrides one field of the
+    checkpoint's own rule (stored with its calibration; `vadlab info` shows it), which applies when
+    a flag is not given."""
+    rule = "default: the checkpoint's verdict rule"
+    s.add_argument("--far", type=float, default=None,
+                   help=f"target false-alarm rate per normal frame for the calibrated threshold ({rule})")
+    s.add_argument("--pooling", default=None, choices=["mean", "patch", "topk"], help=f"pooled score judged ({rule})")
+    s.add_argument("--smooth", type=float, default=None, help=f"smoothing sigma in frames ({rule})")
+    s.add_argument("--min-length", type=int, default=None, help=f"frames an alert event must last ({rule})")
+    s.add_argument("--merge-gap", type=int, default=None, help=f"alerts this close are one event ({rule})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vadlab", description="GAN-based video anomaly detection lab")
     sub = p.add_subparsers(dest="command", required=True)
@@ -517,16 +535,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verdict scale: calibrated against the checkpoint's normal data (default; falls back to "
                         "minmax, with a note, when it has no calibration), per-video min-max (the benchmark "
                         "protocol: every clip peaks at 1), or raw scores (needs --threshold)")
-    s.add_argument("--far", type=float, default=DEFAULT_FAR,
-                   help="target false-alarm rate per normal frame for the calibrated threshold (default 0.001)")
+    _verdict_rule_flags(s)
     s.add_argument("--threshold", type=float, default=None,
-                   help="alert threshold on the chosen scale (default: from --far when calibrated, 0.5 for minmax)")
-    s.add_argument("--pooling", default="mean", choices=["mean", "patch", "topk"])
+                   help="alert threshold on the chosen scale (default: from the false-alarm rate when calibrated, "
+                        "0.5 for minmax)")
     s.add_argument("--patch", type=int, default=16)
     s.add_argument("--topk", type=float, default=0.01)
-    s.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, help="Gaussian smoothing sigma in frames")
-    s.add_argument("--min-length", type=int, default=DEFAULT_MIN_LENGTH, help="frames an alert event must last")
-    s.add_argument("--merge-gap", type=int, default=0)
     s.add_argument("--batch-size", type=int, default=32)
     s.set_defaults(func=cmd_score)
 
@@ -545,21 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write an annotated mp4 per event (with --clip-seconds before and after) into DIR")
     s.add_argument("--clip-seconds", type=float, default=2.0)
     s.add_argument("--device", default="auto")
-    s.add_argument("--far", type=float, default=DEFAULT_FAR,
-                   help="target false-alarm rate per normal frame for the calibrated threshold (default 0.001)")
+    _verdict_rule_flags(s)
     s.add_argument("--threshold", type=float, default=None, help="alert threshold on the verdict scale")
     s.add_argument("--no-calibration", action="store_true",
                    help="use per-stream running statistics even when the checkpoint is calibrated")
     s.add_argument("--warmup", type=int, default=50, help="frames before the first verdict without a calibration")
-    s.add_argument("--pooling", default="mean", choices=["mean", "patch", "topk"])
     s.add_argument("--patch", type=int, default=16)
     s.add_argument("--topk", type=float, default=0.01)
-    s.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH, help="smoothing sigma in frames")
     s.add_argument("--smoothing", default="causal", choices=["causal", "centered"],
                    help="causal: exponential, no delay (live default); centered: the Gaussian of `vadlab score`, "
                         "exactly, each verdict round(4 sigma) frames later")
-    s.add_argument("--min-length", type=int, default=DEFAULT_MIN_LENGTH, help="frames an alert event must last")
-    s.add_argument("--merge-gap", type=int, default=0)
     s.add_argument("--batch-size", type=int, default=8, help="most windows scored at once when frames have queued")
     s.add_argument("--queue", type=int, default=16, help="most frames waiting for the scorer")
     s.add_argument("--drop", default="auto", choices=["auto", "oldest", "block"],
