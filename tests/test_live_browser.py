@@ -40,6 +40,24 @@ def test_live_page_refuses_urls_that_read_the_servers_disk():
     assert not [b for b in at.button if b.key == "live.start"]  # the page stops before Start
 
 
+@pytest.mark.parametrize("url", ["tcp://127.0.0.1:22", "udp://@:5000", "http://[::1]:8501/", "rtsp://10.0.0.7/cam"])
+def test_live_page_served_to_others_refuses_loopback_and_private_hosts(url, monkeypatch):
+    """Streamlit binds every interface by default: a browser user must not make the server connect
+    to its own ports or the private network, unless VADLAB_STREAM_HOSTS allows the host."""
+    monkeypatch.delenv("VADLAB_STREAM_HOSTS", raising=False)
+    at = AppTest.from_file(str(PAGE), default_timeout=120).run()
+    at.text_input(key="live.url").input(url).run()
+    assert any("loopback or private address" in e.value and "VADLAB_STREAM_HOSTS" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    assert not [b for b in at.button if b.key == "live.start"]
+    monkeypatch.setenv("VADLAB_STREAM_HOSTS", "127.0.0.1,::1,10.0.0.0/8,192.168.1.20")
+    at.run()
+    if url.startswith("udp://@"):  # no host at all: only "*" or serving to localhost allows it
+        assert any("not in the allowed stream hosts" in e.value for e in at.error)
+    else:
+        assert not at.error and [b for b in at.button if b.key == "live.start"], [e.value for e in at.error]
+
+
 def serve(clip: Path, url: str) -> subprocess.Popen:
     """FFmpeg as a camera's HTTP server: the clip at twice its 10 fps, once a client connects."""
     return subprocess.Popen([FFMPEG, "-hide_banner", "-loglevel", "error", "-nostdin", "-readrate", "2", "-i", str(clip),
@@ -62,9 +80,10 @@ def poll(at: AppTest, done, timeout: float = 90) -> list[str]:
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="no ffmpeg binary (apt-get install ffmpeg): it serves the live stream")
-def test_live_page_scores_a_stream_url_as_it_plays_and_reconnects_it(samples_dir, anomaly):
+def test_live_page_scores_a_stream_url_as_it_plays_and_reconnects_it(samples_dir, anomaly, monkeypatch):
     """The stream plays and is scored; when its server goes away the page says it is reconnecting
     (a live source does not end); Stop says so; the Reconnect button opens it again."""
+    monkeypatch.setenv("VADLAB_STREAM_HOSTS", "127.0.0.1")  # the test's own FFmpeg server, on loopback
     clip = samples_dir / "testing" / "test_01.mp4"
     url = f"http://127.0.0.1:{free_port()}/live.ts"
     server = serve(clip, url)

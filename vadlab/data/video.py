@@ -807,6 +807,72 @@ FOLLOW_FORMATS = {".ts": "mpegts", ".m2ts": "mpegts", ".mts": "mpegts", ".mkv": 
                   ".flv": "flv", ".mp4": "mp4", ".mov": "mov"}
 
 
+STREAM_HOSTS_ENV = "VADLAB_STREAM_HOSTS"
+
+
+@dataclass(frozen=True)
+class StreamHostPolicy:
+    """Which hosts a stream URL may point the server at (a lab served to others must not become a
+    way into the machines only the server can reach: its own ports, the private network).
+
+    allowed: host names, IP addresses and CIDR ranges ("cam.example.org", "192.168.1.20",
+    "10.0.0.0/8"), "*" for any host. When it lists anything, a URL's host must match an entry (by
+    name, or every address it resolves to inside a listed address or range). When it is empty, any
+    host is allowed whose addresses are all public (or multicast); loopback, private, link-local and
+    unspecified ones (`udp://@:5000` listens on this machine) only with allow_private.
+    The app builds it with `from_environment`: the list from VADLAB_STREAM_HOSTS (comma-separated),
+    private addresses allowed only when the app is bound to localhost (then only its own user can
+    type a URL). Names are resolved once, here; FFmpeg resolves them again when it connects, so list
+    addresses, not names, where DNS is not trusted."""
+
+    allowed: tuple[str, ...] = ()
+    allow_private: bool = False
+
+    @classmethod
+    def from_environment(cls, local_only_server: bool) -> "StreamHostPolicy":
+        text = os.environ.get(STREAM_HOSTS_ENV, "")
+        return cls(tuple(h.strip().lower() for h in text.split(",") if h.strip()), allow_private=local_only_server)
+
+    def check(self, url: str) -> str:
+        """`url` when its host is allowed, else StreamError naming the host and how to allow it."""
+        import ipaddress
+        import socket
+        from urllib.parse import urlsplit
+
+        try:
+            host = (urlsplit(url).hostname or "").strip("[]").lower()
+        except ValueError as exc:
+            raise StreamError(f"{url}: not a valid stream URL ({exc})") from None
+        if "*" in self.allowed or (host and host in self.allowed):
+            return url
+        shown = host or "(none: the stream is received on every interface of this machine)"
+        try:
+            addresses = {ipaddress.ip_address(host or "0.0.0.0")}
+        except ValueError:
+            try:
+                addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)}
+            except (OSError, UnicodeError) as exc:
+                raise StreamError(f"{url}: cannot resolve the host '{host}' ({exc})") from None
+        how = (f"the server's administrator can allow it with {STREAM_HOSTS_ENV} (comma-separated hosts, addresses "
+               f"or ranges, e.g. {STREAM_HOSTS_ENV}=192.168.1.20,10.0.0.0/8)")
+        if self.allowed:
+            networks = []
+            for entry in self.allowed:
+                try:
+                    networks.append(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    pass  # a host name: matched above
+            if not all(any(a in n for n in networks if n.version == a.version) for a in addresses):
+                raise StreamError(f"{url}: the host {shown} is not in the allowed stream hosts "
+                                  f"({', '.join(self.allowed)}); {how}")
+            return url
+        internal = sorted(str(a) for a in addresses if not a.is_global and not a.is_multicast)
+        if internal and not self.allow_private:
+            raise StreamError(f"{url}: the host {shown} is a loopback or private address ({', '.join(internal)}), "
+                              f"which the lab does not connect to while it is served to other machines; {how}")
+        return url
+
+
 def source_kind(source: str | Path) -> str:
     """"url" (rtsp://, rtmp://, http(s)://, udp://, tcp://, srt://, ...), "device" (/dev/videoN or a
     camera number), "folder" (frame images) or "file"."""

@@ -28,7 +28,7 @@ import streamlit as st
 
 from vadlab import export
 from vadlab.calibration import DEFAULT_FAR, DEFAULT_SMOOTH, format_far
-from vadlab.data.video import FileSource, FrameSource, SourceFrame, open_source
+from vadlab.data.video import FileSource, FrameSource, SourceFrame, StreamHostPolicy, open_source
 from vadlab.stream import EventClips, FrameVerdict, LiveStream, StreamSettings, StreamStats
 from vadlab.ui import state
 from vadlab.ui.cache import CheckpointEntry, load_model
@@ -54,9 +54,20 @@ def webrtc_available() -> bool:
     return True
 
 
+LOCAL_ADDRESSES = ("localhost", "127.0.0.1", "::1")
+
+
+def served_to_localhost_only() -> bool:
+    """Whether the app is bound to this machine's loopback only (`server.address`), so that only
+    its own user can type a stream URL; Streamlit's default binds every interface."""
+    return str(st.get_option("server.address") or "").strip().lower() in LOCAL_ADDRESSES
+
+
 def check_stream_url(url: str) -> str:
     """A network stream URL typed in the app, or ValueError. Only network protocols: FFmpeg also
-    reads `file:`, `concat:`, `pipe:` ... URLs, which would read the server's disk."""
+    reads `file:`, `concat:`, `pipe:` ... URLs, which would read the server's disk. Only hosts the
+    `StreamHostPolicy` allows: VADLAB_STREAM_HOSTS, and no loopback or private address unless the
+    app is served to localhost only (a browser user must not reach the server's own ports)."""
     url = url.strip()
     scheme = urlparse(url).scheme.lower()
     if not scheme or "://" not in url:
@@ -65,7 +76,7 @@ def check_stream_url(url: str) -> str:
     if scheme not in LIVE_SCHEMES:
         raise ValueError(f"{scheme}:// streams are not allowed here; use one of: "
                          + ", ".join(f"{s}://" for s in LIVE_SCHEMES))
-    return url
+    return StreamHostPolicy.from_environment(local_only_server=served_to_localhost_only()).check(url)
 
 
 @dataclass(frozen=True)
@@ -292,7 +303,9 @@ def live_source_picker(page: str = PAGE) -> Optional[LiveSourceChoice]:
         url = st.text_input("Stream URL", key=state.widget_key(page, "url"),
                             placeholder="rtsp://camera.local/stream · http://127.0.0.1:8080/live.ts · udp://@:5000",
                             help="Anything FFmpeg reads over the network. The stream is reconnected with backoff "
-                                 "when it stalls; a stream that never answers ends with a message.")
+                                 "when it stalls, breaks or ends; a stream that never answers ends with a message. "
+                                 "Loopback and private addresses are refused unless the lab is served to "
+                                 "localhost only or VADLAB_STREAM_HOSTS lists them.")
         if not url.strip():
             st.info("Type the URL of a live stream, or choose a shipped sample to replay.")
             return None
