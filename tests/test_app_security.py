@@ -100,3 +100,19 @@ def test_a_checkpoint_with_a_list_for_an_object_is_one_invalid_row_not_a_page_fa
     bad = table[table["checkpoint"] == "bad"].iloc[0]
     assert f"metadata field '{section}' must be an object" in bad["problem"]
     assert table[table["checkpoint"] == "good"].iloc[0]["problem"] == ""
+
+
+def test_a_link_inside_a_data_root_to_a_file_outside_is_not_followed(monkeypatch, tmp_path):
+    from vadlab.ui import cache
+
+    root, outside = tmp_path / "datasets", tmp_path / "private"
+    (root / "mine" / "training").mkdir(parents=True)
+    outside.mkdir()
+    write_mp4(root / "mine" / "training" / "walk.mp4", n_frames=4)
+    write_mp4(outside / "secret.mp4", n_frames=4)
+    shutil.copytree(root / "mine", root / "theirs")
+    (root / "theirs" / "training" / "linked.mp4").symlink_to(outside / "secret.mp4")
+    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(root))
+    assert [r.name for r in cache.dataset(f"folder:{root / 'mine'}").train] == ["walk"]
+    with pytest.raises(paths.PathNotAllowedError, match=r"linked\.mp4: a link to a file outside the folders the app reads"):
+        cache.dataset(f"folder:{root / 'theirs'}")

@@ -114,6 +114,16 @@ def test_load_labels_any_multi_video_mat_and_bytes(tmp_path):
         load_labels_any(tmp_path / "gt.mat", n_frames={"01": 2, "02": 3})
 
 
+def test_a_zero_based_range_without_a_frame_count_is_not_called_a_short_video():
+    """[0:10] with the frame count unknown once read "does not fit a video of 10 frames" (of a 120-frame clip)."""
+    from vadlab.data.datasets import intervals_to_labels
+
+    with pytest.raises(DatasetError) as info:
+        intervals_to_labels([(0, 10)], None, label="clip")
+    assert "clip: anomalous range [0:10] is not a range of frames" in str(info.value)
+    assert "video of" not in str(info.value)
+
+
 # ---- tiny fake layouts -------------------------------------------------------------------------
 def test_ucsd_original_layout(tmp_path):
     root = tmp_path / "UCSDped2"

@@ -192,6 +192,18 @@ def test_attribute_refuses_bad_requests(conv_ae):
         explain.attribute(conv_ae, clip[:, :, :2], target, "saliency")
 
 
+def test_attribution_work_is_bounded(conv_ae):
+    """50,000 integrated-gradient steps took 22.7 GB: refused at once, as are occlusions of one pixel."""
+    frames = indexed_frames(6)
+    clip, target = explain.window_for_frame(conv_ae, frames, 5)
+    with pytest.raises(ValueError, match=r"n_steps must be at most 256, got 50000"):
+        explain.attribute(conv_ae, clip, target, "integrated_gradients", n_steps=50_000)
+    with pytest.raises(ValueError, match=r"n_samples must be at most 64"):
+        explain.attribute(conv_ae, clip, target, "gradient_shap", n_samples=10_000)
+    with pytest.raises(ValueError, match=r"occlusion: window 1 with stride 1 needs \d+ forward passes, over the limit"):
+        explain.attribute(conv_ae, clip, target, "occlusion", window=1, stride=1)
+
+
 def test_explain_frame_and_figure(conv_ae):
     frames = torch.from_numpy(np.random.default_rng(7).integers(0, 256, (8, 1, 64, 64), dtype=np.uint8))
     ex = explain.explain_frame(conv_ae, frames, 1, "integrated_gradients", n_steps=4, baseline="mean")

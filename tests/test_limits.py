@@ -112,4 +112,29 @@ def test_the_data_page_refuses_a_png_bomb_and_keeps_the_good_clip(tmp_path):
     (name, reason), = report.refused
     assert name == "bomb.zip" and "VADLAB_MAX_FRAME_PIXELS" in reason and "\n" not in reason
     assert not list((tmp_path / "user_data" / "mine" / "training").glob("bomb*"))
-    assert np.asarray(report.added[0].frames) == 8
+    assert report.added[0].frames == 8
+
+
+def test_an_upload_that_decodes_far_fewer_frames_than_it_declares_is_refused(tmp_path):
+    """An mp4 cut at 40% of its bytes (index first, so it still opens): 120 frames declared, ~45 decode."""
+    import av
+    from fractions import Fraction
+
+    path = tmp_path / "cut.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=Fraction(10))
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for _ in range(120):
+            frame = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    good = write_mp4(tmp_path / "walk.mp4", n_frames=8).read_bytes()
+    report = UserData(tmp_path / "user_data").add_uploads("mine", [("cut.mp4", data[: len(data) * 4 // 10]),
+                                                                    ("walk.mp4", good)])
+    (name, reason), = report.refused
+    assert name == "cut.mp4" and "declares 120 frames but only" in reason and "truncated or damaged" in reason
+    assert [(c.name, c.frames) for c in report.added] == [("walk", 8)]

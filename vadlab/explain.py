@@ -48,6 +48,10 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "gradient_shap": {"n_samples": 8, "stdevs": 0.1, "seed": 0},
 }
 BASELINES = ("black", "mean")
+# Upper bounds on the work (and memory: Captum holds every step's gradients) one attribution may
+# ask for; the defaults above are far below them.
+MAX_PARAMS = {"n_steps": 256, "n_samples": 64}
+MAX_OCCLUSION_PASSES = 4096  # forward passes of one occlusion: frames x positions
 
 
 # ------------------------------------------------------------------------------------------------
@@ -267,9 +271,21 @@ def check_params(method: str, params: dict[str, Any]) -> dict[str, Any]:
     for key in ("n_steps", "window", "stride", "n_samples"):
         if key in merged and (not isinstance(merged[key], (int, np.integer)) or merged[key] < 1):
             raise ValueError(f"{method}: {key} must be a positive integer, got {merged[key]!r}")
+        if key in MAX_PARAMS and merged.get(key, 0) > MAX_PARAMS[key]:
+            raise ValueError(f"{method}: {key} must be at most {MAX_PARAMS[key]}, got {merged[key]} (the limit on the "
+                             "work of one attribution)")
     if "stdevs" in merged and not float(merged["stdevs"]) >= 0:
         raise ValueError(f"{method}: stdevs must be >= 0, got {merged['stdevs']!r}")
     return merged
+
+
+def _check_occlusion_work(params: dict[str, Any], cfg: Any) -> None:
+    """Refuse an occlusion whose window and stride need more than MAX_OCCLUSION_PASSES forward passes."""
+    positions = [max(0, side - int(params["window"])) // int(params["stride"]) + 1 for side in (cfg.height, cfg.width)]
+    passes = cfg.window * positions[0] * positions[1]
+    if passes > MAX_OCCLUSION_PASSES:
+        raise ValueError(f"occlusion: window {params['window']} with stride {params['stride']} needs {passes} forward "
+                         f"passes, over the limit of {MAX_OCCLUSION_PASSES}; use a larger stride")
 
 
 def attribute(loaded: "LoadedModel", clip: torch.Tensor, target: torch.Tensor, method: Method = "saliency", **params: Any) -> Attribution:
@@ -295,6 +311,8 @@ def attribute(loaded: "LoadedModel", clip: torch.Tensor, target: torch.Tensor, m
             f"clip must be {expected} and target (1, {cfg.channels}, {cfg.height}, {cfg.width}); "
             f"got {tuple(clip.shape)} and {tuple(target.shape)} (use window_for_frame)"
         )
+    if method == "occlusion":
+        _check_occlusion_work(merged, cfg)
     model.eval()
     device = model.device
     clip = clip.detach().to(device).float().requires_grad_(method != "occlusion")

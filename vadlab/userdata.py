@@ -20,6 +20,7 @@ digits, '_', '-' or '.', starting with a letter or digit (no '/', no '..', never
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -433,9 +434,15 @@ class UserData:
             if message.startswith(staged.name):  # the staged copy's name: say the upload's
                 message = filename + message[len(staged.name):]
             raise UserDataError(message if message.startswith(filename) else f"{filename}: {message}") from None
-        if video.frames.shape[0] == 0:
+        decoded = int(video.frames.shape[0])
+        if decoded == 0:
             raise UserDataError(f"{filename}: no frames decoded; not a usable video")
-        return probe
+        # containers may miscount by a frame or two; far fewer frames than declared is a cut file,
+        # whose labels (one per declared frame) would never line up with what is decoded
+        if not video.truncated and probe.n_frames - decoded > max(2, probe.n_frames // 100):
+            raise UserDataError(f"{filename}: declares {probe.n_frames} frames but only {decoded} decode; the file is "
+                                "truncated or damaged: upload it again or re-encode it")
+        return dataclasses.replace(probe, n_frames=decoded)
 
     def _stage_zip(self, staging: Path, filename: str, data: bytes) -> Path:
         """Check a zip of frame images from its directory (names, links, counts, sizes), THEN

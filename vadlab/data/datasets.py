@@ -155,10 +155,9 @@ def intervals_to_labels(intervals: Intervals, n_frames: Optional[int], label: st
     labels = np.zeros(n, dtype=np.uint8)
     for start, end in intervals:
         if start < 1 or end < start or end > n:
-            raise DatasetError(
-                f"{label}: anomalous range [{start}:{end}] does not fit a video of {n} frames "
-                "(ranges are 1-based and inclusive)"
-            )
+            where = f"does not fit a video of {n} frames" if n_frames is not None else "is not a range of frames"
+            raise DatasetError(f"{label}: anomalous range [{start}:{end}] {where} (ranges are 1-based and inclusive: "
+                               "the first frame is 1, and the end is not before the start)")
         labels[start - 1 : end] = 1
     return labels
 

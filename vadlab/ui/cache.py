@@ -544,9 +544,37 @@ def display_spec(spec: str) -> str:
 
 
 @st.cache_data(ttl=120, max_entries=16, show_spinner="Listing the dataset…")
-def dataset(spec: str) -> VideoDataset:
-    """The dataset of a spec `KIND:PATH` (lists videos and labels; decodes nothing)."""
+def _listed_dataset(spec: str) -> VideoDataset:
     return load_dataset(spec)
+
+
+def dataset(spec: str) -> VideoDataset:
+    """The dataset of a spec `KIND:PATH` (lists videos and labels, cached; decodes nothing). Every
+    video, frame and mask it lists must lie inside the app's folders once links are followed, checked
+    on every call: a link inside an allowed folder to a file outside them is refused
+    (PathNotAllowedError naming it)."""
+    ds = _listed_dataset(spec)
+    allowed = paths.roots().readable
+    for record in (*ds.train, *ds.test):
+        for source in (record.source, record.mask_source):
+            if source is not None:
+                _confined_tree(Path(source), allowed)
+    return ds
+
+
+def forget_datasets() -> None:
+    """Files changed: dataset listings cached by spec are read again on their next use."""
+    _listed_dataset.clear()
+
+
+def _confined_tree(path: Path, allowed: tuple[Path, ...]) -> None:
+    """Refuse `path`, or a linked entry of the folder `path`, that resolves outside `allowed`."""
+    links = [path] + ([e for e in path.iterdir() if e.is_symlink()] if path.is_dir() else [])
+    for link in links:
+        resolved = link.resolve()
+        if not any(_inside(resolved, root) for root in allowed):
+            raise paths.PathNotAllowedError(f"{link.name}: a link to a file outside the folders the app reads "
+                                            f"({', '.join(paths.display_path(r) for r in allowed)}); it is not followed")
 
 
 def _dataset_identity(ds: VideoDataset) -> str:

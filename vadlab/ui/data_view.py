@@ -18,7 +18,7 @@ import streamlit as st
 
 from vadlab.plots import COLORS
 from vadlab.ui import paths, state
-from vadlab.ui.cache import ClipSource, dataset, decode, display_spec, result_store
+from vadlab.ui.cache import ClipSource, dataset, decode, display_spec, forget_datasets, result_store
 from vadlab.ui.errors import ERROR_ICON, user_errors
 from vadlab.userdata import (
     SPLIT_TITLES,
@@ -50,7 +50,7 @@ def store() -> UserData:
 
 def _changed() -> None:
     """Files changed: listings cached by spec must be read again (labels above all)."""
-    dataset.clear()
+    forget_datasets()
 
 
 # ----------------------------------------------------------------------------- the shared picker

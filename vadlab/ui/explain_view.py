@@ -76,7 +76,8 @@ def attribution_params(page: str, method: str, height: Optional[int] = None, wid
     seeded = start is not None
     values = {**explain.DEFAULT_PARAMS.get(method, {}), **(start or {})}
     if seeded:  # any value the API accepts
-        ranges = {"n_steps": (2, 512), "window": (1, 1024), "stride": (1, 1024), "n_samples": (1, 256),
+        ranges = {"n_steps": (2, explain.MAX_PARAMS["n_steps"]), "window": (1, 1024), "stride": (1, 1024),
+                  "n_samples": (1, explain.MAX_PARAMS["n_samples"]),
                   "stdevs": (0.0, 2.0), "seed": (0, 1_000_000)}
     else:
         if height is None or width is None:
