@@ -385,3 +385,16 @@ def test_stream_host_policy_keeps_the_server_off_its_own_ports_and_network(monke
     for url in ("tcp://127.0.0.1:22", "http://8.8.8.8/"):  # a list is exact, even on localhost
         with pytest.raises(StreamError, match="not in the allowed stream hosts"):
             listed.check(url)
+
+
+def test_the_webcam_source_counts_the_frames_it_has_to_let_go():
+    """streamlit-webrtc's callback never waits: when 4 frames wait in the webcam source, the oldest
+    goes, is counted as lost, and leaves a gap in the numbering (so no window spans it)."""
+    from vadlab.ui.live_view import CallbackSource
+
+    source = CallbackSource("webcam")
+    for _ in range(6):
+        source.put(np.zeros((8, 8, 3), dtype=np.uint8))
+    frames = source.frames()
+    assert source.lost == 2 and [next(frames).index for _ in range(4)] == [2, 3, 4, 5]
+    source.close()

@@ -92,8 +92,9 @@ class LiveSourceChoice:
 # ---------------------------------------------------------------------------------------- sources
 class CallbackSource(FrameSource):
     """Frames pushed from another thread (streamlit-webrtc's frame callback): `put` never blocks
-    (the oldest frame waiting here goes when 4 wait; the stream's own queue applies its drop policy
-    after that). The frame rate is measured from the arrivals."""
+    (the oldest frame waiting here goes when 4 wait, counted in `lost`: the stream's reader never
+    saw it; the stream's own queue applies its drop policy after that). The frame rate is measured
+    from the arrivals."""
 
     live = True
 
@@ -111,6 +112,8 @@ class CallbackSource(FrameSource):
                 self._first = now
             elif self._count >= 10 and self.fps is None:
                 self.fps = round(self._count / (now - self._first), 1)
+            if len(self._frames) == self._frames.maxlen:
+                self.lost += 1  # the oldest waiting frame goes; its number stays skipped (a gap)
             self._frames.append(SourceFrame(self._count, self._shrink(image), now))
             self._count += 1
             self._cond.notify_all()
