@@ -351,6 +351,7 @@ def test_event_clips_one_per_event_named_as_the_table_with_every_frame_dropped_o
     clips.flush()
     assert len(closed) >= 2, closed  # two events, close together: overlapping clips, one each
     assert [p.name for p in clips.written] == [f"event_{e.start:06d}-{e.end:06d}.mp4" for e in closed]
+    assert sorted(tmp_path.iterdir()) == sorted(clips.written)  # written whole, then renamed: no partial file left
     for event, path in zip(closed, clips.written):
         first, last = max(0, event.start - 10), min(119, event.end + 10)
         assert read_video(path).n_frames == last - first + 1, (event, path)

@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -72,6 +73,7 @@ from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH,
                                 ScoreCalibration, format_far)
 from vadlab.data.clips import to_model_frames
 from vadlab.data.video import FrameSource, SourceFrame, StreamError, VideoDecodeError, iter_video
+from vadlab.files import commit
 from vadlab.outputs import Event, FrameScores
 from vadlab.protocol import POOLED_KINDS
 from vadlab.scoring import WindowScorer, WindowScores, score_frame_iter
@@ -949,7 +951,14 @@ class EventClips:
                 annotated[k, :border], annotated[k, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
                 annotated[k, :, :border], annotated[k, :, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_video(path, annotated, fps=self.fps)
+        # written beside its name and renamed when complete: a clip that exists is whole (the page
+        # offers it for download as soon as it appears; a killed process leaves no half clip)
+        partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part.mp4")
+        try:
+            write_video(partial, annotated, fps=self.fps)
+            commit(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------- files
