@@ -65,7 +65,8 @@ def test_a_zip_entry_is_streamed_never_read_whole(monkeypatch):
     monkeypatch.setenv("VADLAB_MAX_FRAME_PIXELS", "100000")  # an image file of at most 1.4 MB
     tracemalloc.start()
     try:
-        with pytest.raises(LimitExceeded, match=r"a\.png: a 8 MB image file, over the limit of 100,000 "
+        with pytest.raises(LimitExceeded, match=r"a\.png: a 8 MB image file, larger than an uncompressed frame at the "
+                                               r"pixel limit \(1 MB\), over the limit of 100,000 "
                                                r"\(decoded pixels per frame, VADLAB_MAX_FRAME_PIXELS\)"):
             read_zip_of_frames(bomb, name="bomb.zip")
         assert tracemalloc.get_traced_memory()[1] < 2 * limits.MB
@@ -138,3 +139,13 @@ def test_an_upload_that_decodes_far_fewer_frames_than_it_declares_is_refused(tmp
     (name, reason), = report.refused
     assert name == "cut.mp4" and "declares 120 frames but only" in reason and "truncated or damaged" in reason
     assert [(c.name, c.frames) for c in report.added] == [("walk", 8)]
+
+
+def test_the_data_page_refuses_an_oversized_zip_entry_before_extracting(tmp_path, monkeypatch):
+    monkeypatch.setenv("VADLAB_MAX_FRAME_PIXELS", "100000")  # an image file of at most 1.4 MB
+    bomb = zip_of({"frames/0001.png": b"\0" * (4 * limits.MB)})
+    report = UserData(tmp_path / "user_data").add_uploads("mine", [("bomb.zip", bomb)])
+    (name, reason), = report.refused
+    assert "entry 'frames/0001.png': a 4 MB image file, larger than an uncompressed frame" in reason
+    assert "VADLAB_MAX_FRAME_PIXELS" in reason
+    assert not list((tmp_path / "user_data").rglob("0001.png"))

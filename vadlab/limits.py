@@ -81,8 +81,16 @@ def frames_within_budget(max_frames: int | None, height: int, width: int) -> int
 
 def max_image_file_bytes() -> int:
     """The largest image file (zip entry) worth reading: an uncompressed RGBA frame at FRAME_PIXELS.
-    No real frame image is larger; a zip entry that is, is refused while it is being read."""
+    No real frame image is larger; a zip entry that is, is refused before it is read."""
     return FRAME_PIXELS.value() * 4 + MB
+
+
+def check_image_file_bytes(size: int, subject: str) -> None:
+    """Refuse an image file (zip entry) larger than `max_image_file_bytes` (from its declared size)."""
+    if size > max_image_file_bytes():
+        raise FRAME_PIXELS.refuse(subject, f"a {size / MB:,.0f} MB image file, larger than an uncompressed frame at "
+                                           f"the pixel limit ({max_image_file_bytes() / MB:,.0f} MB)",
+                                  "lower the resolution")
 
 
 class _Slots:

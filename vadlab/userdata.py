@@ -473,6 +473,10 @@ class UserData:
                     raise UserDataError(f"{filename}: entry '{raw}' is a symbolic link; refusing the zip")
                 if entry.flag_bits & 0x1:
                     raise UserDataError(f"{filename}: entry '{raw}' is encrypted; zip the frames without a password")
+                try:
+                    upload_limits.check_image_file_bytes(entry.file_size, f"{filename}: entry '{raw}'")
+                except upload_limits.LimitExceeded as exc:  # refused before anything is extracted
+                    raise UserDataError(str(exc)) from None
                 total += entry.file_size
                 if total > limits.max_zip_bytes:
                     raise UserDataError(f"{filename}: expands to more than {limits.max_zip_bytes / MB:.0f} MB "

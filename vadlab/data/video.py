@@ -399,7 +399,7 @@ def read_zip_of_frames(
         cap = limits.ZIP_BYTES.value() if max_total_bytes is None else max_total_bytes
         total_bytes = sum(entry.file_size for _, entry in entries)
         if total_bytes > cap:
-            raise _zip_refusal(name, f"images total {total_bytes / 1e6:,.0f} MB uncompressed", cap, max_total_bytes)
+            raise _zip_refusal(name, f"images total {total_bytes / limits.MB:,.0f} MB uncompressed", cap, max_total_bytes)
         entries.sort(key=lambda item: natural_key(item[0].name))
         names = [p.name for p, _ in entries]
         read = [0]  # uncompressed bytes read so far, counted chunk by chunk
@@ -421,10 +421,7 @@ def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, label: str, re
                 given: Optional[int]) -> bytes:
     """One zip entry's bytes, streamed in 1 MiB chunks: refused as soon as it outgrows its declared
     size or limits.max_image_file_bytes, or the zip's running total (`read[0]`) passes `cap`."""
-    most = limits.max_image_file_bytes()
-    if entry.file_size > most:
-        raise limits.FRAME_PIXELS.refuse(label, f"a {entry.file_size / 1e6:,.0f} MB image file",
-                                         "no frame image at this limit is that large; lower the resolution")
+    limits.check_image_file_bytes(entry.file_size, label)
     buffer = io.BytesIO()
     with archive.open(entry) as stream:  # zipfile checks the CRC at the end
         while chunk := stream.read(1 << 20):
