@@ -38,7 +38,7 @@ import numpy as np
 
 from vadlab import limits as upload_limits
 from vadlab.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key, probe_video
-from vadlab.files import atomic_write
+from vadlab.files import atomic_write, commit
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SPLITS = ("training", "testing")  # normal clips, test clips
@@ -414,7 +414,10 @@ class UserData:
         self._inside(target)
         if target.exists():
             raise UserDataError(f"{filename}: {target.name} exists already in the dataset")
-        os.replace(staged, target)
+        if staged.is_file():
+            commit(staged, target)  # flushed to disk before it appears in the dataset
+        else:
+            os.replace(staged, target)  # a folder of frames
         return ClipInfo(folder.name, clip, target, frames=probe.n_frames, fps=probe.fps, width=probe.width,
                         height=probe.height)
 
@@ -473,15 +476,15 @@ class UserData:
                     raise UserDataError(f"{filename}: entry '{raw}' is a symbolic link; refusing the zip")
                 if entry.flag_bits & 0x1:
                     raise UserDataError(f"{filename}: entry '{raw}' is encrypted; zip the frames without a password")
-                try:
-                    upload_limits.check_image_file_bytes(entry.file_size, f"{filename}: entry '{raw}'")
-                except upload_limits.LimitExceeded as exc:  # refused before anything is extracted
-                    raise UserDataError(str(exc)) from None
                 total += entry.file_size
                 if total > limits.max_zip_bytes:
                     raise UserDataError(f"{filename}: expands to more than {limits.max_zip_bytes / MB:.0f} MB "
                                         f"uncompressed (the limit, VADLAB_MAX_ZIP_MB; the zip is {len(data) / MB:.1f} "
                                         "MB); refusing it before extracting anything")
+                try:
+                    upload_limits.check_image_file_bytes(entry.file_size, f"{filename}: entry '{raw}'")
+                except upload_limits.LimitExceeded as exc:  # refused before anything is extracted
+                    raise UserDataError(str(exc)) from None
                 name = PurePosixPath(posix).name
                 if entry.is_dir() or not name or name.startswith(".") or (parts and parts[0] == "__MACOSX"):
                     continue
