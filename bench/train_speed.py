@@ -187,19 +187,22 @@ def train_batch(model, batch_size: int, device: torch.device = torch.device("cpu
     return Batch(clip=clip, target=target, label=label, frame_index=torch.arange(batch_size, device=device))
 
 
-def batch_source(model, batch_size: int, device: torch.device):
+def batch_source(model, batch_size: int, device: torch.device, resident: bool | None = None):
     """A function i -> the i-th training batch of an in-memory 200-frame uint8 video, made as the
-    training loop makes it on `device` (host collation on the CPU, resident windows on CUDA)."""
+    training loop makes it on `device`: host collation, or (`resident`, default on CUDA) windows
+    gathered from the frames held on the device."""
     c = model.config
-    video = torch.randint(0, 256, (200, c.channels, c.height, c.width), dtype=torch.uint8)  # (T, C, H, W)
-    ds = WindowDataset([video], c.window, get_spec(model.family).target, stride=1)
     gen = torch.Generator().manual_seed(0)
+    video = torch.randint(0, 256, (200, c.channels, c.height, c.width), dtype=torch.uint8, generator=gen)  # (T, C, H, W)
+    ds = WindowDataset([video], c.window, get_spec(model.family).target, stride=1)
     order = np.random.default_rng(0).permutation(len(ds))
-    resident = DeviceWindows.from_dataset(ds, device) if device.type == "cuda" else None
+    if resident is None:
+        resident = device.type == "cuda"
+    windows = DeviceWindows.from_dataset(ds, device) if resident else None
 
     def make(i: int) -> Batch:
         idx = [int(order[(i * batch_size + j) % len(ds)]) for j in range(batch_size)]
-        batch = resident.batch(idx) if resident is not None else collate_windows([ds[j] for j in idx])
+        batch = windows.batch(idx) if windows is not None else collate_windows([ds[j] for j in idx])
         if c.train_crop:
             batch = random_crop(batch, c.train_crop, gen)
         return batch

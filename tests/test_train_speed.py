@@ -47,3 +47,18 @@ def test_overrides_parse_as_json_or_text():
         "svd_method": "full", "rank": 4, "use_svd_loss": False}
     row = train_speed.measure("svd_gan", "tiny", steps=1, warmup=0, overrides={"svd_method": "full", "batch_size": 2})
     assert row["batch"] == 2
+
+
+def test_the_cuda_data_path_gives_the_host_batches():
+    """On CUDA the bench feeds batches from device-resident windows; the same code on the CPU equals
+    the host path batch for batch (crop included: both draw from the same seeded generator)."""
+    from vadlab.registry import create_model
+
+    for family, preset in (("svd_gan", "tiny"), ("ffp", "tiny")):
+        model = create_model(family, preset)
+        host = train_speed.batch_source(model, 3, torch.device("cpu"), resident=False)
+        resident = train_speed.batch_source(model, 3, torch.device("cpu"), resident=True)
+        for i in range(3):
+            a, b = host(i), resident(i)
+            assert torch.equal(a.clip, b.clip) and torch.equal(a.target, b.target)
+            assert torch.equal(a.frame_index, b.frame_index)
