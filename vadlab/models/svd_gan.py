@@ -56,8 +56,11 @@ Deviations and choices, and why:
     64x64, r = 4: loss 5e-7, gradient 4e-6. Where sigma_{r+1}/sigma_r nears 1 (synthetic frames at
     0.99, uniform noise) the rank-r subspace is barely determined and the gradients differ by up to 1%
     (loss < 1e-4; tests/test_svd_gan.py states the tolerances); the tangent-space gradient itself is
-    off by more there. Measured effect, one CPU thread (this machine, torch 2.13): SVD loss forward +
-    backward at the paper preset's size 1018 -> 612 ms; ped2_cpu train_step 668 -> 616 ms (best of 10).
+    off by more there. Measured effect, one CPU thread (this machine, torch 2.13, best of 2-5 runs):
+    SVD loss forward + backward at the paper preset's size (768 frames 128x128, r = 10) 1079 -> 614 ms,
+    at ped2_cpu's (64 frames 64x64, r = 4) 34 -> 21 ms; whole step (`bench/train_speed.py --families
+    svd_gan --presets tiny ped2_cpu --threads 1 [--set svd_method=full]`, best of two runs) ped2_cpu
+    337.5 -> 325.6 ms, tiny 170.8 -> 174.2 ms: inside this shared machine's +-15% run-to-run noise.
     The SVD is NOT what holds the step back on the CPU: the paper-preset step takes ~120 s on one
     thread (0.07 samples/s), ~84% of it in the ConvLSTM gate convolutions (3x3, 256 -> 512 channels
     at 32x32 and 16x16, once per frame, in E, E' and D); the SVD was 0.7%. (Moving each layer's input
