@@ -490,11 +490,15 @@ def test_score_page_calibrated_verdict_by_default(cal_env):
     at = run_page("score")
     assert_clean(at)
     assert at.multiselect(key="score.checkpoints").value == [str(cal_env["calibrated"])]
-    calibration = api.load(cal_env["calibrated"], device="cpu").calibration.for_key("mean")
-    assert at.selectbox(key="score.normalize").value == "calibrated" and at.selectbox(key="score.far").value == 1e-3
-    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(1e-3))
+    from vadlab.calibration import format_far
+
+    stored = api.load(cal_env["calibrated"], device="cpu").calibration
+    rule = stored.verdict_rule  # the model's own verdict rule is the default
+    calibration = stored.for_key(rule.key)
+    assert at.selectbox(key="score.normalize").value == "calibrated" and at.toggle(key="score.by_hand").value is False
+    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(rule.far))
     captions = [c.value for c in at.caption]
-    assert any(SCALE_CALIBRATED.format(far="1 in 1,000") in c.lower() for c in captions), captions  # one sentence
+    assert any(SCALE_CALIBRATED.format(far=format_far(rule.far)) in c.lower() for c in captions), captions  # one sentence
     assert not any("no calibration" in w.value for w in at.warning)
     assert anomalous_count(at) == expected_flags(str(cal_env["calibrated"]), sample_path(cal_env["samples"]))
 
@@ -504,10 +508,11 @@ def test_score_page_calibrated_verdict_by_default(cal_env):
     assert not at.error, [e.value for e in at.error]  # no anomaly alert banner
     assert len(at.success) == 1 and at.success[0].value.startswith("No anomaly in train_01")
 
-    # another false-alarm rate: the slider starts again from its calibrated threshold
+    # the rule set by hand: another false-alarm rate, and the slider starts again from its threshold
+    at.toggle(key="score.by_hand").set_value(True).run()
     at.selectbox(key="score.far").set_value(1e-2).run()
     assert_clean(at)
-    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(1e-2))
+    assert threshold_widget(at, "score").value == pytest.approx(stored.for_key("mean").threshold(1e-2))
     assert any(SCALE_CALIBRATED.format(far="1 in 100") in c.value.lower() for c in at.caption)
 
 
@@ -524,8 +529,9 @@ def test_score_page_falls_back_visibly_without_a_calibration(cal_env):
     # is flagged at min-max 0.5, and its note names it
     at.multiselect(key="score.checkpoints").set_value([str(cal_env["calibrated"]), str(cal_env["uncalibrated"])]).run()
     assert_clean(at)
-    calibration = api.load(cal_env["calibrated"], device="cpu").calibration.for_key("mean")
-    assert threshold_widget(at, "score").value == pytest.approx(calibration.threshold(1e-3))
+    stored = api.load(cal_env["calibrated"], device="cpu").calibration
+    rule = stored.verdict_rule
+    assert threshold_widget(at, "score").value == pytest.approx(stored.for_key(rule.key).threshold(rule.far))
     fallback = [w.value for w in at.warning if "Fallback to per-video min-max" in w.value]
     assert len(fallback) == 1 and "conv_ae_uncalibrated" in fallback[0] and "threshold 0.50" in fallback[0]
 
@@ -544,9 +550,11 @@ def test_score_csv_header_records_protocol_threshold_and_calibration(cal_env):
                   export.scores_to_csv(frame_scores, flagged.normalized, flagged.threshold,
                                        meta=verdict_meta(flagged, "conv_ae_calibrated")).splitlines() if line.startswith("# "))
     assert header["checkpoint"] == "conv_ae_calibrated"
-    assert json.loads(header["protocol"]) == {"pooling": "mean", "normalize": "calibrated", "smooth_sigma": 1.0,
-                                              "min_length": 3, "merge_gap": 0}
-    assert json.loads(header["verdict"])["threshold"] == verdict.threshold and json.loads(header["verdict"])["far"] == 1e-3
+    rule = loaded.calibration.verdict_rule  # the model's own verdict rule, recorded in the header
+    assert json.loads(header["protocol"]) == {"pooling": rule.key, "normalize": "calibrated", "smooth_sigma": rule.smooth_sigma,
+                                              "min_length": rule.min_length, "merge_gap": rule.merge_gap}
+    assert header["verdict_rule"] == rule.describe() and verdict.rule.short == rule.short
+    assert json.loads(header["verdict"])["threshold"] == verdict.threshold and json.loads(header["verdict"])["far"] == rule.far
     assert json.loads(header["verdict"])["threshold_from"] == "the scale's default"
     calibration = json.loads(header["calibration"])
     assert calibration["frames"] == loaded.calibration.count and calibration["source"] == loaded.calibration.source

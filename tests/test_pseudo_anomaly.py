@@ -108,3 +108,17 @@ def test_pseudo_anomaly_loss_pushes_pseudo_anomalies_away_from_normal():
         fit(model, videos, TrainConfig(epochs=4, seed=0, val_fraction=0.0, batch_size=8), torch.device("cpu"), "window")
         gaps[probability] = _score_gap(model, held_out)
     assert gaps[0.5] > gaps[0.0] * 1.5 and gaps[0.5] > 0, gaps
+
+
+def test_local_speedup_plays_one_region_faster_and_leaves_the_rest():
+    from vadlab.data.clips import local_speedup
+
+    video = torch.arange(30, dtype=torch.uint8).view(30, 1, 1, 1).expand(30, 1, 12, 12).contiguous()
+    out = local_speedup(video, skip=3, seed=4)
+    assert out.shape == (10, 1, 12, 12)
+    fast = out == (torch.arange(10, dtype=torch.uint8) * 3).view(10, 1, 1, 1)
+    normal = out == torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1)
+    assert bool((fast | normal).all())
+    region = fast[5, 0]  # one 6 x 4 rectangle plays 3x faster, the rest at normal speed
+    assert int(region.sum()) == 6 * 4 and bool(normal[5, 0][~region].all())
+    assert torch.equal(local_speedup(video, 3, seed=4), out)  # the place depends on the seed only

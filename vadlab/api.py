@@ -365,23 +365,25 @@ def with_verdict_rule(model: AnomalyModel, spec: ModelSpec, calibration: Calibra
                       names: Sequence[str], batch_size: int = 32) -> Calibration:
     """`calibration` with the checkpoint's verdict rule chosen on normal footage and pseudo-anomalies
     (`vadlab.calibration.choose_rule`): `videos` (uint8 (T, C, H, W) NORMAL videos at model
-    resolution) must raise no alert; the same videos played `pseudo_skip` x faster (every
-    `pseudo_skip`-th frame: the skip-frame pseudo-anomaly of training) should be flagged. Test labels
-    are never looked at."""
+    resolution) must raise no alert; the same videos with one region played `pseudo_skip` x faster
+    (`vadlab.data.clips.local_speedup`: a local motion anomaly, like a biker among walkers) should be
+    flagged. Test labels are never looked at."""
     from vadlab.calibration import choose_rule
+    from vadlab.data.clips import local_speedup
 
     skip = int(getattr(model.config, "pseudo_skip", 3) or 3)
     normal, fast = [], []
-    for name, v in zip(names, videos):
+    for i, (name, v) in enumerate(zip(names, videos)):
         normal.append(score_frames(model, v, spec.target, spec.score_kind, name=name, batch_size=batch_size,
                                    keep_maps=False))
-        sped_up = v[::skip]  # (T/skip, C, H, W): the scene played `skip` x faster
+        sped_up = local_speedup(v, skip, seed=i)  # (T/skip, C, H, W)
         if int(sped_up.shape[0]) > model.config.window + 1:
-            fast.append(score_frames(model, sped_up, spec.target, spec.score_kind, name=f"{name}x{skip}",
+            fast.append(score_frames(model, sped_up, spec.target, spec.score_kind, name=f"{name}-local-x{skip}",
                                      batch_size=batch_size, keep_maps=False))
     if not fast:
         return calibration
-    rule, _ = choose_rule(calibration, normal, fast, description=f"the normal clips played {skip}x faster")
+    rule, _ = choose_rule(calibration, normal, fast, description=f"frames with a region of a normal clip played "
+                                                                 f"{skip}x faster")
     return dataclasses.replace(calibration, rule=rule)
 
 

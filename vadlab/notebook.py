@@ -84,8 +84,9 @@ PARAMS: dict[str, dict[str, Param]] = {
     },
     "score": {
         "batch_size": Param((int,), 32, help="windows per forward pass"),
-        "far": Param((float,), 1e-3, (1e-2, 1e-3, 1e-4),
-                     help="target false-alarm rate per normal frame: sets the calibrated alert threshold"),
+        "far": Param((float, type(None)), None, (None, 1e-2, 1e-3, 1e-4),
+                     help="target false-alarm rate per normal frame: sets the calibrated alert threshold; "
+                          "null = each checkpoint's own verdict rule"),
     },
     "inspect": {"frame": Param((int,), 0, help="frame index (0-based)")},
     "explain": {

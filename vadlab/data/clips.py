@@ -169,6 +169,22 @@ def skip_frame_item(video: torch.Tensor, start: int, window: int, target: Litera
             "target": video[tgt], "frame_index": tgt, "pseudo": True}
 
 
+def local_speedup(video: torch.Tensor, skip: int, seed: int) -> torch.Tensor:
+    """A local motion pseudo-anomaly made from normal footage only: (T, C, H, W) uint8 -> (T // skip,
+    C, H, W), the video at normal speed except one rectangle (half the height, a third of the width,
+    at a place drawn from `seed`) where the scene plays `skip` x faster. Whatever moves there moves
+    too fast (and is cut at the rectangle's edge), as a biker among walkers would; the rest of the
+    frame is untouched. Used to choose verdict rules without test labels."""
+    n = int(video.shape[0]) // skip
+    h, w = int(video.shape[-2]), int(video.shape[-1])
+    rh, rw = max(1, h // 2), max(1, w // 3)
+    rng = np.random.default_rng(seed)
+    y, x = int(rng.integers(0, h - rh + 1)), int(rng.integers(0, w - rw + 1))
+    out = video[:n].clone()  # (n, C, H, W)
+    out[:, :, y:y + rh, x:x + rw] = video[::skip][:n, :, y:y + rh, x:x + rw]
+    return out
+
+
 class PseudoAnomalyWindows(Dataset):
     """A `WindowDataset` in which each window is replaced, with probability `probability`, by a
     skip-frame pseudo-anomaly from the same place (`skip_frame_item`, skip drawn from `skips`).

@@ -29,13 +29,15 @@ def explain_timeline(page: str, frame_scores, entry: CheckpointEntry, source: Cl
     with the frame slider; returns the frame. Starts at the frame last looked at on this clip with
     this model (from Score, say), else at the clip's most anomalous frame; another model starts
     again at its own most anomalous frame."""
-    from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH
     from vadlab.ui.views import timeline_with_slider
 
+    # the Score page's rule: the model's own unless set by hand there (None = the model's rule)
+    by_hand = bool(state.recall("verdict.by_hand", False))
+    rule = {name: (state.recall(f"verdict.{name}", None) if by_hand else None)
+            for name in ("smooth", "min_length", "far", "merge_gap")}
     flagged = flag(frame_scores, scores_key(entry, source), normalize=state.recall("verdict.normalize", "calibrated"),
-                   smooth_sigma=float(state.recall("verdict.smooth", DEFAULT_SMOOTH)),
-                   min_length=int(state.recall("verdict.min_length", DEFAULT_MIN_LENGTH)),
-                   far=float(state.recall("verdict.far", DEFAULT_FAR)), calibration=checkpoint_calibration(entry))
+                   smooth_sigma=rule["smooth"], min_length=rule["min_length"], merge_gap=rule["merge_gap"],
+                   far=rule["far"], calibration=checkpoint_calibration(entry))
     return timeline_with_slider(flagged, page, title=f"{source.name}: anomaly score per frame ({entry.name})",
                                 where=(source.decode_key, entry.path), height=300)
 

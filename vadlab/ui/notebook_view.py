@@ -148,11 +148,12 @@ def score_widgets(cell: notebook.Cell, latest: dict) -> None:
     batch = col_batch.number_input("Batch size", 1, 512, key=seed(wkey(cell, "batch_size"), int(p["batch_size"])),
                                    help="Windows per forward pass (speed only: the scores do not change).")
     choices = list(notebook.PARAMS["score"]["far"].choices)
-    far = col_far.selectbox("Target false-alarm rate", choices, format_func=lambda f: f"{format_far(f)} normal frames",
-                            key=seed_choice(wkey(cell, "far"), float(p["far"]), choices),
+    far = col_far.selectbox("Target false-alarm rate", choices,
+                            format_func=lambda f: "the model's verdict rule" if f is None else f"{format_far(f)} normal frames",
+                            key=seed_choice(wkey(cell, "far"), p["far"], choices),
                             help="Sets the calibrated alert threshold of each checkpoint (a new rate re-judges the "
                                  "same scores; nothing is re-scored).")
-    cell.params.update(batch_size=int(batch), far=float(far))
+    cell.params.update(batch_size=int(batch), far=None if far is None else float(far))
 
 
 def _frame_widget(cell: notebook.Cell, latest: dict, label: str, value: int) -> int:

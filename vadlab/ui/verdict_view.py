@@ -15,8 +15,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import streamlit as st
 
-from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, NO_CALIBRATION, Calibration, assess,
-                                format_far)
+from vadlab.calibration import NO_CALIBRATION, Calibration, VerdictRule, assess, format_far
 from vadlab.metrics import smooth_scores, threshold_metrics
 from vadlab.outputs import Event, FrameScores
 from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, scores_key
@@ -57,6 +56,7 @@ class Flagged:
     min_length: int = 1
     merge_gap: int = 0
     calibration: Optional[Calibration] = field(default=None, repr=False, compare=False)
+    rule: Optional[VerdictRule] = field(default=None, compare=False)  # the verdict rule that ran
 
     @property
     def n_frames(self) -> int:
@@ -99,7 +99,8 @@ class Flagged:
         """Whether the threshold is the scale's default (the calibrated one for `far`, or 0.5 on
         min-max), rather than one moved by hand."""
         if self.calibration is not None and self.far is not None:
-            return bool(np.isclose(self.threshold, self.calibration.for_key("mean").threshold(self.far)))
+            key = self.rule.key if self.rule is not None else "mean"
+            return bool(np.isclose(self.threshold, self.calibration.for_key(key).threshold(self.far)))
         return self.normalize == "minmax" and self.threshold == 0.5
 
     def counts(self) -> Optional[dict]:
@@ -110,10 +111,11 @@ class Flagged:
         return threshold_metrics(np.where(self.decided, self.normalized, below), self.labels, self.threshold)
 
 
-def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smooth_sigma: float = DEFAULT_SMOOTH,
-         threshold: Optional[float] = None, min_length: int = DEFAULT_MIN_LENGTH, merge_gap: int = 0, *,
-         calibration: Optional[Calibration] = None, far: float = DEFAULT_FAR) -> Flagged:
-    """One video's verdict, as `vadlab score --normalize --far --smooth --threshold --min-length`.
+def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smooth_sigma: Optional[float] = None,
+         threshold: Optional[float] = None, min_length: Optional[int] = None, merge_gap: Optional[int] = None, *,
+         calibration: Optional[Calibration] = None, far: Optional[float] = None) -> Flagged:
+    """One video's verdict, as `vadlab score --normalize --far --smooth --threshold --min-length`:
+    the checkpoint's verdict rule (in its calibration), with every non-None argument overriding it.
 
     normalize "calibrated" (the default): `vadlab.calibration.assess` against the checkpoint's
     calibration, threshold (when None) the calibrated one for the false-alarm rate `far`; without a
@@ -121,15 +123,17 @@ def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smo
     "zscore" / "none": `assess` on that scale. threshold None: the scale's default
     (`widgets.default_threshold`)."""
     if normalize == "none" and threshold is None:
-        threshold = default_threshold(smooth_scores(frame_scores.scores, smooth_sigma), "none")
+        threshold = default_threshold(smooth_scores(frame_scores.scores, smooth_sigma or 0.0), "none")
     verdict = assess(frame_scores, calibration, far=far, smooth_sigma=smooth_sigma, min_length=min_length,
                      merge_gap=merge_gap, threshold=threshold, normalize=normalize)
+    rule = verdict.rule
+    smooth_sigma, min_length, merge_gap = rule.smooth_sigma, rule.min_length, rule.merge_gap
     used = "calibrated" if verdict.calibrated else (normalize if normalize in ("none", "zscore") else "minmax")
     scale = SCALE_MINMAX_CHOSEN if normalize == "minmax" else verdict.scale
     return Flagged(key, frame_scores, verdict.values, float(verdict.threshold), used, float(smooth_sigma),
                    tuple(verdict.events), scale=scale, notes=tuple(verdict.notes), calibrated=verdict.calibrated,
                    far=verdict.far, out_of_scene=verdict.out_of_scene, min_length=int(min_length),
-                   merge_gap=int(merge_gap), calibration=calibration if verdict.calibrated else None)
+                   merge_gap=int(merge_gap), calibration=calibration if verdict.calibrated else None, rule=rule)
 
 
 def clip_verdicts(page: str, scores: Mapping[str, FrameScores], entries: Mapping[str, CheckpointEntry],
@@ -149,10 +153,11 @@ def clip_verdicts(page: str, scores: Mapping[str, FrameScores], entries: Mapping
     if calibrated:
         lead = detail if detail in calibrated else calibrated[0]
         shown = np.concatenate([previews[name].normalized for name in calibrated])
-        threshold = threshold_slider(page, shown, "calibrated", calibrations[lead], settings.far)
+        lead_rule = previews[lead].rule
+        threshold = threshold_slider(page, shown, "calibrated", calibrations[lead], lead_rule.far, lead_rule.key)
         if len(calibrated) > 1:
             st.caption(f"One threshold for every calibrated model (one shared scale); its default is {lead}'s "
-                       f"calibrated threshold for {format_far(settings.far)} false alarms per normal frame.")
+                       f"calibrated threshold for {format_far(lead_rule.far)} false alarms per normal frame.")
     else:
         lead = detail if detail in entries else next(iter(entries))
         threshold = threshold_slider(page, previews[lead].normalized, previews[lead].normalize)
@@ -239,8 +244,8 @@ def verdict_meta(flagged: Flagged, checkpoint: Optional[str] = None) -> dict:
         "checkpoint": checkpoint,
         "video": flagged.frame_scores.video,
         "fps": flagged.fps,
-        "protocol": {"pooling": "mean", "normalize": flagged.normalize, "smooth_sigma": flagged.smooth_sigma,
-                     "min_length": flagged.min_length, "merge_gap": flagged.merge_gap},
+        "protocol": {"pooling": flagged.rule.key if flagged.rule else "mean", "normalize": flagged.normalize,
+                     "smooth_sigma": flagged.smooth_sigma, "min_length": flagged.min_length, "merge_gap": flagged.merge_gap},
         "verdict": {"calibrated": flagged.calibrated, "threshold": flagged.threshold,
                     "threshold_from": "the scale's default" if flagged.threshold_is_default else "set by hand",
                     "far": flagged.far, "scale": flagged.scale, "events": len(flagged.events),
@@ -248,6 +253,8 @@ def verdict_meta(flagged: Flagged, checkpoint: Optional[str] = None) -> dict:
         "calibration": ({"source": cal.source, "data": cal.data, "frames": cal.count, "far": format_far(flagged.far)}
                         if cal is not None and flagged.far is not None else None),
     }
+    if flagged.rule is not None:
+        meta["verdict_rule"] = flagged.rule.describe()
     if cal is None:
         meta["calibration_note"] = ("no calibration: " + NO_CALIBRATION if NO_CALIBRATION in flagged.notes
                                     else f"no calibration used (scale chosen: {flagged.normalize})")

@@ -403,13 +403,17 @@ class VerdictSettings:
     --normalize --far --smooth --min-length --merge-gap)."""
 
     normalize: str = "calibrated"
-    far: float = DEFAULT_FAR
-    smooth_sigma: float = DEFAULT_SMOOTH
-    min_length: int = DEFAULT_MIN_LENGTH
-    merge_gap: int = 0
+    far: Optional[float] = None  # None (and below): each checkpoint's own verdict rule
+    smooth_sigma: Optional[float] = None
+    min_length: Optional[int] = None
+    merge_gap: Optional[int] = None
+
+    @property
+    def by_hand(self) -> bool:
+        return any(v is not None for v in (self.far, self.smooth_sigma, self.min_length, self.merge_gap))
 
     def flag_args(self) -> dict:
-        """The keyword arguments of `verdict_view.flag` these settings fix."""
+        """The keyword arguments of `verdict_view.flag` these settings fix (None: the model's rule)."""
         return {"normalize": self.normalize, "far": self.far, "smooth_sigma": self.smooth_sigma,
                 "min_length": self.min_length, "merge_gap": self.merge_gap}
 
@@ -420,13 +424,17 @@ def _verdict_name(page: str, name: str) -> str:
 
 
 def verdict_controls(page: str) -> VerdictSettings:
-    """The verdict's scale (calibrated by default), the target false-alarm rate that sets the
-    calibrated threshold, smoothing and the alert rules, bound to the working context (Score and
-    Compare share them). Returns VerdictSettings."""
+    """The verdict's scale (calibrated by default) and its rule: each checkpoint's own verdict rule
+    (chosen when it was calibrated, on normal footage and pseudo-anomalies, never test labels) unless
+    the user sets the target false-alarm rate, smoothing and alert rules by hand; bound to the
+    working context (Score and Compare share them). Returns VerdictSettings."""
     def bound(name: str, default, options=None) -> dict:
         return state.bind(state.widget_key(page, name), _verdict_name(page, name), default, options)
 
     col_scale, col_far = st.columns(2)
+    by_hand = st.toggle("Set the verdict rule by hand", help="Off: each model judges with its own verdict rule "
+                        "(score pooling, false-alarm rate, smoothing, event length), chosen without test labels on "
+                        "normal footage and pseudo-anomalies; `vadlab info` shows it.", **bound("by_hand", False))
     normalize = col_scale.selectbox(
         "Score scale", list(VERDICT_SCALES), format_func=VERDICT_SCALES.get,
         help="calibrated: how unusual a frame is compared with normal frames this model never trained on, so a "
@@ -434,6 +442,9 @@ def verdict_controls(page: str) -> VerdictSettings:
              "for benchmarks, but even a normal clip then raises alerts.",
         **bound("normalize", "calibrated", list(VERDICT_SCALES)),
     )
+    if not by_hand:
+        col_far.caption("Rule: each model's own (false-alarm rate, smoothing, event length)")
+        return VerdictSettings(normalize=normalize)
     far = col_far.selectbox(
         "Target false-alarm rate", list(FAR_CHOICES),
         format_func=lambda f: f"{format_far(f)} normal frames", disabled=normalize != "calibrated",
@@ -489,12 +500,14 @@ def verdict_scale(normalize: str, calibration: Optional[Calibration]) -> str:
 
 
 def default_threshold(values: np.ndarray, normalize: str, calibration: Optional[Calibration] = None,
-                      far: float = DEFAULT_FAR) -> float:
-    """The alert threshold before anyone moves the slider: the calibrated threshold for `far`, 0.5
-    on min-max (and on the fallback), 2 on a per-video z-score, mid-range on raw scores."""
+                      far: Optional[float] = None, key: Optional[str] = None) -> float:
+    """The alert threshold before anyone moves the slider: the calibrated threshold of pooled score
+    `key` for `far` (None: the checkpoint's verdict rule's), 0.5 on min-max (and on the fallback), 2
+    on a per-video z-score, mid-range on raw scores."""
     scale = verdict_scale(normalize, calibration)
     if scale == "calibrated":
-        return float(calibration.for_key("mean").threshold(far))
+        rule = calibration.verdict_rule
+        return float(calibration.for_key(key or rule.key).threshold(far if far is not None else rule.far))
     if scale == "minmax":
         return 0.5
     if scale == "zscore":
@@ -504,7 +517,7 @@ def default_threshold(values: np.ndarray, normalize: str, calibration: Optional[
 
 
 def threshold_slider(page: str, values: np.ndarray, normalize: str, calibration: Optional[Calibration] = None,
-                     far: float = DEFAULT_FAR) -> float:
+                     far: Optional[float] = None, key: Optional[str] = None) -> float:
     """The alert threshold on the verdict's scale (frames with value >= threshold are flagged).
 
     values: (N,) the scores on that scale (to size the range). On the calibrated scale the default
@@ -513,7 +526,10 @@ def threshold_slider(page: str, values: np.ndarray, normalize: str, calibration:
     scale = verdict_scale(normalize, calibration)
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
-    default = default_threshold(values, normalize, calibration, far)
+    if scale == "calibrated":  # None: the checkpoint's verdict rule decides
+        far = far if far is not None else calibration.verdict_rule.far
+        key = key or calibration.verdict_rule.key
+    default = default_threshold(values, normalize, calibration, far, key)
     if scale == "minmax":
         low, high, step = 0.0, 1.0, 0.01
     else:
