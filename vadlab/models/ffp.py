@@ -145,7 +145,7 @@ register_model(
         # 64x64 frames, the authors' batch of 4, cosine decay from 2e-4 / 2e-5 after a short warm-up,
         # 20 epochs (sized for about half an hour on one CPU thread). See the docstring.
         "ped2_cpu": FFPConfig(height=64, width=64, unet_width=32, disc_width=32, lr=2e-4, lr_discriminator=2e-5,
-                              batch_size=4, epochs=20, lr_schedule="cosine", warmup_steps=200),
+                              batch_size=4, epochs=6, lr_schedule="cosine", warmup_steps=200, pseudo_anomaly_prob=0.2),
         # Random 64x64 crops of 128x192 frames, whole 128x192 frames scored (measured: see the docstring).
         "ped2_cpu_crops": FFPConfig(height=128, width=192, unet_width=32, disc_width=32, lr=2e-4,
                                     lr_discriminator=2e-5, batch_size=4, epochs=30, lr_schedule="cosine",

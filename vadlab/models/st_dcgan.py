@@ -272,7 +272,7 @@ register_model(
         "ped2_cpu": StDcganConfig(
             channels=1, height=64, width=64, window=4, widths=(8, 16, 16), disc_widths=(8, 16, 16),
             lr=1e-3, lr_discriminator=1e-3, batch_size=8, epochs=8, train_stride=2, lr_schedule="cosine",
-            warmup_steps=100, model_selection="pseudo_anomaly",
+            warmup_steps=100, model_selection="pseudo_anomaly", pseudo_anomaly_prob=0.2,
         ),
     },
     score_kind="mse",

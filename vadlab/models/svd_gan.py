@@ -431,7 +431,7 @@ register_model(
         "ped2_cpu": SvdGanConfig(
             channels=1, height=64, width=64, window=4, conv_widths=(16, 16), latent_channels=16,
             lstm_layers=(2, 2), decoder_widths=(16, 16), rank=4, lr=1e-3, batch_size=8, epochs=10, train_stride=2,
-            lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly",
+            lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly", pseudo_anomaly_prob=0.2,
         ),
     },
     score_kind="mse",

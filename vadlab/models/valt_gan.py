@@ -400,6 +400,7 @@ register_model(
             _TINY, height=64, width=64, depth=10, widen=4, stem_width=16, group_widths=(8, 16, 32),
             latent_channels=64, decoder_widths=(64, 32, 16), disc_base=32, disc_layers=3, batch_size=4,
             lr=2e-4, epochs=8, lr_schedule="cosine", warmup_steps=200, model_selection="pseudo_anomaly",
+            pseudo_anomaly_prob=0.2,
         ),
     },
     score_kind="psnr",
