@@ -15,7 +15,8 @@ quantile Phi^-1(1 - far) and the empirical (1 - far) quantile of the calibration
 heavy tail in the normal scores raises the threshold rather than the alarm count.
 
 `assess` turns one clip's scores into a verdict: calibrated scores, threshold, flagged frames,
-alert events, and whether the clip looks far outside the model's normal (another scene or camera).
+alert events, and whether the clip looks far outside the model's normal (another scene or camera:
+`calm_level`, judged on the clip's calmest frames, never on how many frames alert).
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0)
 DEFAULT_FAR = 1e-3  # one false alarm per 1000 normal frames
 DEFAULT_MIN_LENGTH = 3  # frames an alert must last (a verdict, not a single noisy frame)
 DEFAULT_SMOOTH = 1.0  # frames of Gaussian smoothing before the verdict
-OUT_OF_SCENE_FRACTION = 0.5  # more than half the clip above the threshold: not this model's normal
+CALM_QUANTILE = 0.05  # a clip's calm level: the calibrated frame score its calmest 5% of frames stay below
+CALM_LIMIT_FLOOR = 2.0  # σ: a tiny calibration's maximum is no limit below this
+CALM_LIMIT_QUANTILE = "1"  # out of scene when even that calm level is above every calibration (normal) frame
 
 
 class CalibrationError(ValueError):
@@ -334,14 +337,44 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: Optional[fl
     flagged = (values >= thr) & decided
     below = min(float(np.min(values)), thr) - 1.0
     events = find_events(np.where(decided, values, below), thr, min_length=min_length, merge_gap=merge_gap)
-    share = float(flagged[decided].mean()) if decided.any() else 0.0
-    out_of_scene = calibrated and share > OUT_OF_SCENE_FRACTION
-    if out_of_scene:
-        notes.append(f"{share:.0%} of this clip's frames are above the threshold: it looks far outside what this "
-                     "model learned as normal (another scene or camera?). Train on normal footage of this scene "
-                     "(Train page, or `vadlab train --data folder:...`) before trusting its alerts.")
+    out_of_scene = False
+    if calibrated:
+        calm, limit = calm_level(fs, calibration), calm_limit(calibration)
+        out_of_scene = calm is not None and calm > limit
+        if out_of_scene:
+            share = float(flagged[decided].mean()) if decided.any() else 0.0
+            notes.append(f"this clip looks far outside what this model learned as normal (another scene or camera?): "
+                         f"even its calmest frames score {calm:.1f} σ, above {limit:.1f} σ, the highest of this "
+                         f"model's normal frames ({share:.0%} of its frames alert). Train on normal footage of this "
+                         "scene (Train page, or `vadlab train --data folder:...`) before trusting its alerts.")
     return Verdict(values=values, threshold=thr, flagged=flagged, events=events, calibrated=calibrated, scale=scale,
                    far=far if calibrated else None, out_of_scene=out_of_scene, notes=notes, rule=rule)
+
+
+def calm_level(fs: FrameScores, calibration: Calibration) -> Optional[float]:
+    """How unusual a clip's CALMEST frames are: the `CALM_QUANTILE` quantile of its calibrated frame
+    scores (the family's own score, unsmoothed, decided frames only), in σ above normal; None
+    without decided frames.
+
+    Why this tells another scene from a mostly-anomalous clip: an anomaly of the trained scene
+    (a cart crossing for most of the clip) leaves some calm frames that score like normal ones
+    (near 0 σ), whereas another scene or camera is unusual everywhere, in its calmest frames too.
+    How many frames alert cannot tell the two apart; the calm frames can. The whole-frame score is
+    used, not a patch maximum, since a scene change shifts the whole frame's error."""
+    decided = np.asarray(fs.scored, dtype=bool)
+    if not decided.any():
+        return None
+    z = calibration.for_key("mean").z(np.asarray(fs.scores)[decided])
+    return float(np.quantile(z, CALM_QUANTILE))
+
+
+def calm_limit(calibration: Calibration) -> float:
+    """The calm level above which a clip is out of scene: the highest calibrated score of the
+    calibration frames themselves (their "1" quantile, stored with every calibration), and at least
+    `CALM_LIMIT_FLOOR` σ. Measured on `ffp_ped2_cpu`: Ped2's own test clips have calm levels of
+    -0.0 to 1.9 σ (limit 2.7 σ), the synthetic walkway clips 3.1 to 3.9 σ."""
+    stored = calibration.for_key("mean").quantiles.get(CALM_LIMIT_QUANTILE)
+    return max(float(stored) if stored is not None else CALM_LIMIT_FLOOR, CALM_LIMIT_FLOOR)
 
 
 # ------------------------------------------------------------------------------------------------
