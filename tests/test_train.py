@@ -214,3 +214,51 @@ def test_a_budget_shorter_than_one_epoch_stops_inside_it_with_a_selected_calibra
     assert loaded.metadata.get("calibration"), "the cut run is calibrated like any other"
     reloaded = api.load(tmp_path / "cut", device="cpu")
     assert reloaded.metadata["training"]["stopped_early"] is True
+
+
+def test_a_resume_state_is_never_torn_and_names_its_tensors(tmp_path):
+    """Each epoch's tensors go to their own file and the JSON, written last, names it with its
+    sha256: a run killed after writing new tensors but before the JSON resumes from the previous
+    complete epoch (never trains an epoch twice on mixed state), and tampered tensors are refused."""
+    from vadlab.train import TrainStateError, save_train_state
+
+    state = tmp_path / "run.trainstate"
+    m1 = create_model("conv_ae", "tiny")
+    fit(m1, _videos(), TrainConfig(epochs=2, max_steps_per_epoch=1), torch.device("cpu"), "window", state_path=state)
+    meta = json.loads(Path(str(state) + ".json").read_text())
+    assert meta["epoch"] == 1 and meta["tensors"] == "run.trainstate.e0001.safetensors"
+    assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == ["run.trainstate.e0001.safetensors"]
+    # a kill between the new tensors and the new JSON: a stray e0002 file, the JSON still at epoch 1
+    stray = create_model("conv_ae", "tiny")
+    save_train_state(tmp_path / "other.trainstate", stray, stray.configure_optimizers(), 2, [], {})
+    (tmp_path / "other.trainstate.e0002.safetensors").rename(tmp_path / "run.trainstate.e0002.safetensors")
+    m2 = create_model("conv_ae", "tiny")
+    res = fit(m2, _videos(), TrainConfig(epochs=3, max_steps_per_epoch=1), torch.device("cpu"), "window",
+              state_path=state, resume=True)
+    assert [h["epoch"] for h in res.history] == [1, 2, 3]  # resumed after epoch 2 of 3 (0-based 1), once
+    # tampered tensors: refused, naming the file
+    tensors = tmp_path / json.loads(Path(str(state) + ".json").read_text())["tensors"]
+    tensors.write_bytes(tensors.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(TrainStateError, match=tensors.name):
+        fit(create_model("conv_ae", "tiny"), _videos(), TrainConfig(epochs=4, max_steps_per_epoch=1),
+            torch.device("cpu"), "window", state_path=state, resume=True)
+
+
+def test_device_resident_windows_train_exactly_as_the_host_path():
+    """The CUDA data path (frames resident on the device, windows gathered there) run on the CPU:
+    the same seed gives bit-identical weights to the DataLoader path, pseudo-anomalies included; the
+    fused Adam (also CUDA's default) trains too."""
+    weights = []
+    for resident in (False, True):
+        torch.manual_seed(0)  # the same initial weights
+        model = create_model("conv_ae", "tiny", pseudo_anomaly_prob=0.5)
+        fit(model, _videos(3, 30), TrainConfig(epochs=2, seed=1, resident_windows=resident, fused_optimizers=False),
+            torch.device("cpu"), "window")
+        weights.append(model.state_dict())
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
+    fused = create_model("conv_ae", "tiny")
+    result = fit(fused, _videos(3, 30), TrainConfig(epochs=2, seed=1, resident_windows=True, fused_optimizers=True),
+                 torch.device("cpu"), "window")
+    assert result.history[-1]["reconstruction"] < result.history[0]["reconstruction"]
+    assert fused.configure_optimizers  # the model itself is untouched by the optimizer choice

@@ -33,7 +33,7 @@ from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
 from vadlab.registry import ModelSpec, create_model, get_spec
 from vadlab.scoring import score_frames, synchronize
-from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, seed_everything, split_train_val
+from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, remove_train_state, seed_everything, split_train_val
 
 
 @dataclass
@@ -613,8 +613,7 @@ def train(
         save_checkpoint(out, model, window=model.config.window, target=spec.target, score_kind=spec.score_kind,
                         training=training, metrics=metrics, half=half,
                         calibration=calibration.to_dict() if calibration is not None else None)
-        for suffix in (".safetensors", ".json"):  # the finished checkpoint supersedes the resume state
-            Path(str(state_path) + suffix).unlink(missing_ok=True)
+        remove_train_state(state_path)  # the finished checkpoint supersedes the resume state
         loaded.metadata = read_metadata(out)
     return loaded, result
 

@@ -30,6 +30,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Subset
 
 from vadlab.data.clips import PseudoAnomalyWindows, WindowDataset, balanced_indices, collate_windows, to_uint8
+from vadlab.data.device_windows import DeviceWindows, fits_on_device
+from vadlab.optim import fused_optimizers
 from vadlab.models.base import AnomalyModel, lr_factor
 from vadlab.outputs import Batch
 
@@ -49,6 +51,9 @@ class TrainConfig:
     max_seconds: Optional[float] = None  # training-time budget, checked between steps: an epoch cut short
     #   still ends with validation and model selection, and the history/checkpoint say it was cut
     balance_classes: bool = True  # supervised families: under-sample the majority class each epoch
+    resident_windows: Optional[bool] = None  # frames kept on the device, batches gathered there
+    #   (`vadlab.data.device_windows`); None = on CUDA when the frames fit. Same batches as the host path.
+    fused_optimizers: Optional[bool] = None  # Adam/AdamW as fused kernels (`vadlab.optim`); None = on CUDA
 
 
 @dataclass
@@ -177,9 +182,35 @@ def has_train_state(path: Path) -> bool:
     return Path(_state_file(path, ".json")).exists()
 
 
+def _state_tensor_files(path: Path) -> list[Path]:
+    """Every tensor file a resume state of `path` may have left: "run.trainstate.safetensors" (before
+    states were numbered) and "run.trainstate.eNNNN.safetensors"."""
+    base = Path(_state_file(path, ""))
+    return [p for p in base.parent.glob(base.name + "*.safetensors")
+            if p.name == base.name + ".safetensors" or p.name[len(base.name):].startswith(".e")]
+
+
+def remove_train_state(path: Path) -> None:
+    """Delete a resume state (its JSON first, so a kill midway never leaves a JSON without tensors)."""
+    Path(_state_file(path, ".json")).unlink(missing_ok=True)
+    for tensors in _state_tensor_files(path):
+        tensors.unlink(missing_ok=True)
+
+
 def save_train_state(path: Path, model: AnomalyModel, optimizers: dict, epoch: int, history: list, best: dict) -> None:
-    """Weights + optimizer states + progress, as safetensors + JSON (no pickle)."""
+    """Weights + optimizer states + progress, as safetensors + JSON (no pickle), never torn.
+
+    The tensors go to a file numbered by epoch ("run.trainstate.e0003.safetensors", written to a
+    temporary name and renamed), then the JSON, which names that file and its sha256, replaces the
+    previous JSON atomically; only then are older tensor files deleted. A process killed at any
+    moment leaves the previous epoch's complete pair (or the new one): `--resume` never mixes an
+    epoch's weights with another epoch's progress, and never trains an epoch twice silently.
+    """
+    import hashlib
+
     from safetensors.torch import save_file
+
+    from vadlab.files import atomic_write, commit, temporary_name
 
     tensors: dict[str, torch.Tensor] = {}
     for k, v in model.state_dict().items():
@@ -197,17 +228,39 @@ def save_train_state(path: Path, model: AnomalyModel, optimizers: dict, epoch: i
                 else:
                     scalars[f"{pid}/{key}"] = val
         opt_meta[name] = {"param_groups": sd["param_groups"], "scalars": scalars}
-    save_file(tensors, _state_file(path, ".safetensors"))
+    target = Path(_state_file(path, f".e{epoch:04d}.safetensors"))
+    tmp = temporary_name(target)
+    save_file(tensors, str(tmp))
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    commit(tmp, target)
     meta = {"epoch": epoch, "history": history, "best_epoch": best.get("epoch", -1),
-            "best_val_loss": best.get("loss", math.inf), "optimizers": opt_meta}
-    Path(_state_file(path, ".json")).write_text(json.dumps(meta, default=float))
+            "best_val_loss": best.get("loss", math.inf), "optimizers": opt_meta,
+            "tensors": target.name, "tensors_sha256": digest}
+    atomic_write(_state_file(path, ".json"), json.dumps(meta, default=float))
+    for old in _state_tensor_files(path):  # the JSON now names the new file: older ones are garbage
+        if old.name != target.name:
+            old.unlink(missing_ok=True)
+
+
+class TrainStateError(ValueError):
+    """A resume state that cannot be resumed from (its tensor file missing or not the one its JSON names)."""
 
 
 def load_train_state(path: Path, model: AnomalyModel, optimizers: dict) -> tuple[int, list, dict]:
+    import hashlib
+
     from safetensors.torch import load_file
 
-    tensors = load_file(_state_file(path, ".safetensors"))
-    meta = json.loads(Path(_state_file(path, ".json")).read_text())
+    meta_path = Path(_state_file(path, ".json"))
+    meta = json.loads(meta_path.read_text())
+    tensors_path = meta_path.parent / meta["tensors"] if meta.get("tensors") else Path(_state_file(path, ".safetensors"))
+    if not tensors_path.exists():
+        raise TrainStateError(f"{meta_path}: names {tensors_path.name}, which is missing; delete {meta_path.name} "
+                              "to start over, or train without --resume")
+    if meta.get("tensors_sha256") and hashlib.sha256(tensors_path.read_bytes()).hexdigest() != meta["tensors_sha256"]:
+        raise TrainStateError(f"{tensors_path}: not the tensors {meta_path.name} was saved with (changed or "
+                              "truncated); delete both to start over, or train without --resume")
+    tensors = load_file(str(tensors_path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model/")}, strict=True)
     for name, opt in optimizers.items():
         om = meta["optimizers"][name]
@@ -294,7 +347,7 @@ def fit(
             f"(window {cfg_model.window}{' + 1 predicted frame' if target == 'next' else ''})"
         )
 
-    optimizers = model.configure_optimizers()
+    optimizers = fused_optimizers(model.configure_optimizers(), device, config.fused_optimizers)
     start_epoch, history = 0, []
     best: dict = {"epoch": -1, "loss": math.inf, "state": None}
     if resume and state_path is not None and has_train_state(Path(state_path)):
@@ -323,6 +376,23 @@ def fit(
             return train_set
         return PseudoAnomalyWindows(train_set, pseudo_probability, cfg_model.pseudo_anomaly_skips,
                                     seed=config.seed * 1000 + epoch + 104729)
+
+    resident = None  # the frames on the device, windows gathered there (no DataLoader, no host copies)
+    if (config.resident_windows if config.resident_windows is not None else device.type == "cuda") \
+            and fits_on_device(train_set.videos, device):
+        resident = DeviceWindows.from_dataset(train_set, device)
+
+    def epoch_batches(epoch: int):
+        """The epoch's batches, in its order: gathered on the device, or loaded and collated on the host."""
+        order = epoch_indices(epoch)
+        windows = epoch_windows(epoch)
+        if resident is not None:
+            for i in range(0, len(order), batch_size):
+                yield resident.batch(order[i:i + batch_size], windows)
+            return
+        yield from DataLoader(Subset(windows, order.tolist()), batch_size=batch_size, shuffle=False,
+                              collate_fn=collate_windows, num_workers=config.num_workers, drop_last=False,
+                              pin_memory=device.type == "cuda")
 
     steps_per_epoch = math.ceil(len(epoch_indices(0)) / batch_size)
     if config.max_steps_per_epoch:
@@ -359,13 +429,10 @@ def fit(
     for epoch in range(start_epoch, config.epochs):
         model.train()
         model.on_epoch_start(epoch, config.epochs)
-        loader = DataLoader(Subset(epoch_windows(epoch), epoch_indices(epoch).tolist()), batch_size=batch_size,
-                            shuffle=False, collate_fn=collate_windows, num_workers=config.num_workers,
-                            drop_last=False, pin_memory=device.type == "cuda")
         sums: dict[str, float] = {}
         n_batches = 0
         epoch_cut = False
-        for i, batch in enumerate(loader):
+        for i, batch in enumerate(epoch_batches(epoch)):
             if config.max_steps_per_epoch and i >= config.max_steps_per_epoch:
                 break
             if should_stop is not None and should_stop():
