@@ -54,6 +54,11 @@ else:
     with ui.user_errors(f"Scoring {source.name}"):
         video = ui.decode(source)
         labels = ui.labels_upload(PAGE, source, len(video.frames))
+    if labels is None and source.labels is None:  # nothing to evaluate against yet: say what to do, no error
+        st.info(f"**{source.name}** has no ground truth yet: upload its labels file above (one 0/1 per frame), "
+                "or choose **A dataset** with labelled test clips.", icon=":material/label:")
+        st.stop()
+    with ui.user_errors(f"Scoring {source.name}"):
         results = {e.name: ui.evaluate_clip(e, source, labels, protocol) for e in entries}
         frames = {e.name: ui.protocol_frames(ui.clip_dataset_scores(e, source, labels), protocol, ui.checkpoint_calibration(e))
                   for e in entries}

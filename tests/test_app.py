@@ -447,6 +447,14 @@ def test_compare_page_clip_and_dataset_tabs_can_both_use_a_dataset_folder(app_en
     assert len(table) == len(chosen) and table["micro_auc"].between(0, 1).all()
 
 
+def test_evaluate_opens_without_an_error_on_an_upload_without_labels(app_env, tmp_path):
+    at = upload_on_score(tmp_path)
+    at.switch_page("pages/evaluate.py").run()
+    assert_clean(at)
+    assert at.radio(key="evaluate.truth").value == "A clip and a labels file"
+    assert any("no ground truth yet" in i.value for i in at.info)
+
+
 def test_evaluate_page_scores_a_clip_against_an_uploaded_labels_file(app_env):
     from vadlab.metrics import evaluate
 
@@ -746,12 +754,18 @@ def test_the_working_context_follows_the_user_from_score_to_explain_and_back(app
     assert at.radio(key="evaluate.data_choice").value == "Shipped sample videos"
 
 
-def test_an_upload_stays_for_the_whole_session(app_env, tmp_path):
+def upload_on_score(tmp_path) -> AppTest:
+    """The whole app, with a 16-frame clip walk.mp4 uploaded on the Score page."""
     clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
     at = run_app()
     at.switch_page("pages/score.py").run()
     at.radio(key="score.source").set_value("Upload").run()
     at.file_uploader(key="score.upload").set_value(("walk.mp4", clip.read_bytes(), "video/mp4")).run()
+    return at
+
+
+def test_an_upload_stays_for_the_whole_session(app_env, tmp_path):
+    at = upload_on_score(tmp_path)
     at.switch_page("pages/home.py").run()
     at.switch_page("pages/explain.py").run()
     assert_clean(at)
