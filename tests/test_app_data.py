@@ -110,10 +110,56 @@ def test_the_data_page_makes_a_dataset_from_uploads_and_names_the_refused_file(d
 
     # a name that would escape the folder: refused, nothing written, the form keeps working
     at.text_input(key="data.new_name").set_value("../outside")
-    at.file_uploader(key="data.normal_upload").set_value([("normal_3.mp4", clips["normal_3"], "video/mp4")])
+    assert at.file_uploader(key="data.normal_upload.1").value in (None, [])  # clips added: the uploaders start empty
+    at.file_uploader(key="data.normal_upload.1").set_value([("normal_3.mp4", clips["normal_3"], "video/mp4")])
     at.button[0].click().run()
     assert any("cannot contain '/'" in p for p in problems(at))
     assert not (data_env["user_data"].parent / "outside").exists()
+
+
+def test_a_submit_without_a_name_keeps_the_chosen_files(data_env, clips):
+    """(Enter in the name field no longer submits the form: `enter_to_submit=False`, checked in a real
+    browser by tests/test_browser_flows.py.) A click on "Add clips" without a name warns and keeps
+    the files; once named, the same files are added."""
+    at = run_page("data")
+    at.file_uploader(key="data.normal_upload").set_value([("normal_1.mp4", clips["normal_1"], "video/mp4")])
+    at.button[0].click().run()
+    assert_clean(at)
+    assert any("Give the dataset a name" in w.value for w in at.warning)
+    assert [f.name for f in at.file_uploader(key="data.normal_upload").value] == ["normal_1.mp4"]
+    assert not data_env["user_data"].exists() or not any(data_env["user_data"].iterdir())
+    at.text_input(key="data.new_name").set_value("lobby")
+    at.button[0].click().run()
+    assert_clean(at)
+    assert (data_env["user_data"] / "lobby" / "training" / "normal_1.mp4").is_file()
+
+
+def test_a_dataset_made_on_the_data_page_is_offered_on_score_and_followed_by_train_and_evaluate(street, data_env, clips):
+    store = UserData(data_env["user_data"])
+    store.add_uploads("lobby", [("normal_1.mp4", clips["normal_1"])], "training")  # an older dataset
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key="data.dataset").set_value("street").run()  # the dataset the user works on
+    assert_clean(at)
+    assert "--out " + paths.display_path(data_env["user_checkpoints"] / "street_conv_ae") in " ".join(
+        c.value for c in at.caption)  # the CLI hint writes where the app lists models
+    at.switch_page("pages/train.py").run()
+    assert_clean(at)
+    assert at.radio(key="train.data_choice").value == "Your datasets"
+    assert at.selectbox(key="train.user_dataset").value == "street"
+    at.switch_page("pages/evaluate.py").run()
+    assert at.radio(key="evaluate.data_choice").value == "Your datasets"
+    assert at.selectbox(key="evaluate.user_dataset").value == "street"
+    at.switch_page("pages/score.py").run()
+    at.radio(key="score.source").set_value("Your datasets").run()
+    assert_clean(at)
+    assert at.selectbox(key="score.user_dataset").value == "street"
+    assert at.selectbox(key="score.dataset_clip").options == ["testing/cart", "training/normal_1", "training/normal_2",
+                                                              "training/normal_3"]
+    # choosing another dataset on Score: Train follows it too
+    at.selectbox(key="score.user_dataset").set_value("lobby").run()
+    at.switch_page("pages/train.py").run()
+    assert at.selectbox(key="train.user_dataset").value == "lobby"
 
 
 def test_labelling_a_clip_adds_edits_removes_and_saves_spans(street, clips):

@@ -292,3 +292,13 @@ def test_the_cli_trains_on_a_user_dataset(store, clips, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["training"]["data"].endswith("/street") and meta["training"]["videos"] == 2
+
+
+def test_the_registry_lists_specs_and_finds_a_dataset_by_its_spec(tmp_path):
+    store = UserData(tmp_path / "user_data")
+    store.create("street")
+    store.create("lobby")
+    specs = store.specs()
+    assert list(specs) == ["lobby", "street"] and specs["street"] == f"folder:{(tmp_path / 'user_data' / 'street').resolve()}"
+    assert store.name_of(specs["street"]) == "street"
+    assert store.name_of(f"folder:{tmp_path}") is None and store.name_of("synthetic:x") is None

@@ -248,6 +248,19 @@ class UserData:
                        if p.is_dir() and not p.is_symlink() and NAME_PATTERN.match(p.name) and ".." not in p.name),
                       key=natural_key)
 
+    def specs(self) -> dict[str, str]:
+        """The registry of the user's datasets: {name: `folder:<absolute path>`} (no probing: cheap).
+        The app's pickers (Score, Train, Evaluate, Compare) and the CLI read the datasets from here."""
+        return {name: self.spec(name) for name in self.names()}
+
+    def name_of(self, spec: str) -> Optional[str]:
+        """The name of the user dataset a spec points at (`folder:<path>` inside the root), else None."""
+        kind, _, where = str(spec).partition(":")
+        if kind != "folder" or not where:
+            return None
+        target = Path(where).expanduser().resolve()
+        return next((name for name, s in self.specs().items() if Path(s.partition(":")[2]) == target), None)
+
     # ---- listing -----------------------------------------------------------------------------
     def clip_paths(self, name: str, split: str) -> list[tuple[str, Path]]:
         """(clip name, path) of a split's clips: video files and folders of frame images."""

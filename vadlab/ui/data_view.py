@@ -38,6 +38,7 @@ REPORT = "data.report"  # the last upload's report, shown after the rerun that c
 SELECT_NEXT = "data.select_next"  # dataset to select on the next run (after create / rename / delete)
 NOTICE = "data.notice"  # a one-off success message for the next run (top of the page)
 LABEL_NOTICE = "data.label_notice"  # the same, shown in the labelling section
+UPLOAD_GENERATION = "data.upload_generation"  # bumped after clips are added: the form's uploaders start empty
 SPAN_IDS = "data.span_ids"  # counter: every span row gets its own widget keys
 DATASET_KEY = state.widget_key(PAGE, "dataset")
 CLIP_KEY = state.widget_key(PAGE, "label_clip")
@@ -55,21 +56,22 @@ def _changed() -> None:
 
 # ----------------------------------------------------------------------------- the shared picker
 def user_dataset_specs() -> dict[str, str]:
-    """{name: dataset spec} of the user's datasets (no probing: cheap on every run)."""
-    data = store()
-    return {name: data.spec(name) for name in data.names()}
+    """{name: dataset spec} of the user's datasets (the core's registry, `UserData.specs`)."""
+    return store().specs()
 
 
 def user_dataset_picker(page: str) -> Optional[str]:
-    """One of the user's datasets; returns its spec `folder:<path>` (None when there is none or it
-    has no clips)."""
+    """One of the user's datasets, starting from the one last made or chosen in this session (the
+    working context's, so Score, Train and Evaluate follow the Data page); returns its spec
+    `folder:<path>` (None when there is none or it has no clips)."""
     specs = user_dataset_specs()
     if not specs:
         st.info("No datasets of your own yet: make one on the **Data** page.")
         return None
-    name = st.selectbox("Your dataset", list(specs), key=state.widget_key(page, "user_dataset"),
-                        help="Datasets made on the Data page (files in "
-                             f"{paths.display_path(paths.user_data_dir())}/).")
+    names = list(specs)
+    name = st.selectbox("Your dataset", names, help="Datasets made on the Data page (files in "
+                                                    f"{paths.display_path(paths.user_data_dir())}/).",
+                        **state.bind(state.widget_key(page, "user_dataset"), state.USER_DATASET, names[-1], names))
     with user_errors(stop=False) as report:
         info = store().info(name)
     if report.failed:
@@ -114,26 +116,38 @@ def _show_report() -> None:
             st.error(message if message.startswith(filename) else f"{filename}: {message}", icon=ERROR_ICON)
 
 
+def _upload_key(name: str) -> str:
+    """The key of an uploader of the form; a new one after each upload that added clips, so the
+    uploaders start empty then (and only then: a refused or incomplete submit keeps the files)."""
+    generation = st.session_state.get(UPLOAD_GENERATION, 0)
+    return state.widget_key(PAGE, name) + (f".{generation}" if generation else "")
+
+
 def upload_form() -> None:
-    """A form: dataset name, normal clips, test clips; every file is validated on its own."""
+    """A form: dataset name, normal clips, test clips; every file is validated on its own. Enter in
+    the name field does not submit it, and nothing the user chose is cleared until clips are added."""
     _show_report()
-    with st.form("data.upload_form", clear_on_submit=True, border=True):
+    with st.form("data.upload_form", clear_on_submit=False, enter_to_submit=False, border=True):
         st.markdown("**Add clips to a dataset** (a new name makes a new dataset)")
         name = st.text_input("Dataset name", key=state.widget_key(PAGE, "new_name"), placeholder="e.g. lobby_cam",
                              help="1-64 letters, digits, '_', '-' or '.'; an existing name adds the clips to it.")
         normal = st.file_uploader(
             "Normal clips (training): videos or zips of frame images", type=UPLOAD_TYPES, accept_multiple_files=True,
-            key=state.widget_key(PAGE, "normal_upload"),
+            key=_upload_key("normal_upload"),
             help="Footage of the scene with nothing unusual in it: models learn what normal looks like from these.")
         test = st.file_uploader(
             "Test clips (optional): label their anomalous spans below", type=UPLOAD_TYPES, accept_multiple_files=True,
-            key=state.widget_key(PAGE, "test_upload"),
+            key=_upload_key("test_upload"),
             help="Clips to evaluate on; once labelled, the Evaluate page computes ROC curves on them.")
         submitted = st.form_submit_button("Add clips", type="primary")
     if not submitted:
         return
     if not normal and not test:
         st.warning("Choose at least one clip to upload.")
+        return
+    if not (name or "").strip():
+        st.warning("Give the dataset a name (a new name makes a new dataset): your chosen clips are kept.",
+                   icon=":material/edit:")
         return
     data = store()
     reports = []
@@ -148,6 +162,7 @@ def upload_form() -> None:
     st.session_state[REPORT] = reports
     if any(r.added for r in reports):
         st.session_state[SELECT_NEXT] = reports[0].dataset
+        st.session_state[UPLOAD_GENERATION] = st.session_state.get(UPLOAD_GENERATION, 0) + 1  # empty uploaders
     st.rerun()
 
 
@@ -158,10 +173,8 @@ def dataset_choice(names: list[str]) -> Optional[str]:
         return None
     pending = st.session_state.pop(SELECT_NEXT, None)
     if pending in names:
-        st.session_state[DATASET_KEY] = pending
-    elif st.session_state.get(DATASET_KEY) not in names:
-        st.session_state.pop(DATASET_KEY, None)
-    return st.selectbox("Dataset", names, key=DATASET_KEY)
+        state.remember(state.USER_DATASET, pending)  # just made: the other pages follow it
+    return st.selectbox("Dataset", names, **state.bind(DATASET_KEY, state.USER_DATASET, names[0], names))
 
 
 def clips_table(info: DatasetInfo) -> None:
@@ -179,8 +192,9 @@ def clips_table(info: DatasetInfo) -> None:
     for problem in info.problems:
         st.warning(problem)
     where = paths.display_path(info.path)
+    out = paths.display_path(paths.user_checkpoints_dir() / f"{info.name}_conv_ae")  # where the app lists models
     st.caption(f"Folder `{where}`. From a terminal: `vadlab train --model conv_ae --preset tiny --data folder:{where} "
-               f"--out checkpoints/user/{info.name}_conv_ae`.")
+               f"--out {out}` (the app lists it under your models).")
 
 
 def manage(info: DatasetInfo) -> None:

@@ -26,7 +26,8 @@ TRAIN_JOB = "train.job"  # the running / finished TrainingJob of this session
 TRAIN_LAST_SAVED = "train.last_saved"  # path of the last checkpoint the Train page saved
 CONTEXT = "app.context"  # the session's working Context
 
-SOURCES = ("Shipped sample", "Upload", "Dataset clip")  # where a clip comes from (the source radio)
+SOURCES = ("Shipped sample", "Upload", "Your datasets", "Dataset clip")  # where a clip comes from (the source radio)
+USER_DATASET = "user_dataset"  # context name: the user's dataset last made or chosen (Data, Score, Train, Evaluate follow it)
 MAX_UPLOADS = 6  # uploaded clips kept per session (oldest dropped first)
 
 
@@ -45,7 +46,7 @@ class FrameRef:
 class Context:
     """What the user is working on, shared by every page of one browser session.
 
-    source: "Shipped sample", "Upload" or "Dataset clip"; sample: the sample chosen
+    source: "Shipped sample", "Upload", "Your datasets" or "Dataset clip"; sample: the sample chosen
     ("testing/test_01"); dataset_kind / dataset_folder / dataset_clip: the dataset clip chosen;
     uploads: ClipSource by key, every clip uploaded in this session (most recent last), upload: the
     key of the one in use; clip: the ClipSource in use (None until a page has chosen one).

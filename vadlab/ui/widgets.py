@@ -247,9 +247,14 @@ def dataset_picker(page: str, allow_folder: bool = True) -> Optional[str]:
     default = options[0]
     if page in ("evaluate", "compare") and state.recall("source") == "Dataset clip" and "A dataset folder" in options:
         default = "A dataset folder"  # the dataset of the clip the user is looking at
+    choice_name = _ctx_name(f"{page}.data", "data_choice")
+    followed = state.recall(state.USER_DATASET)
+    if mine and followed and state.recall(f"{choice_name}.follows") != followed:
+        # a dataset was just made or chosen (Data page, Score): this page follows it, once
+        state.remember(choice_name, "Your datasets")
+        state.remember(f"{choice_name}.follows", followed)
     choice = st.radio("Data", options, horizontal=True,
-                      **state.bind(state.widget_key(page, "data_choice"), _ctx_name(f"{page}.data", "data_choice"),
-                                   default, options))
+                      **state.bind(state.widget_key(page, "data_choice"), choice_name, default, options))
     if choice == "Your datasets":
         return data_view.user_dataset_picker(page)
     if choice == options[0]:
@@ -358,7 +363,12 @@ def _pick_source(page: str, choice: str) -> Optional[ClipSource]:
         return sample_source(name)
     if choice == "Upload":
         return _upload_picker(page)
-    spec = dataset_folder_picker(page)
+    if choice == "Your datasets":
+        from vadlab.ui import data_view  # the user's datasets (Data page)
+
+        spec = data_view.user_dataset_picker(page)
+    else:
+        spec = dataset_folder_picker(page)
     if spec is None:
         return None
     ds = dataset(spec)
