@@ -28,12 +28,12 @@ with ui.user_errors(f"Scoring {source.name}"):
     frame_scores = ui.score(entry, source)
     loaded = ui.load_model(entry)
 n_frames = len(frame_scores)
-frame = ui.explain_timeline(PAGE, frame_scores, entry, source)
+frame, flagged = ui.explain_timeline(PAGE, frame_scores, entry, source)
 window = loaded.model.config.window
 with ui.user_errors():
     start, scored = explain.window_span(n_frames, window, loaded.spec.target, frame)
 relation = "ending at" if loaded.spec.target == "window" else "just before"
-st.caption(f"Score of frame {frame}: **{frame_scores.scores[frame]:.4g}** ({frame_scores.score_kind}; higher = more "
+st.caption(f"Score of frame {frame}: **{flagged.score_text(frame, raw=True)}**, as on Score (higher = more "
            f"anomalous). It is computed from the {window}-frame window {start}–{start + window - 1}, {relation} "
            f"frame {scored}" + (" (the first frames share the first window's score)." if scored != frame else "."))
 ui.panels_chart(explain.scored_frame_figure(video.frames[frame], frame_scores, frame), key="explain.panels")
@@ -53,7 +53,8 @@ else:
         svd = explain.svd_for_frame(loaded, video.frames, frame_scores, frame, rank)
         col_fig, col_spectrum = st.columns([3, 2])
         with col_fig:
-            ui.panels_chart(explain.svd_figure(svd), key="explain.svd")
+            ui.panels_chart(explain.svd_figure(svd, frame_aspect=video.frames.shape[1] / video.frames.shape[2]),
+                            key="explain.svd")
         with col_spectrum:
             ui.panels_chart(explain.spectrum_figure(svd), key="explain.spectrum")
         st.caption(f"Rank {rank} keeps **{svd['frame_energy_at_r']:.1%}** of the frame's energy and "
@@ -73,17 +74,20 @@ with col_params:
     params = ui.attribution_params(PAGE, method, loaded.model.config.height, loaded.model.config.width)
 
 with ui.user_errors(f"{labels[method]}"):
-    key = ("attribution", ui.scores_key(entry, source), frame, method, json.dumps(params, sort_keys=True))
-    with st.spinner(f"{labels[method]}…"):
-        explanation = ui.result_store().get_or_compute(
-            key, lambda: explain.explain_video_frame(loaded, video.frames, frame, method, **params))
+    explanation = ui.attribution_on_demand(
+        PAGE, ("attribution", ui.scores_key(entry, source), frame, method, json.dumps(params, sort_keys=True)),
+        f"{labels[method]} for frame {frame}", lambda: explain.explain_video_frame(loaded, video.frames, frame, method, **params))
+if explanation is None:  # not asked for on this frame yet: changing frames stays fast
+    st.stop()
 attribution = explanation.attribution
 ui.panels_chart(explain.attribution_figure(attribution, explanation.window_rgb,
                                            frame_labels=[f"frame {explanation.window_start + i}" for i in range(window)]),
                 key="explain.attribution")
 col_a, col_b, col_c = st.columns(3)
 col_a.metric("Runtime", f"{attribution.seconds:.2f} s")
-col_b.metric("Score explained", f"{attribution.score:.4g}")
+col_b.metric(f"Raw {frame_scores.score_kind} score explained", f"{attribution.score:.4g}",
+             help=f"Captum explains the model's raw score of frame {explanation.scored_frame}; on the verdict's scale "
+                  f"it is {flagged.score_text(explanation.scored_frame)}.")
 col_c.metric("Most influential window frame", f"frame {explanation.window_start + int(np.argmax(attribution.per_frame))}")
 st.session_state[RESULT] = {
     "frame": frame,

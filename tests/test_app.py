@@ -764,6 +764,24 @@ def upload_on_score(tmp_path) -> AppTest:
     return at
 
 
+def test_score_explain_and_presenter_show_one_calibrated_number_for_a_frame(app_env):
+    at = run_app()
+    at.switch_page("pages/score.py").run()
+    at.selectbox(key="score.sample").set_value("testing/test_02").run()
+    at.slider(key="score.frame").set_value(40).run()
+    shown = next(m.value for m in at.markdown if m.value.startswith("**Frame 40**"))
+    sigma = re.search(r"score (-?\d+\.\d\d σ)", shown).group(1)  # e.g. "score 5.07 σ → ANOMALOUS"
+    at.toggle(key="score.presenter").set_value(True).run()
+    assert_clean(at)
+    player = json.loads(re.search(r"const D = (\{.*?\});", at.get("iframe")[0].proto.srcdoc).group(1))
+    assert player["unit"] == " σ" and f"{player['values'][40]:.2f} σ" == sigma  # the presenter readout
+    at.toggle(key="score.presenter").set_value(False).run()
+    at.switch_page("pages/explain.py").run()
+    assert_clean(at)
+    caption = next(c.value for c in at.caption if c.value.startswith("Score of frame 40:"))
+    assert f"**{sigma} (raw " in caption  # the same number, the raw score beside it
+
+
 def test_an_upload_stays_for_the_whole_session(app_env, tmp_path):
     at = upload_on_score(tmp_path)
     at.switch_page("pages/home.py").run()

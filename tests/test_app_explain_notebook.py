@@ -52,6 +52,9 @@ def no_errors(at: AppTest) -> None:
 def test_explain_page_attribution_has_the_frames_shape(lab_env):
     at = AppTest.from_file(str(ROOT / "pages" / "explain.py"), default_timeout=60).run()
     no_errors(at)
+    assert "explain.result" not in at.session_state  # attributions only on demand: opening computes none
+    at.button(key="explain.attribute").click().run()
+    no_errors(at)
     result = at.session_state["explain.result"]
     t, h, w = result["model_frame_shape"]
     assert result["maps_shape"] == [t, h, w] == [4, 64, 64] and result["spatial_shape"] == [h, w]
@@ -63,6 +66,9 @@ def test_explain_page_attribution_has_the_frames_shape(lab_env):
     at.slider(key="explain.occ_window").set_value(32).run()
     at.slider(key="explain.frame").set_value(2).run()
     no_errors(at)
+    assert any("Press **Compute Occlusion" in i.value for i in at.info)  # another frame: not computed by itself
+    at.button(key="explain.attribute").click().run()
+    no_errors(at)
     result = at.session_state["explain.result"]
     assert result["method"] == "occlusion" and result["params"]["window"] == 32
     assert result["frame"] == 2 and result["scored_frame"] == 3  # conv_ae's first window ends at frame 3
@@ -70,6 +76,22 @@ def test_explain_page_attribution_has_the_frames_shape(lab_env):
     at.slider(key="explain.rank").set_value(3).run()
     no_errors(at)
     assert any("Rank 3 keeps" in c.value for c in at.caption)
+    at.slider(key="explain.frame").set_value(5).run()
+    at.slider(key="explain.frame").set_value(2).run()  # back on a frame explained before: shown from the cache
+    no_errors(at)
+    assert not at.get("button") or not any(b.key == "explain.attribute" for b in at.button)
+    assert at.session_state["explain.result"]["frame"] == 2
+
+
+def test_svd_panels_keep_the_frames_aspect_ratio():
+    import numpy as np
+
+    from vadlab import explain
+
+    svd = explain.svd_explorer(np.zeros((64, 64)), np.ones((64, 64)) * 0.1, 4)
+    figure = explain.svd_figure(svd, frame_aspect=240 / 360)  # a Ped2 frame at a square model resolution
+    assert [figure.layout[f"yaxis{'' if i == 1 else i}"].scaleratio for i in (1, 2, 3)] == [pytest.approx(2 / 3)] * 3
+    assert figure.layout.yaxis2.scaleanchor == "x2"
 
 
 # ------------------------------------------------------------------------------------ notebook

@@ -15,6 +15,7 @@ from vadlab.export import (
     SCORE_COLUMNS,
     annotate_frames,
     apply_colormap,
+    format_score,
     scores_to_csv,
     scores_to_json,
     write_annotated_video,
@@ -108,6 +109,19 @@ def test_colormap_runs_dark_to_bright():
 def test_annotate_rejects_mismatched_scores():
     with pytest.raises(ValueError, match="scores must be"):
         annotate_frames(np.zeros((3, 8, 8, 3), np.uint8), np.zeros(2), 0.5)
+
+
+def test_the_burned_in_label_shows_the_score_the_app_shows():
+    """The label writes `text_values` (the calibrated score), not the bar's [0, 1] position."""
+    assert format_score(5.0712, True) == "5.07 σ" and format_score(0.73412, False) == "0.734"
+    frames = gradient_frames(1, 96, 160)
+    at_five = annotate_frames(frames, np.array([1.0]), 0.5, text_values=np.array([5.07]), calibrated=True)
+    at_one = annotate_frames(frames, np.array([1.0]), 0.5, text_values=np.array([1.00]), calibrated=True)
+    plain = annotate_frames(frames, np.array([1.0]), 0.5)  # default: the bar's value, 1.00
+    assert not np.array_equal(at_five[:, :20], at_one[:, :20])  # the label differs, the rest is the same
+    assert np.array_equal(at_five[:, 30:], at_one[:, 30:]) and not np.array_equal(plain[:, :20], at_five[:, :20])
+    with pytest.raises(ValueError, match="text_values"):
+        annotate_frames(frames, np.array([1.0]), 0.5, text_values=np.array([1.0, 2.0]))
 
 
 def test_write_annotated_video(tmp_path):

@@ -493,15 +493,19 @@ def spectrum_figure(result: dict[str, Any], max_values: Optional[int] = None) ->
                                  line=dict(color=colour, dash="dot")), secondary_y=True)
     fig.add_vline(x=result["r"], line=dict(color="black", dash="dash"), annotation_text=f"r = {result['r']}")
     fig.update_yaxes(type="log", title_text="singular value", secondary_y=False)
-    fig.update_yaxes(range=[0, 1.02], title_text="cumulative energy", secondary_y=True)
+    fig.update_yaxes(range=[0, 1.02], tickvals=[0, 0.25, 0.5, 0.75, 1.0], tickformat=".0%", showgrid=False,
+                     title_text="cumulative energy", secondary_y=True)
     fig.update_xaxes(title_text="index k")
     fig.update_layout(height=320, margin=dict(l=5, r=5, t=30, b=5), legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-def svd_figure(result: dict[str, Any]) -> "go.Figure":
+def svd_figure(result: dict[str, Any], frame_aspect: Optional[float] = None) -> "go.Figure":
     """Three panels: the frame at rank r, the reconstruction at rank r, and their difference (what the
-    SVD loss sees; diverging colours, 0 = white). Values in the range given to `svd_explorer`."""
+    SVD loss sees; diverging colours, 0 = white). Values in the range given to `svd_explorer`.
+
+    frame_aspect: the video frame's height / width; the panels (at model resolution, often square)
+    are drawn with it, so a round object stays round (default: the model resolution's own)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -515,8 +519,13 @@ def svd_figure(result: dict[str, Any]) -> "go.Figure":
     bound = float(np.abs(result["difference"]).max()) or 1.0
     fig.add_trace(go.Heatmap(z=result["difference"], colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound,
                              colorbar=dict(thickness=10)), 1, 3)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    h, w = np.asarray(result["frame_r"]).shape
+    # one row drawn (H/W) / (h/w) as tall as one column is wide: the frame's aspect, not the model's
+    ratio = (float(frame_aspect) if frame_aspect else h / w) * w / h
+    for i in range(1, 4):
+        fig.update_yaxes(scaleanchor=f"x{'' if i == 1 else i}", scaleratio=ratio, row=1, col=i)
     fig.update_layout(height=280, margin=dict(l=5, r=5, t=40, b=5))
     return fig
 

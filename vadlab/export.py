@@ -75,6 +75,8 @@ def annotate_frames(
     heatmap_alpha: float = 0.6,
     contour_level: float = 0.5,
     show_text: bool = True,
+    text_values: Optional[np.ndarray] = None,
+    calibrated: bool = False,
 ) -> np.ndarray:
     """Draw each frame's verdict onto a copy of `frames`.
 
@@ -88,7 +90,8 @@ def annotate_frames(
                 anomalous frames, regions where it is >= `contour_level` get a red outline.
     labels:     optional (T,) 0/1 ground truth, drawn as an orange tick above the score bar.
     Every frame gets a border (red = anomalous, green = normal) and a score bar along the bottom
-    with a white tick at the threshold; `show_text` adds "frame N  0.73" (PIL's default font).
+    with a white tick at the threshold; `show_text` adds "frame N  5.07 σ": `text_values` (T,), the
+    scores as the app shows them (`format_score`; calibrated: σ above normal), default `scores`.
     Returns (T, H, W, 3) uint8.
     """
     frames = _check_frames(frames)
@@ -144,19 +147,39 @@ def annotate_frames(
         if labels is not None and labels[i]:
             frame[y0 - bar_h - 1 : y0 - 1, inner_left : inner_left + max(3, span // 8)] = LABEL_RGB
     if show_text:
-        _draw_text(out, scores, border)
+        shown = scores if text_values is None else np.asarray(text_values, dtype=np.float64)
+        if shown.shape != (n,):
+            raise ValueError(f"text_values must be ({n},) to match {n} frames, got {shown.shape}")
+        _draw_text(out, shown, border, calibrated)
     return out
 
 
-def _draw_text(frames: np.ndarray, scores: np.ndarray, border: int) -> None:
-    """Write "frame N  0.73" in the top-left corner of each frame, in place."""
-    from PIL import Image, ImageDraw, ImageFont
+def format_score(value: float, calibrated: bool) -> str:
+    """One score label everywhere (Score, Explain, presenter mode, burned-in video labels): "5.07 σ"
+    on the calibrated scale (standard deviations above the model's normal frames), "0.734" on the
+    others (per-video min-max / z-score, raw)."""
+    return f"{float(value):.2f} σ" if calibrated else f"{float(value):.3f}"
 
-    font = ImageFont.load_default()
+
+def _label_font():
+    """A font that has σ (DejaVu Sans, where installed), else PIL's default with σ spelled "sd"."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", 11), "σ"
+    except OSError:
+        return ImageFont.load_default(), "sd"
+
+
+def _draw_text(frames: np.ndarray, scores: np.ndarray, border: int, calibrated: bool = False) -> None:
+    """Write "frame N  5.07 σ" (`format_score`) in the top-left corner of each frame, in place."""
+    from PIL import Image, ImageDraw
+
+    font, sigma = _label_font()
     for i in range(frames.shape[0]):
         image = Image.fromarray(frames[i])
         draw = ImageDraw.Draw(image)
-        text = f"frame {i}  {scores[i]:.2f}"
+        text = f"frame {i}  {format_score(scores[i], calibrated).replace('σ', sigma)}"
         left, top, right, bottom = draw.textbbox((border + 2, border + 1), text, font=font)
         if right >= frames.shape[2] - border or bottom >= frames.shape[1] - border:
             return  # frames too small for text; the bar and border carry the information
@@ -174,9 +197,12 @@ def write_annotated_video(
     fps: float = 10.0,
     labels: Optional[np.ndarray] = None,
     crf: int = 20,
+    text_values: Optional[np.ndarray] = None,
+    calibrated: bool = False,
 ) -> Path:
     """`annotate_frames` then `write_video`; returns the path written."""
-    annotated = annotate_frames(frames, scores, threshold, error_maps, labels)
+    annotated = annotate_frames(frames, scores, threshold, error_maps, labels, text_values=text_values,
+                                calibrated=calibrated)
     return write_video(path, annotated, fps, crf=crf)
 
 

@@ -44,7 +44,7 @@ from vadlab.ui.cache import (
     usable_checkpoints,
 )
 from vadlab.ui.errors import ERROR_ICON, error_message, user_errors
-from vadlab.ui.explain_view import attribution_params, explain_timeline, panels_chart
+from vadlab.ui.explain_view import attribution_on_demand, attribution_params, explain_timeline, panels_chart
 from vadlab.ui.notebook_view import (
     notebook_add_cell,
     notebook_cells,

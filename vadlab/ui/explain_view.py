@@ -4,14 +4,14 @@ figures drawn clear of the chart toolbar, and one group of parameter widgets per
 `vadlab.explain.DEFAULT_PARAMS`)."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import streamlit as st
 
 from vadlab import explain
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, scores_key
-from vadlab.ui.verdict_view import flag
+from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, result_store, scores_key
+from vadlab.ui.verdict_view import Flagged, flag
 
 TOOLBAR_ROOM = 30  # px above subplot titles, so plotly's toolbar (top right) never covers them
 
@@ -24,9 +24,10 @@ def panels_chart(figure, key: str) -> None:
     st.plotly_chart(figure, key=key, config={"displaylogo": False})
 
 
-def explain_timeline(page: str, frame_scores, entry: CheckpointEntry, source: ClipSource) -> int:
+def explain_timeline(page: str, frame_scores, entry: CheckpointEntry, source: ClipSource) -> tuple[int, Flagged]:
     """The clip's scores under the Score page's verdict settings (a compact timeline, click to jump)
-    with the frame slider; returns the frame. Starts at the frame last looked at on this clip with
+    with the frame slider; returns the frame and the verdict (whose `score_text` is the number Score
+    shows for that frame: one score language). Starts at the frame last looked at on this clip with
     this model (from Score, say), else at the clip's most anomalous frame; another model starts
     again at its own most anomalous frame."""
     from vadlab.ui.views import timeline_with_slider
@@ -38,8 +39,27 @@ def explain_timeline(page: str, frame_scores, entry: CheckpointEntry, source: Cl
     flagged = flag(frame_scores, scores_key(entry, source), normalize=state.recall("verdict.normalize", "calibrated"),
                    smooth_sigma=rule["smooth"], min_length=rule["min_length"], merge_gap=rule["merge_gap"],
                    far=rule["far"], calibration=checkpoint_calibration(entry))
-    return timeline_with_slider(flagged, page, title=f"{source.name}: anomaly score per frame ({entry.name})",
-                                where=(source.decode_key, entry.path), height=300)
+    frame = timeline_with_slider(flagged, page, title=f"{source.name}: anomaly score per frame ({entry.name})",
+                                 where=(source.decode_key, entry.path), height=300)
+    return frame, flagged
+
+
+def attribution_on_demand(page: str, key: tuple, what: str, compute: Callable[[], Any]) -> Any:
+    """An attribution only when asked for: the cached one for `key` (this clip, model, frame, method
+    and parameters) when it was computed before, else a button that computes it. Returns it, or None
+    while not asked for (a frame change then costs no attribution: Integrated Gradients takes
+    seconds on a CPU)."""
+    store = result_store()
+    cached = store.get(key)
+    if cached is not None:
+        return cached
+    if not st.button(f"Compute {what}", key=state.widget_key(page, "attribute"), type="primary",
+                     icon=":material/insights:"):
+        st.info(f"Press **Compute {what}** to see which pixels drive this frame's score (seconds on a CPU; kept "
+                "for this frame and method, so coming back shows it at once).", icon=":material/touch_app:")
+        return None
+    with st.spinner(f"{what}…"):
+        return store.get_or_compute(key, compute)
 
 
 def seed(key: str, value) -> str:

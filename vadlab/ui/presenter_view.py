@@ -116,6 +116,7 @@ def player_html(annotated: bytes, plain: bytes, flagged: Flagged, size: tuple[in
         "fps": flagged.fps,
         "values": [round(float(v), 5) for v in values],
         "threshold": float(flagged.threshold),
+        "unit": " σ" if flagged.calibrated else "",  # one label with Score and Explain (`export.format_score`)
         "events": [[e.start, e.end] for e in flagged.events],
         "labels": None if flagged.labels is None else [int(v) for v in flagged.labels],
         "annotated": "data:video/mp4;base64," + base64.b64encode(annotated).decode("ascii"),
@@ -216,7 +217,7 @@ function show(i) {
   document.getElementById("vad-status").textContent = "frame " + i + " · " + (i / fps).toFixed(1) + " s";
   const verdict = document.getElementById("vad-frame-verdict");
   verdict.textContent = flagged ? "ANOMALOUS" : "normal"; verdict.className = flagged ? "alert" : "clear";
-  document.getElementById("vad-score").textContent = "score " + D.values[i].toFixed(2) + " (threshold " + D.threshold.toFixed(2) + ")"
+  document.getElementById("vad-score").textContent = "score " + D.values[i].toFixed(D.unit ? 2 : 3) + D.unit + " (threshold " + D.threshold.toFixed(D.unit ? 2 : 3) + D.unit + ")"
     + (D.labels ? " · ground truth: " + (D.labels[i] ? "anomalous" : "normal") : "");
 }
 function seek(i) { i = Math.max(0, Math.min(n - 1, i)); try { video.currentTime = (i + 0.5) / fps; } catch (e) {} show(i); }

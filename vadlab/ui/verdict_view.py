@@ -15,6 +15,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import streamlit as st
 
+from vadlab import export
 from vadlab.calibration import NO_CALIBRATION, Calibration, VerdictRule, assess, format_far
 from vadlab.metrics import smooth_scores, threshold_metrics
 from vadlab.outputs import Event, FrameScores
@@ -88,6 +89,14 @@ class Flagged:
     @property
     def axis_title(self) -> str:
         return AXIS_TITLES.get(self.normalize, "score")
+
+    def score_text(self, index: int, raw: bool = False) -> str:
+        """Frame `index`'s score as every view labels it (`export.format_score`: "5.07 σ" when
+        calibrated); `raw` adds the family's own raw score beside it ("(raw psnr -38.41)")."""
+        text = export.format_score(self.normalized[index], self.calibrated)
+        if raw and self.normalize != "none":
+            text += f" (raw {self.frame_scores.score_kind} {float(self.frame_scores.scores[index]):.4g})"
+        return text
 
     @property
     def scene_note(self) -> Optional[str]:

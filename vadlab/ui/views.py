@@ -295,7 +295,7 @@ def frame_panels(video: Video, flagged: Flagged, index: int, entry: Optional[Che
     truth = ""
     if flagged.labels is not None:
         truth = f", ground truth: {'anomalous' if flagged.labels[index] else 'normal'}"
-    st.markdown(f"**Frame {index}** (t = {t:.2f} s): score {flagged.normalized[index]:.3f} → {verdict}{truth}")
+    st.markdown(f"**Frame {index}** (t = {t:.2f} s): score {flagged.score_text(index)} → {verdict}{truth}")
     col_real, col_output, col_overlay = st.columns(3)
     col_real.image(frame, caption="Real frame", width="stretch")
     output = output_image(flagged.frame_scores, index, size)
@@ -357,7 +357,8 @@ def annotated_video(video: Video, flagged: Flagged) -> bytes:
             with st.spinner("Rendering the annotated video…"):
                 export.write_annotated_video(path, np.asarray(video.frames), values, threshold,
                                              error_maps=None if maps is None else maps.astype(np.float32),
-                                             fps=flagged.fps, labels=flagged.labels)
+                                             fps=flagged.fps, labels=flagged.labels,
+                                             text_values=flagged.normalized, calibrated=flagged.calibrated)
             with open(path, "rb") as fh:
                 return fh.read()
         finally:
