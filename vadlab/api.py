@@ -273,6 +273,20 @@ def evaluate_scored(ds: VideoDataset, scored: DatasetScores, normalize: Optional
     return result
 
 
+def evaluate_clip(fs: FrameScores, labels: Sequence[int] | np.ndarray, protocol: Protocol = PAPER,
+                  calibration: Optional[Calibration] = None) -> EvalResult:
+    """One scored clip against its (N,) 0/1 frame labels under a protocol, as a dataset of one video
+    (what the Evaluate page and the notebook's evaluate cell compute: the undecidable first frames
+    dropped by default, the protocol recorded in the result)."""
+    truth = np.asarray(labels).astype(np.uint8).ravel()
+    if len(truth) != len(fs):
+        raise ValueError(f"{fs.video}: {len(truth)} labels but the video has {len(fs)} scored frames; "
+                         "give one 0/1 label per frame")
+    scored = DatasetScores({fs.video: dataclasses.replace(fs, labels=truth)}, {fs.video: truth}, decode_seconds=0.0,
+                           score_seconds=0.0, n_frames=len(fs))
+    return evaluate_scored(None, scored, protocol=protocol, calibration=calibration)
+
+
 def protocol_table(loaded: LoadedModel, data: str | VideoDataset, batch_size: int = 32,
                    scored: Optional[DatasetScores] = None) -> list[dict]:
     """Micro / macro AUC and EER of one checkpoint under every protocol of `protocol_grid`, from ONE
@@ -382,8 +396,8 @@ def with_verdict_rule(model: AnomalyModel, spec: ModelSpec, calibration: Calibra
                                      batch_size=batch_size, keep_maps=False))
     if not fast:
         return calibration
-    rule, _ = choose_rule(calibration, normal, fast, description=f"frames with a region of a normal clip played "
-                                                                 f"{skip}x faster")
+    rule, _ = choose_rule(calibration, normal, fast,
+                          description=f"the same clips with one region played {skip}x faster (local pseudo-anomalies)")
     return dataclasses.replace(calibration, rule=rule)
 
 

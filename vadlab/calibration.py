@@ -433,8 +433,8 @@ def choose_rule(calibration: Calibration, normal: Sequence[FrameScores], pseudo:
     order = lambda c: (-c.pseudo_detection, c.rule.far, c.rule.smooth_sigma, keys.index(c.rule.key))  # noqa: E731
     if silent:
         best = min(silent, key=order)
-        how = (f"label-free: silent on {len(normal)} normal clips, flags {best.pseudo_detection:.0%} of "
-               f"{description or 'pseudo-anomalous'} frames; best of {len(candidates)} candidates")
+        how = (f"label-free: silent on {len(normal)} normal clips, flags {best.pseudo_detection:.0%} of the frames of "
+               f"{description or 'the pseudo-anomalous clips'}; best of {len(candidates)} candidates")
     else:
         best = min(candidates, key=lambda c: (c.normal_events, c.rule.far, -c.rule.smooth_sigma))
         how = f"label-free: no candidate was silent on the normal clips; the one with the fewest false events ({best.normal_events})"

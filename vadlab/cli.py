@@ -88,6 +88,16 @@ def cmd_info(args) -> int:
         print(f"training:   {tr.get('preset')} preset, best epoch {tr.get('best_epoch')}, {tr.get('seconds')} s on {tr.get('device')}")
     for k, v in (meta.get("metrics") or {}).items():
         print(f"metric:     {k} = {v}")
+    from vadlab.calibration import Calibration
+
+    calibration = Calibration.from_metadata(meta)
+    if calibration is None:
+        print("verdicts:   no calibration (run `vadlab calibrate`)")
+    else:
+        print(f"calibrated: {calibration.count} normal frames ({calibration.source})")
+        print(f"verdicts:   {calibration.verdict_rule.short}: {calibration.verdict_rule.describe()}")
+    for k, v in (meta.get("extra") or {}).items():
+        print(f"note:       {k} = {v}")
     print(f"created:    {meta.get('created')}  versions: {meta.get('versions')}")
     return 0
 

@@ -165,6 +165,13 @@ class CheckpointEntry:
     training_data: Optional[str] = None  # the full training data spec (as recorded: maybe relative)
     supervised: bool = False  # trained on labelled videos: its AUC needs cross-validation
     weights_sha256: Optional[str] = None
+    trained_with: str = "?"  # "GPU" | "CPU": the device of its training run
+    cpu_fps: Optional[float] = None  # scoring frames/s measured on one CPU thread (metadata extra), when recorded
+
+    @property
+    def too_slow_for_cpu(self) -> bool:
+        """Scores under CPU_DEFAULT_MIN_FPS frames/s on one CPU thread: never a default on a CPU."""
+        return self.cpu_fps is not None and self.cpu_fps < CPU_DEFAULT_MIN_FPS
 
     @property
     def label(self) -> str:
@@ -183,6 +190,9 @@ class CheckpointEntry:
     def mtime_ns(self) -> int:
         weights = Path(self.path + ".safetensors")
         return weights.stat().st_mtime_ns if weights.exists() else 0
+
+
+CPU_DEFAULT_MIN_FPS = 5.0  # a checkpoint slower than this on one CPU thread is never picked by default on a CPU
 
 
 def _finite(value: Any) -> Optional[float]:
@@ -223,6 +233,8 @@ def _entry(row: dict, origin: str) -> CheckpointEntry:
         training_data=data if data != "?" else None,
         supervised=supervised,
         weights_sha256=meta.get("weights_sha256"),
+        trained_with="GPU" if "cuda" in str(training.get("device", "")).lower() else ("CPU" if training.get("device") else "?"),
+        cpu_fps=_finite((meta.get("extra") or {}).get("cpu_frames_per_second")),
     )
 
 
@@ -334,9 +346,20 @@ def clip_frame_size(source: ClipSource) -> Optional[tuple[int, int]]:
     return int(info.width), int(info.height)
 
 
+def _scoring_on_gpu() -> bool:
+    from vadlab import device as devices
+
+    try:
+        return devices.resolve(current_device()).type == "cuda"
+    except Exception:  # noqa: BLE001 - an unusable device choice ranks as a CPU
+        return False
+
+
 def _fit_key(entry: CheckpointEntry) -> tuple:
-    # calibrated first (its verdict means something), then the best stored micro AUC, then the name
-    return (not entry.calibrated, -(entry.auc if entry.auc is not None else -1.0), entry.name)
+    # on a CPU, checkpoints too slow to score there last; then calibrated first (its verdict means
+    # something), then the best stored micro AUC, then the name
+    slow = entry.too_slow_for_cpu and not _scoring_on_gpu()
+    return (slow, not entry.calibrated, -(entry.auc if entry.auc is not None else -1.0), entry.name)
 
 
 def rank_checkpoints(entries: list[CheckpointEntry], dataset: Optional[str] = None, clip_path: Optional[str] = None,

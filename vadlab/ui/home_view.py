@@ -52,6 +52,9 @@ def zoo_rows(entries: Sequence[CheckpointEntry], cached: Sequence[dict] = ()) ->
         row["protocol"] = (", ".join(protocols) if protocols else "not recorded") if per else (
             "supervised: see cross-validation" if e.supervised else "not evaluated" if e.error is None else "")
         row.update({"calibrated": e.calibrated, "input (C×H×W)": e.input_size, "window": e.window,
+                    "trained with": e.trained_with,
+                    "CPU frames/s": (f"{e.cpu_fps:g} (too slow for a CPU default)" if e.too_slow_for_cpu
+                                     else f"{e.cpu_fps:g}" if e.cpu_fps is not None else ""),
                     "size (MB)": e.size_mb, "origin": e.origin, "problem": e.error or ""})
         rows.append(row)
     if not any(r["problem"] for r in rows):
