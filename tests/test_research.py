@@ -188,3 +188,18 @@ def test_sweep_command_passes_stride_and_time_cap_to_training(samples_dir, tmp_p
     assert meta["training"]["train_config"]["stride"] == 3
     assert meta["training"]["train_config"]["max_seconds"] == 300
     assert "selection criterion: val_loss" in capsys.readouterr().out
+
+
+def test_seed_summary_is_mean_and_std_per_grid_point_with_failures_counted():
+    rows = [{"lr": 1e-3, "seed": 0, "val_loss": 1.0, "micro_auc": 0.6, "macro_auc": 0.5, "eer": 0.4},
+            {"lr": 1e-3, "seed": 1, "val_loss": 3.0, "micro_auc": 0.8, "macro_auc": 0.7, "eer": 0.2},
+            {"lr": 2e-3, "seed": 0, "val_loss": 1.5, "micro_auc": 0.5, "macro_auc": 0.5, "eer": 0.5},
+            {"lr": 2e-3, "seed": 1, "error": "RuntimeError: out of memory"}]
+    table = research.summarize(rows, ["lr"])
+    assert [e["lr"] for e in table] == [1e-3, 2e-3]
+    assert table[0]["val_loss"] == 2.0 and table[0]["val_loss_std"] == 1.0 and table[0]["seeds"] == 2
+    assert table[1]["seeds"] == 1 and table[1]["failed"] == 1 and table[1]["micro_auc_std"] == 0.0
+    text = research.format_summary(table, ["lr"])
+    # chosen on the mean validation loss (1.5 < 2.0), not on the test AUC (0.5 < 0.7)
+    assert text.splitlines()[2].endswith("<- selected") and "(1 failed)" in text.splitlines()[2]
+    assert "2.0000 ± 1.0000" in text and "never used to select" in text

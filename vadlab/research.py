@@ -22,6 +22,7 @@ import dataclasses
 import io
 import itertools
 import json
+import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -53,33 +54,192 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tiny", epochs: int = 3,
-          device: str = "auto", out_dir: str | Path = "runs/sweep", train_config: Optional[TrainConfig] = None,
-          on_row=None) -> list[dict]:
-    """Train one model per grid point; rows of {params..., val_loss, micro_auc, macro_auc, eer, seconds}."""
-    from vadlab import api
+SELECTION_RULE = ("selection criterion: val_loss, lowest mean over seeds (the loss on the held-out tail of the "
+                  "NORMAL training videos); test AUC and EER are reported, never used to select")
+METRICS = ("val_loss", "micro_auc", "macro_auc", "eer")
 
+
+@dataclasses.dataclass(frozen=True)
+class SweepTrial:
+    """One model a sweep trains: grid point `point` (its `params`) with training seed `seed`.
+
+    Everything the trained numbers depend on is in the trial (with `train_config` the run
+    mechanics), so the serial loop, a Ray Tune worker and a resumed sweep all train the same model
+    from the same trial. `checkpoint` is where its model is saved."""
+
+    family: str
+    data: str
+    preset: str
+    epochs: int
+    device: str
+    point: int
+    params: dict
+    seed: int
+    replicate: int  # 0 .. seeds-1
+    checkpoint: str
+    train_config: dict  # dataclasses.asdict(TrainConfig) with this trial's seed
+
+    @property
+    def name(self) -> str:
+        return f"p{self.point:02d}_s{self.seed}"
+
+    def identity(self) -> dict:
+        """What a stored row must have been made from to be reused on resume (not the device)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("device", "checkpoint")}
+
+
+def sweep_trials(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tiny", epochs: int = 3,
+                 device: str = "auto", out_dir: str | Path = "runs/sweep", train_config: Optional[TrainConfig] = None,
+                 seeds: int = 1) -> list[SweepTrial]:
+    """The trials of a sweep: every grid point x `seeds` seeds (train_config.seed, +1, ...), grid
+    points in `itertools.product` order. Raises ValueError for a field the family's config lacks."""
     spec = get_spec(family)
     fields = {f.name for f in dataclasses.fields(spec.config_class)}
     unknown = [k for k in grid if k not in fields and k != "epochs"]
     if unknown:
         raise ValueError(f"{family}: unknown config field(s) {', '.join(unknown)}; fields: {', '.join(sorted(fields))}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    cfg = train_config or TrainConfig()
+    out_dir = Path(out_dir).absolute()  # a Ray worker runs in its own folder
     keys = list(grid)
-    rows = []
-    out_dir = Path(out_dir)
-    for i, values in enumerate(itertools.product(*(grid[k] for k in keys))):
+    trials = []
+    for point, values in enumerate(itertools.product(*(grid[k] for k in keys))):
         params = dict(zip(keys, values))
-        overrides = {k: v for k, v in params.items() if k != "epochs"}
-        n_epochs = int(params.get("epochs", epochs))
-        loaded, result = api.train(family, data, out_dir / f"{family}_{i:02d}", preset=preset, epochs=n_epochs,
-                                   device=device, overrides=overrides, train_config=train_config)
-        m = loaded.metadata.get("metrics") or {}
-        row = {**params, "val_loss": result.best_val_loss, "micro_auc": m.get("micro_auc"),
-               "macro_auc": m.get("macro_auc"), "eer": m.get("eer"), "seconds": round(result.seconds, 1)}
-        rows.append(row)
-        if on_row:
-            on_row(row)
-    return rows
+        for replicate in range(seeds):
+            seed = cfg.seed + replicate
+            # replicate 0 keeps the single-seed sweep's checkpoint name
+            name = f"{family}_{point:02d}" + (f"_s{seed}" if replicate else "")
+            trials.append(SweepTrial(family=family, data=data, preset=preset, epochs=int(params.get("epochs", epochs)),
+                                     device=device, point=point, params=params, seed=seed, replicate=replicate,
+                                     checkpoint=str(out_dir / name),
+                                     train_config=dataclasses.asdict(dataclasses.replace(cfg, seed=seed))))
+    return trials
+
+
+def run_trial(trial: SweepTrial) -> dict:
+    """Train one trial's model (saved at trial.checkpoint); its row {params..., seed, val_loss,
+    micro_auc, macro_auc, eer, seconds}. The same trial gives the same numbers wherever it runs
+    (same seed, same threads: `train_config["threads"]`)."""
+    from vadlab import api
+
+    overrides = {k: v for k, v in trial.params.items() if k != "epochs"}
+    loaded, result = api.train(trial.family, trial.data, trial.checkpoint, preset=trial.preset, epochs=trial.epochs,
+                               device=trial.device, overrides=overrides, train_config=TrainConfig(**trial.train_config))
+    m = loaded.metadata.get("metrics") or {}
+    return {**trial.params, "seed": trial.seed, "val_loss": result.best_val_loss, "micro_auc": m.get("micro_auc"),
+            "macro_auc": m.get("macro_auc"), "eer": m.get("eer"), "seconds": round(result.seconds, 1)}
+
+
+def failed_row(trial: SweepTrial, error: BaseException | str) -> dict:
+    """The row of a trial that raised: its params, seed and the error (reported, never dropped)."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return {**trial.params, "seed": trial.seed, "error": message.strip().splitlines()[-1] if message.strip() else "?"}
+
+
+def _row_file(out_dir: Path, trial: SweepTrial) -> Path:
+    return Path(trial.checkpoint).parent / "trials" / f"{trial.name}.json"
+
+
+def stored_row(trial: SweepTrial) -> Optional[dict]:
+    """The row a finished trial stored (resume), or None when it has not finished or was made
+    from other settings. Failed trials are not stored: a re-run tries them again."""
+    path = _row_file(Path(trial.checkpoint).parent, trial)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return record["row"] if record.get("identity") == json.loads(json.dumps(trial.identity())) else None
+
+
+def store_row(trial: SweepTrial, row: dict) -> None:
+    """Record a finished trial's row next to its checkpoint (what a resumed sweep reads)."""
+    path = _row_file(Path(trial.checkpoint).parent, trial)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps({"identity": trial.identity(), "row": row}, indent=1))
+
+
+def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tiny", epochs: int = 3,
+          device: str = "auto", out_dir: str | Path = "runs/sweep", train_config: Optional[TrainConfig] = None,
+          on_row=None, seeds: int = 1, resume: bool = False, ray_address: Optional[str] = None,
+          use_ray: bool = False, cpus_per_trial: float = 1, gpus_per_trial: float = 0,
+          ray_cpus: Optional[int] = None) -> list[dict]:
+    """Train one model per grid point and seed; rows of {params..., seed, val_loss, micro_auc,
+    macro_auc, eer, seconds} (a failed trial: {params..., seed, error}) in trial order.
+
+    resume: reuse the rows of trials that already finished in `out_dir` with the same settings.
+    use_ray: run the trials as Ray Tune trials (`vadlab.scale.tune_sweep`) on the cluster at
+    `ray_address` (a new local one when None), each with `cpus_per_trial` CPUs / `gpus_per_trial`
+    GPUs; the rows are the serial loop's (same trials, same seeds, same numbers)."""
+    trials = sweep_trials(family, data, grid, preset, epochs, device, out_dir, train_config, seeds)
+    rows: dict[str, dict] = {}
+    todo = []
+    for trial in trials:
+        row = stored_row(trial) if resume else None
+        if row is not None:
+            rows[trial.name] = row
+            if on_row:
+                on_row(trial, row, True)
+        else:
+            todo.append(trial)
+    if use_ray:
+        from vadlab.scale import tune_sweep
+
+        def finished(trial: SweepTrial, row: dict) -> None:
+            rows[trial.name] = row
+            if "error" not in row:
+                store_row(trial, row)
+            if on_row:
+                on_row(trial, row, False)
+
+        tune_sweep(todo, finished, address=ray_address, cpus_per_trial=cpus_per_trial,
+                   gpus_per_trial=gpus_per_trial, ray_cpus=ray_cpus)
+    else:
+        for trial in todo:
+            try:
+                row = run_trial(trial)
+                store_row(trial, row)
+            except Exception as exc:  # noqa: BLE001 - one failed trial is reported, the others still run
+                row = failed_row(trial, exc)
+            rows[trial.name] = row
+            if on_row:
+                on_row(trial, row, False)
+    return [rows[t.name] for t in trials if t.name in rows]
+
+
+def summarize(rows: Sequence[dict], grid_keys: Sequence[str]) -> list[dict]:
+    """Per grid point (rows grouped by their `grid_keys` values, first-seen order): the params,
+    `seeds` (finished), `failed`, and for each metric its mean and std over the finished seeds
+    (`<metric>`, `<metric>_std`; std 0 for one seed, NaN when none finished)."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(repr(row[k]) for k in grid_keys), []).append(row)
+    table = []
+    for members in groups.values():
+        done = [r for r in members if "error" not in r]
+        entry: dict[str, Any] = {k: members[0][k] for k in grid_keys}
+        entry.update(seeds=len(done), failed=len(members) - len(done))
+        for metric in METRICS:
+            values = np.array([np.nan if r.get(metric) is None else r[metric] for r in done], dtype=float)
+            entry[metric] = float(values.mean()) if len(values) else float("nan")
+            entry[metric + "_std"] = float(values.std()) if len(values) else float("nan")
+        table.append(entry)
+    return table
+
+
+def format_summary(table: Sequence[dict], grid_keys: Sequence[str]) -> str:
+    """The sweep's result table: one line per grid point, mean ± std over seeds, the selected
+    point (lowest mean val_loss) marked, and the selection rule stated."""
+    finite = [i for i, e in enumerate(table) if np.isfinite(e["val_loss"])]
+    chosen = min(finite, key=lambda i: table[i]["val_loss"]) if finite else None
+    head = [*grid_keys, "seeds", *METRICS]
+    lines = ["  ".join(f"{h:>20s}" for h in head)]
+    for i, e in enumerate(table):
+        cells = [repr(e[k]) for k in grid_keys] + [f"{e['seeds']}" + (f" ({e['failed']} failed)" if e["failed"] else "")]
+        cells += [f"{e[m]:.4f} ± {e[m + '_std']:.4f}" for m in METRICS]
+        lines.append("  ".join(f"{c:>20s}" for c in cells) + ("   <- selected" if i == chosen else ""))
+    lines.append(SELECTION_RULE)
+    return "\n".join(lines)
 
 
 def rows_to_csv(rows: list[dict]) -> str:
@@ -266,15 +426,34 @@ def _train_config(args) -> TrainConfig:
 
 def _cmd_sweep(args) -> int:
     grid = parse_grid(args.grid)
-    print(f"sweep {args.model} over {', '.join(f'{k}={v}' for k, v in grid.items())} "
-          f"(selection criterion: val_loss on held-out normal training frames; test AUC is reported only)")
+    use_ray = args.ray is not None
+    print(f"sweep {args.model} over {', '.join(f'{k}={v}' for k, v in grid.items())}, {args.seeds} seed(s) each"
+          + (f", as Ray Tune trials on {args.ray or 'a local Ray cluster'}" if use_ray else ", serially"), flush=True)
+    print(SELECTION_RULE, flush=True)
+    cfg = _train_config(args)
+    threads = args.threads or (int(args.cpus_per_trial) if use_ray and not args.gpus_per_trial else None)
+    cfg = dataclasses.replace(cfg, seed=args.seed, threads=threads, max_steps_per_epoch=args.max_steps)
+
+    def report(trial, row: dict, reused: bool) -> None:
+        what = ("FAILED: " + row["error"]) if "error" in row else ", ".join(f"{k}={v}" for k, v in row.items())
+        print(f"  {trial.name}{' (done before, reused)' if reused else ''}: {what}", flush=True)
+
     rows = sweep(args.model, args.data, grid, preset=args.preset, epochs=args.epochs, device=args.device,
-                 out_dir=args.out_dir, train_config=_train_config(args), on_row=lambda r: print("  " + ", ".join(f"{k}={v}" for k, v in r.items()), flush=True))
+                 out_dir=args.out_dir, train_config=cfg, on_row=report, seeds=args.seeds, resume=not args.fresh,
+                 use_ray=use_ray, ray_address=args.ray or None, cpus_per_trial=args.cpus_per_trial,
+                 gpus_per_trial=args.gpus_per_trial, ray_cpus=args.ray_cpus)
+    keys = list(grid)
+    print()
+    print(format_summary(summarize(rows, keys), keys))
     text = rows_to_csv(rows)
-    print(text)
     Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
     atomic_write(args.csv, text)
-    print(f"wrote {args.csv}")
+    print(f"wrote {args.csv} (one row per trial)")
+    failed = [r for r in rows if "error" in r]
+    if failed:
+        print(f"error: {len(failed)} of {len(rows)} trials failed (listed above; a re-run retries them, "
+              f"reusing the finished ones)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -336,6 +515,19 @@ def add_commands(sub) -> None:
     s.add_argument("--device", default="auto")
     s.add_argument("--out-dir", default="runs/sweep")
     s.add_argument("--csv", default="runs/sweep/sweep.csv")
+    s.add_argument("--seeds", type=int, default=1, help="trainings per grid point (seeds --seed, +1, ...): mean ± std")
+    s.add_argument("--seed", type=int, default=0, help="the first training seed")
+    s.add_argument("--max-steps", type=int, default=None, help="cap on optimizer steps per epoch (quick looks, tests)")
+    s.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per trained model (default: torch's own serially, --cpus-per-trial with --ray)")
+    s.add_argument("--fresh", action="store_true", help="retrain every trial (default: reuse trials that finished "
+                   "in --out-dir with the same settings, so an interrupted sweep resumes)")
+    s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run each grid point x seed as a Ray Tune trial: on the cluster at ADDRESS "
+                        "(e.g. 10.0.0.5:6379 or ray://host:10001), or a new local cluster when no ADDRESS")
+    s.add_argument("--cpus-per-trial", type=float, default=1, help="--ray: CPUs each trial reserves (and its threads)")
+    s.add_argument("--gpus-per-trial", type=float, default=0, help="--ray: GPUs each trial reserves (0.5: two per GPU)")
+    s.add_argument("--ray-cpus", type=int, default=None, help="--ray without ADDRESS: CPUs of the local cluster (default: all)")
     _add_loop_options(s)
     s.set_defaults(func=_cmd_sweep)
 
