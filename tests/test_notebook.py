@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from vadlab import metrics
 from vadlab.checkpoint import save_checkpoint
 from vadlab.data.synthetic import generate_clip
 from vadlab.export import write_video
@@ -116,6 +117,19 @@ def test_run_produces_every_output_and_uses_the_cache(lab):
     assert explained["attribution"].maps.shape == (4, 64, 64) and explained["frame"] == 9
     assert set(evaluated["results"]) == {"conv_ae_tiny", "ffp_tiny"}
     assert 0.0 <= evaluated["rows"][0]["micro_auc"] <= 1.0
+    # the Evaluate page's protocol: the undecidable first frames dropped, and recorded with the result
+    fs = scored["scores"]["conv_ae_tiny"]
+    decided = np.asarray(fs.scored, dtype=bool)
+    assert not decided.all()
+    page_like = metrics.evaluate({"c": fs.scores[decided]}, {"c": clip["labels"][decided]}, smooth_sigma=1.0)
+    assert evaluated["results"]["conv_ae_tiny"].micro_auc == pytest.approx(page_like.micro_auc)
+    assert evaluated["results"]["conv_ae_tiny"].protocol["drop_undecidable"] is True
+    # the scores CSV carries the calibrated score (σ above normal) the Score page shows
+    rows = list(csv.DictReader(io.StringIO(scores_csv(scored["scores"], scored["verdicts"]))))
+    verdict = scored["verdicts"]["conv_ae_tiny"]
+    mine = [r for r in rows if r["model"] == "conv_ae_tiny"]
+    assert verdict.calibrated and [float(r["calibrated"]) for r in mine] == pytest.approx(list(verdict.values))
+    assert all(r["calibrated"] == "" for r in rows if r["model"] == "ffp_tiny")  # no calibration: no σ
     assert dict(cache.executions) == {k: 1 for k in ("clip", "model", "score", "inspect", "explain", "evaluate")}
 
     # nothing changed: nothing runs again

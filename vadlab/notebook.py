@@ -32,9 +32,12 @@ import uuid
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from vadlab.protocol import Protocol
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMAT = "vadlab-notebook"
@@ -50,7 +53,7 @@ CELL_TITLES = {
     "explain": "Explain the frame's score",
     "evaluate": "Evaluate against ground truth",
 }
-SCORES_CSV_COLUMNS = ("model", "video", "frame", "score", "raw")
+SCORES_CSV_COLUMNS = ("model", "video", "frame", "score", "raw", "calibrated")
 
 
 class NotebookError(ValueError):
@@ -344,16 +347,21 @@ def verdict_lines(verdicts: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def scores_csv(scores: Mapping[str, Any]) -> str:
-    """Per-frame scores of every model as CSV: model,video,frame,score,raw (floats written exactly, repr).
+def scores_csv(scores: Mapping[str, Any], verdicts: Optional[Mapping[str, Any]] = None) -> str:
+    """Per-frame scores of every model as CSV: model,video,frame,score,raw,calibrated (floats written
+    exactly, repr). `calibrated` is the verdict's score in σ above normal, as the Score page shows it
+    (empty without a verdict or a calibration).
 
-    scores: model name -> `FrameScores` (the output of a score cell)."""
+    scores: model name -> `FrameScores`; verdicts: model name -> `Verdict` (the outputs of a score cell)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SCORES_CSV_COLUMNS)
     for name, fs in scores.items():
+        verdict = (verdicts or {}).get(name)
+        calibrated = verdict.values if verdict is not None and verdict.calibrated else None
         for i in range(len(fs)):
-            writer.writerow([name, fs.video, i, repr(float(fs.scores[i])), repr(float(fs.raw[i]))])
+            writer.writerow([name, fs.video, i, repr(float(fs.scores[i])), repr(float(fs.raw[i])),
+                             "" if calibrated is None else repr(float(calibrated[i]))])
     return buffer.getvalue()
 
 
@@ -537,15 +545,22 @@ def _run_explain(p: dict, up: dict, root: Optional[Path]) -> dict:
             "figure": figure}
 
 
+def evaluate_protocol(params: Mapping[str, Any]) -> "Protocol":
+    """The protocol of an evaluate cell: the Evaluate page's (frame mean, the undecidable first
+    frames dropped, micro) with the cell's normalisation and smoothing."""
+    from vadlab.protocol import PAPER
+
+    return PAPER.replace(normalize=params["normalize"], smooth_sigma=float(params["smooth_sigma"]))
+
+
 def _run_evaluate(p: dict, up: dict, root: Optional[Path]) -> dict:
-    from vadlab import metrics, plots
+    from vadlab import api, plots
 
     clip, scores = up["clip"], up["score"]["scores"]
     if clip["labels"] is None:
         raise ValueError(f"{clip['name']}: no ground-truth labels (set the clip cell's labels to a labels file)")
-    results = {name: metrics.evaluate({clip["name"]: fs.scores}, {clip["name"]: clip["labels"]},
-                                      normalize=p["normalize"], smooth_sigma=float(p["smooth_sigma"]))
-               for name, fs in scores.items()}
+    protocol = evaluate_protocol(p)
+    results = {name: api.evaluate_clip(fs, clip["labels"], protocol) for name, fs in scores.items()}
     rows = [{"model": name, **{k: v for k, v in r.summary().items() if k != "single_class_videos"}}
             for name, r in results.items()]
     return {"results": results, "rows": rows, "figure": plots.roc_figure(results)}
@@ -615,11 +630,12 @@ def run(notebook: Notebook, cache: Optional[NotebookCache] = None, root: Optiona
     return results
 
 
-def last_scores(results: list[CellResult]) -> Optional[dict]:
-    """name -> FrameScores of the last successful score cell, or None."""
+def last_scores(results: list[CellResult], what: str = "scores") -> Optional[dict]:
+    """name -> FrameScores (`what` "scores") or name -> Verdict ("verdicts") of the last successful
+    score cell, or None."""
     for r in reversed(results):
         if r.kind == "score" and r.ok:
-            return r.output["scores"]
+            return r.output[what]
     return None
 
 
@@ -685,11 +701,12 @@ def _cell_code(index: int, cell: Cell) -> str:
     return (
         "if labels is None:\n"
         "    raise SystemExit(f'{video_name}: no ground-truth labels to evaluate against')\n"
-        f"evaluation = {{name: metrics.evaluate({{video_name: fs.scores}}, {{video_name: labels}},\n"
-        f"                                     normalize={p['normalize']!r}, smooth_sigma={float(p['smooth_sigma'])!r})\n"
-        "              for name, fs in scores.items()}\n"
+        "# the Evaluate page's protocol: the first frames no full window covers are dropped\n"
+        f"protocol = evaluate_protocol({{'normalize': {p['normalize']!r}, 'smooth_sigma': {float(p['smooth_sigma'])!r}}})\n"
+        "evaluation = {name: api.evaluate_clip(fs, labels, protocol) for name, fs in scores.items()}\n"
         "for name, result in evaluation.items():\n"
-        "    print(name, {k: v for k, v in result.summary().items() if k != 'single_class_videos'})\n"
+        "    print(name, {k: v for k, v in result.summary().items() if k != 'single_class_videos'}, "
+        "'protocol:', protocol.short)\n"
         f"show(plots.roc_figure(evaluation), {tag!r})\n"
     )
 
@@ -706,8 +723,9 @@ def _setup_code(root: Path, script: bool) -> str:
         "import sys\n"
         "from pathlib import Path\n\n"
         "import numpy as np\n\n"
-        "from vadlab import api, explain, metrics, plots\n"
-        "from vadlab.notebook import clip_labels, scores_csv, unique_name, verdict_lines, verdict_timelines\n\n"
+        "from vadlab import api, explain, plots\n"
+        "from vadlab.notebook import (clip_labels, evaluate_protocol, scores_csv, unique_name, verdict_lines,\n"
+        "                             verdict_timelines)\n\n"
         "# Relative paths in the notebook are relative to the vadlab repository.\n"
         f"ROOT = Path(os.environ.get('VADLAB_ROOT', {str(root)!r}))\n\n\n"
         "def resolve(path):\n"
@@ -730,10 +748,10 @@ def _setup_code(root: Path, script: bool) -> str:
 _SCORES_OUT = (
     "out = sys.argv[1] if len(sys.argv) > 1 else os.environ.get('VADLAB_SCORES_CSV')\n"
     "if out:\n"
-    "    Path(out).write_text(scores_csv(scores))\n"
+    "    Path(out).write_text(scores_csv(scores, verdicts))\n"
     "    print(f'wrote the per-frame scores to {out}')\n"
     "else:\n"
-    "    print(scores_csv(scores), end='')\n"
+    "    print(scores_csv(scores, verdicts), end='')\n"
 )
 
 

@@ -357,7 +357,8 @@ def notebook_downloads(nb: notebook.Notebook, results: list) -> None:
         st.session_state[SAVED_JSON] = saved
         st.session_state[SCRIPT] = script
         scores = notebook.last_scores(results)
-        st.session_state[SCORES_CSV] = None if scores is None else notebook.scores_csv(scores)
+        st.session_state[SCORES_CSV] = (None if scores is None else
+                                        notebook.scores_csv(scores, notebook.last_scores(results, "verdicts")))
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", nb.title).strip("_") or "notebook"
         col_json, col_py, col_ipynb = st.columns(3)
         col_json.download_button("Save notebook (.json)", saved, file_name=f"{stem}.json", mime="application/json",
