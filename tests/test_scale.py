@@ -3,16 +3,24 @@ serial sweep's table; archive scoring on Ray Data gives `vadlab score`'s per-fra
 and lists a corrupt video without stopping. Skipped, with the install command, without Ray."""
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vadlab.cli import main
 from vadlab.scale import PACKAGE_ROOT
 
-ray = pytest.importorskip("ray", reason="Ray is not installed: python -m pip install -e \".[scale]\" "
-                                        "(the README's test command installs it)")
+try:
+    import ray
+except ImportError:
+    ray = None
+INSTALL = "python -m pip install -e \".[scale]\" (the README's test command installs it)"
+needs_ray = pytest.mark.skipif(ray is None, reason=f"Ray is not installed: {INSTALL}")
+needs_pyarrow = pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None,
+                                   reason=f"pyarrow (Parquet) is not installed: {INSTALL}")
 
 SWEEP = ["sweep", "--model", "conv_ae", "--grid", "lr=1e-3,2e-3", "batch_size=4,8", "--epochs", "1",
          "--max-steps", "2", "--threads", "1", "--device", "cpu"]
@@ -20,6 +28,8 @@ SWEEP = ["sweep", "--model", "conv_ae", "--grid", "lr=1e-3,2e-3", "batch_size=4,
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    if ray is None:
+        pytest.skip(f"Ray is not installed: {INSTALL}")
     """A real local Ray cluster on 127.0.0.1 with 2 CPUs (no dashboard), stopped after the module."""
     ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": PACKAGE_ROOT}})
@@ -35,6 +45,7 @@ def _table(text: str) -> str:
     return "\n".join(lines[start:end + 1])
 
 
+@needs_ray
 def test_ray_sweep_gives_the_serial_table_and_resumes(ray_cluster, samples_dir, tmp_path, capsys):
     data = ["--data", f"synthetic:{samples_dir}"]
     assert main(SWEEP + data + ["--out-dir", str(tmp_path / "serial"), "--csv", str(tmp_path / "serial.csv")]) == 0
@@ -52,6 +63,7 @@ def test_ray_sweep_gives_the_serial_table_and_resumes(ray_cluster, samples_dir, 
     assert again.count("(done before, reused)") == 4 and _table(again) == table
 
 
+@needs_ray
 def test_ray_sweep_reports_failed_trials(ray_cluster, tmp_path, capsys):
     code = main(SWEEP + ["--data", f"synthetic:{tmp_path / 'missing'}", "--ray", "--out-dir", str(tmp_path / "out"),
                          "--csv", str(tmp_path / "out.csv")])
@@ -59,3 +71,80 @@ def test_ray_sweep_reports_failed_trials(ray_cluster, tmp_path, capsys):
     assert code == 1
     assert out.count("FAILED: ") == 4 and "path does not exist" in out
     assert "4 of 4 trials failed" in err
+
+
+# ------------------------------------------------------------------------------------------------
+# archive scoring
+# ------------------------------------------------------------------------------------------------
+CHECKPOINT = str(Path(PACKAGE_ROOT) / "checkpoints" / "conv_ae_synthetic")  # 64x64 grey, 4-frame windows
+ARCHIVE_BATCH = ["--batch-size", "8"]  # Ray segments of 64 windows: an 80-frame clip is two segments
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    """Two tiny synthetic clips (one in a sub-folder, one with an anomaly) and a corrupt file."""
+    from vadlab.data.synthetic import generate_clip
+    from vadlab.data.video import write_video
+
+    root = tmp_path_factory.mktemp("archive")
+    (root / "cam2").mkdir()
+    for path, seed, kinds in ((root / "a.mp4", 1, ()), (root / "cam2" / "b.mp4", 2, ("large_object",))):
+        clip = generate_clip(seed, n_frames=80, width=64, height=48, anomalies=kinds)
+        write_video(path, clip.frames, clip.fps)
+    (root / "corrupt.mp4").write_bytes((root / "a.mp4").read_bytes()[:2000])  # truncated: no decodable frame
+    return root
+
+
+def _score_csv(video: Path, out: Path):
+    """`vadlab score` on one clip, as a DataFrame."""
+    import pandas as pd
+
+    assert main(["score", "--checkpoint", CHECKPOINT, "--video", str(video), "--out", str(out), "--device", "cpu",
+                 *ARCHIVE_BATCH]) == 0
+    return pd.read_csv(out, comment="#")
+
+
+def _check_archive(archive: Path, out: Path, tmp_path: Path, capsys) -> str:
+    """The scored archive: the corrupt video listed, the Parquet scores = `vadlab score`'s.
+    Returns what the command printed."""
+    import pandas as pd
+
+    text = capsys.readouterr()
+    assert "3 videos: 2 scored now, 0 done before, 1 failed" in text.out
+    assert "corrupt.mp4" in text.out and "VideoDecodeError" in text.out
+    events = pd.read_parquet(out / "events.parquet")
+    for video in (archive / "a.mp4", archive / "cam2" / "b.mp4"):
+        expected = _score_csv(video, tmp_path / f"{video.stem}.csv")
+        scores = pd.read_parquet(next((out / "scores").glob(f"{video.stem}-*.parquet")))
+        assert set(scores["video"]) == {str(video)}
+        for column in expected.columns:  # digit for digit, every column
+            assert np.array_equal(scores[column].to_numpy(), expected[column].to_numpy()), column
+    assert (events["video"] == str(archive / "cam2" / "b.mp4")).any()  # the clip with a large object raises an event
+    return text.out
+
+
+def _check_rerun_skips(args: list[str], out: Path, capsys) -> None:
+    done = {p: p.stat().st_mtime_ns for p in (out / "scores").glob("*.parquet")}
+    assert main(args) == 1  # the corrupt video is tried again, and fails again
+    assert "3 videos: 0 scored now, 2 done before, 1 failed" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in (out / "scores").glob("*.parquet")} == done  # not rewritten
+
+
+@needs_pyarrow
+def test_score_archive_in_process(archive, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["score-archive", "--checkpoint", CHECKPOINT, "--videos", str(archive), "--out", str(out),
+            "--device", "cpu", *ARCHIVE_BATCH]
+    assert main(args) == 1
+    _check_archive(archive, out, tmp_path, capsys)
+    _check_rerun_skips(args, out, capsys)
+
+
+@needs_ray
+def test_score_archive_on_ray_data_equals_vadlab_score_and_resumes(ray_cluster, archive, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["score-archive", "--checkpoint", CHECKPOINT, "--videos", str(archive), "--out", str(out),
+            "--ray", "--workers", "2", *ARCHIVE_BATCH]
+    assert main(args) == 1
+    assert "(Ray Data, 2 worker(s))" in _check_archive(archive, out, tmp_path, capsys)
+    _check_rerun_skips(args, out, capsys)

@@ -628,8 +628,45 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_eval)
 
+    s = sub.add_parser("score-archive", help="score every video of a folder or glob: Parquet scores + events, resumable")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--videos", required=True, metavar="DIR_OR_GLOB", help="a folder (searched recursively) or a glob")
+    s.add_argument("--out", required=True, metavar="DIR", help="scores/, events/, events.parquet, summary.json")
+    s.add_argument("--device", default="auto")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="a Ray Data pipeline on the cluster at ADDRESS, or on a new local cluster when no ADDRESS "
+                        "(default: in this process)")
+    s.add_argument("--workers", type=int, default=1, help="--ray: scoring actors (one model each)")
+    s.add_argument("--cpus-per-worker", type=float, default=1, help="--ray: CPUs each actor reserves (its threads)")
+    s.add_argument("--gpus-per-worker", type=float, default=0, help="--ray: GPUs each actor reserves")
+    s.add_argument("--ray-cpus", type=int, default=None, help="--ray without ADDRESS: CPUs of the local cluster")
+    s.set_defaults(func=cmd_score_archive)
+
     _add_research_commands(sub)
     return p
+
+
+def cmd_score_archive(args) -> int:
+    from vadlab.archive import score_archive
+
+    def progress(kind: str, info: dict) -> None:
+        where = f"[{info['index']}/{info['total']}] {Path(info['video']).name}"
+        if kind == "failed":
+            print(f"{where}: error: {info['error']} (listed; the others go on)", file=sys.stderr, flush=True)
+        else:
+            print(f"{where}: {info['frames']} frames ({info['seconds'] / 60:.1f} min), {info['events']} event(s)",
+                  file=sys.stderr, flush=True)
+
+    summary = score_archive(args.checkpoint, args.videos, args.out, device=args.device, batch_size=args.batch_size,
+                            use_ray=args.ray is not None, ray_address=args.ray or None, workers=args.workers,
+                            cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
+                            ray_cpus=args.ray_cpus, on_video=progress)
+    print(summary.line())
+    for video, error in summary.failed.items():
+        print(f"  not scored: {video}: {error}")
+    print(f"wrote {args.out}/ (scores/*.parquet, events.parquet, summary.json)")
+    return 1 if summary.failed else 0
 
 
 def _add_research_commands(sub) -> None:
