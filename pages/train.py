@@ -41,7 +41,9 @@ with col_model:
         else:
             st.info(f"No {family} checkpoint with the {preset} preset in the zoo to start from: "
                     "this run starts from scratch.")
-    epochs = int(st.number_input("Epochs", 1, 500, 5, key="train.epochs"))
+    train.follow_preset_epochs(st.session_state, family, preset)  # starts from the preset's recipe
+    epochs = int(st.number_input("Epochs", 1, 500, key="train.epochs",
+                                 help="The preset's own recipe to start with (what `vadlab train` runs without --epochs)."))
     max_steps = int(st.number_input("Max steps per epoch (0 = all windows)", 0, 100000, 0, key="train.max_steps",
                                     help="Caps each epoch; useful for a quick try."))
     device = st.selectbox("Device", ui.device_choices(), key="train.device")

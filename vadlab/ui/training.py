@@ -46,6 +46,21 @@ def family_summary(family: str) -> str:
     return f"{spec.summary} — {kind}, score: {spec.score_kind}. {spec.paper}"
 
 
+def preset_epochs(family: str, preset: str) -> int:
+    """The epochs of a preset's own recipe (its config's `epochs`, what `vadlab train` runs without
+    `--epochs`): the Train page starts from it."""
+    return int(get_spec(family).config(preset).epochs)
+
+
+def follow_preset_epochs(remembered: MutableMapping, family: str, preset: str, key: str = "train.epochs") -> None:
+    """Put the preset's epochs in the Epochs input (`remembered[key]`) whenever the family or preset
+    changes, so the page starts from the recipe; an edit of the number stays while they do not."""
+    chosen = f"{family}/{preset}"
+    if remembered.get(f"{key}.preset") != chosen or key not in remembered:
+        remembered[key] = preset_epochs(family, preset)
+        remembered[f"{key}.preset"] = chosen
+
+
 def default_checkpoint_name(family: str, preset: str, remembered: MutableMapping) -> str:
     """A fresh default name for a run, "conv_ae_tiny_20261204_171530_3fa2" (the second and a random
     tag: two runs started in the same minute, or by two users at once, never share a name). Kept
@@ -107,11 +122,16 @@ class TrainRequest:
     preset: str
     data: str  # dataset spec, e.g. "synthetic:/path/to/sample_videos"
     out: Path  # checkpoint stem (no suffix) under the user checkpoint folder
-    epochs: int = 5
+    epochs: Optional[int] = None  # None: the preset's own epochs (its recipe), as `vadlab train` without --epochs
     max_steps_per_epoch: Optional[int] = None
     device: str = "auto"
     evaluate_after: bool = True
     init_from: Optional[str] = None  # checkpoint stem to start from (knowledge transfer), else scratch
+
+    @property
+    def recipe_epochs(self) -> int:
+        """The epochs this run trains: the request's, else the preset's own."""
+        return self.epochs if self.epochs is not None else preset_epochs(self.family, self.preset)
 
 
 @dataclass
@@ -137,7 +157,9 @@ class TrainingJob:
     # ---- running ------------------------------------------------------------------------------
     def _train(self) -> None:
         request = self.request
-        config = TrainConfig(epochs=request.epochs, max_steps_per_epoch=request.max_steps_per_epoch)
+        # run mechanics only: the recipe (epochs, batch size, stride, schedule) is the preset's, with the
+        # request's epochs as the one override, resolved by api.train exactly as for `vadlab train`
+        config = TrainConfig(max_steps_per_epoch=request.max_steps_per_epoch)
         try:
             loaded, _ = api.train(request.family, request.data, request.out, preset=request.preset,
                                   epochs=request.epochs, device=request.device, train_config=config,
@@ -204,7 +226,7 @@ class TrainingJob:
                 self.epoch_history.append({"epoch": item.epoch + 1, **item.losses, "val_loss": item.val_loss})
                 if item.sample is not None:
                     self.sample = item.sample
-                self.message = f"epoch {item.epoch + 1} of {self.request.epochs} done (best so far: epoch {item.best_epoch})"
+                self.message = f"epoch {item.epoch + 1} of {self.request.recipe_epochs} done (best so far: epoch {item.best_epoch})"
             elif item.kind == "done":
                 self.progress = 1.0
                 self.message = "training done; evaluating and saving the checkpoint…"
