@@ -8,7 +8,7 @@ PAGE = "score"
 
 if ui.state.recall("presenter", False):  # full width, no chrome: the controls fold into one expander
     ui.presenter_chrome()
-    col_head, col_csv, col_video, col_mode = st.columns([4, 1.2, 1.5, 1], vertical_alignment="center")
+    col_head, col_csv, col_video, col_mode = st.columns([3.6, 1.2, 1.5, 1.4], vertical_alignment="center")
     presenter = ui.presenter_toggle(PAGE, col_mode)
     controls = col_head.expander("Clip, model(s) and verdict settings", icon=":material/tune:")
 else:

@@ -1,4 +1,4 @@
-"""A presenter at a 1920 x 1080 projector, in a real browser (Debian Chromium via Playwright; see
+"""A presenter at a 1920 x 1080 (and a 1280 x 720) projector, in a real browser (Debian Chromium via Playwright; see
 test_browser.py): Score -> Presenter mode shows the whole video and its timeline without scrolling
 (measured element boxes), no sidebar, the verdict in big letters, the downloads in view, and a
 timeline that follows playback and answers clicks; all with the mouse."""
@@ -28,31 +28,65 @@ def lab(tmp_path):
         yield url
 
 
-def inside_screen(box: dict, what: str) -> None:
+def inside_screen(box: dict, what: str, screen: dict = SCREEN) -> None:
     assert box is not None, f"{what}: not rendered"
     assert box["x"] >= 0 and box["y"] >= 0, f"{what} starts outside the screen: {box}"
-    assert box["x"] + box["width"] <= SCREEN["width"] + 0.5, f"{what} runs off the right edge: {box}"
-    assert box["y"] + box["height"] <= SCREEN["height"] + 0.5, f"{what} is below the fold: {box}"
+    assert box["x"] + box["width"] <= screen["width"] + 0.5, f"{what} runs off the right edge: {box}"
+    assert box["y"] + box["height"] <= screen["height"] + 0.5, f"{what} is below the fold: {box}"
+
+
+def open_presenter(page, lab: str):
+    """Score's default clip in presenter mode, settled; returns the player's frame locator."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{lab}/score")
+    expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
+    page.wait_for_selector(".js-plotly-plot")
+    settle(page)
+    page.get_by_text("Presenter mode").click()
+    player = page.frame_locator("iframe").first
+    expect(player.locator("#vad-video")).to_be_visible()
+    expect(player.locator("#vad-timeline")).to_be_visible()
+    time.sleep(1.0)  # the player fits itself once its frame is laid out
+    settled = time.time() + 60
+    while time.time() < settled and page.locator('[data-stale="true"]').count():
+        time.sleep(0.25)
+    return player
+
+
+def test_presenter_view_fits_a_1280x720_projector(lab, tmp_path):
+    """At 1280 x 720 the player shrinks the video (an integer upscale still) so that the verdict, the
+    video, its controls, the timeline and the downloads are all on screen; the page does not scroll
+    and the toggle's label is whole."""
+    small = {"width": 1280, "height": 720}
+    with chromium(small) as page:
+        player = open_presenter(page, lab)
+        video, timeline = player.locator("#vad-video"), player.locator("#vad-timeline")
+        inside_screen(page.locator("#vad-headline").bounding_box(), "the verdict", small)
+        for what, element in (("the video", video), ("the play button", player.locator("#vad-play")),
+                              ("the frame slider", player.locator("#vad-frame")), ("the timeline", timeline),
+                              ("the time axis", player.locator("#vad-axis"))):
+            inside_screen(element.bounding_box(), what, small)
+        for name in ("Scores (CSV)", "Annotated video (mp4)"):
+            inside_screen(page.get_by_role("button", name=name).bounding_box(), f"the {name} download", small)
+        main = page.locator('[data-testid="stMain"]')
+        assert main.evaluate("m => m.scrollHeight <= m.clientHeight + 1"), "the presenter page scrolls at 1280 x 720"
+        label = page.locator('[data-testid="stWidgetLabel"]').filter(has_text="Presenter mode").locator("p").first
+        assert label.evaluate("p => p.scrollWidth <= p.clientWidth + 1"), "the toggle's label is cut"
+        native = video.evaluate("v => [v.videoWidth, v.videoHeight]")
+        if native[0]:
+            scale = video.bounding_box()["width"] / native[0]
+            assert abs(scale - round(scale)) < 0.02, (native, video.bounding_box())
+        page.screenshot(path=str(tmp_path / "presenter_720p.png"))
 
 
 def test_presenter_view_fits_a_1080p_screen_and_follows_playback(lab, tmp_path):
     from playwright.sync_api import expect
 
     with chromium(SCREEN) as page:
-        page.goto(f"{lab}/score")
-        expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
-        page.wait_for_selector(".js-plotly-plot")
-        settle(page)
-        page.get_by_text("Presenter mode").click()
-        player = page.frame_locator("iframe").first
+        player = open_presenter(page, lab)
         video = player.locator("#vad-video")
         timeline = player.locator("#vad-timeline")
-        expect(video).to_be_visible()
-        expect(timeline).to_be_visible()
-        time.sleep(1.0)
-        settle_presenter = time.time() + 60
-        while time.time() < settle_presenter and page.locator('[data-stale="true"]').count():
-            time.sleep(0.25)
 
         # no chrome: the sidebar is gone, the page does not scroll, the headline is big
         assert not page.locator('[data-testid="stSidebar"]').is_visible()

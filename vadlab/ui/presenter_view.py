@@ -116,6 +116,8 @@ def player_html(annotated: bytes, plain: bytes, flagged: Flagged, size: tuple[in
         "fps": flagged.fps,
         "values": [round(float(v), 5) for v in values],
         "threshold": float(flagged.threshold),
+        "frame": [int(size[0]), int(size[1])],  # the largest display size (fits 1920 x 1080); `fit` shrinks it
+        "timeline": TIMELINE_HEIGHT,
         "unit": " σ" if flagged.calibrated else "",  # one label with Score and Explain (`export.format_score`)
         "events": [[e.start, e.end] for e in flagged.events],
         "labels": None if flagged.labels is None else [int(v) for v in flagged.labels],
@@ -237,6 +239,35 @@ slider.addEventListener("input", () => { video.pause(); seek(parseInt(slider.val
 svg.addEventListener("click", e => { const r = svg.getBoundingClientRect(); seek(Math.round((e.clientX - r.left) / r.width * (n - 1))); });
 video.addEventListener("loadedmetadata", () => seek(D.start), {once: true});
 show(D.start); requestAnimationFrame(tick);
+// Fit the browser window (a 1280 x 720 projector too): the video at the largest integer upscale (or a
+// downscale) that leaves the slider, the timeline and its axis on screen; the frame's own height follows.
+function fit() {
+  let frame = null, room = 0;
+  try { frame = window.frameElement; room = window.parent.innerHeight - frame.getBoundingClientRect().top - 12; }
+  catch (e) { return; }
+  if (!frame || room <= 0) return;
+  svg.setAttribute("height", room < 700 ? Math.min(D.timeline, 100) : D.timeline);
+  const below = document.getElementById("vad-axis").getBoundingClientRect().bottom - slider.getBoundingClientRect().top + 12;
+  const side = document.getElementById("vad-side");
+  const maxH = Math.min(D.frame[0], room - below), maxW = Math.min(D.frame[1], document.body.clientWidth - side.offsetWidth - 28);
+  let f = Math.min(maxH / D.frame[0], maxW / D.frame[1]);
+  const native = video.videoWidth ? [video.videoHeight, video.videoWidth] : null;
+  if (native) {  // crisp: an integer multiple of the clip's own size when one fits
+    const up = Math.min(maxH / native[0], maxW / native[1]);
+    video.width = Math.round(native[1] * (up >= 1 ? Math.floor(up) : up)); video.height = Math.round(native[0] * (up >= 1 ? Math.floor(up) : up));
+  } else {
+    f = Math.max(Math.min(f, 1), 0.1);
+    video.width = Math.round(D.frame[1] * f); video.height = Math.round(D.frame[0] * f);
+  }
+  const height = Math.ceil(document.getElementById("vad-axis").getBoundingClientRect().bottom + 4) + "px";
+  frame.style.height = height;
+  if (frame.parentElement) {  // Streamlit's box keeps the first height else
+    for (const k of ["height", "min-height", "max-height", "flex-basis"]) frame.parentElement.style.setProperty(k, height, "important");
+  }
+}
+fit(); video.addEventListener("loadedmetadata", fit);
+try { window.parent.addEventListener("resize", fit); } catch (e) {}
+setTimeout(fit, 300);
 </script>
 </body></html>
 """
