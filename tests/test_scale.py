@@ -148,3 +148,56 @@ def test_score_archive_on_ray_data_equals_vadlab_score_and_resumes(ray_cluster, 
     assert main(args) == 1
     assert "(Ray Data, 2 worker(s))" in _check_archive(archive, out, tmp_path, capsys)
     _check_rerun_skips(args, out, capsys)
+
+
+# ------------------------------------------------------------------------------------------------
+# one big training: torchrun
+# ------------------------------------------------------------------------------------------------
+def test_torchrun_with_one_process_trains_the_same_model_as_one_process(samples_dir, tmp_path):
+    """`torchrun --nproc_per_node 1 -m vadlab train ...` = `vadlab train ...`: the same weights, bit for bit
+    (the README's N = 1 rule; N = 2 on CPU is tests/test_train.py's DDP tests)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    train = ["-m", "vadlab", "train", "--model", "conv_ae", "--preset", "tiny", "--data", f"synthetic:{samples_dir}",
+             "--epochs", "1", "--max-steps", "3", "--threads", "1", "--device", "cpu", "--no-eval", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for cmd, out in (([sys.executable, *train], tmp_path / "one"),
+                     ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "1", "--master_port",
+                       str(port), *train], tmp_path / "torchrun1")):
+        proc = subprocess.run([*cmd, "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    one, torchrun1 = (load_file(tmp_path / f"{name}.safetensors") for name in ("one", "torchrun1"))
+    assert one.keys() == torchrun1.keys()
+    assert all(np.array_equal(one[k].numpy(), torchrun1[k].numpy()) for k in one)
+
+
+def test_each_torchrun_process_takes_its_own_gpu(monkeypatch):
+    """Under torchrun (WORLD_SIZE > 1) 'auto' / 'cuda' resolve to cuda:LOCAL_RANK; an explicit index
+    is kept; a rank beyond the GPUs present is an error naming the fix. (CUDA's presence is faked:
+    this runs on CPU machines.)"""
+    import torch
+
+    from vadlab.device import DeviceError, resolve
+
+    current = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "set_device", current.append)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    assert resolve("auto") == torch.device("cuda", 2) and resolve("cuda") == torch.device("cuda", 2)
+    assert current == [2, 2]
+    assert resolve("cuda:1") == torch.device("cuda", 1) and resolve("cpu") == torch.device("cpu")
+    monkeypatch.setenv("LOCAL_RANK", "5")
+    with pytest.raises(DeviceError, match="nproc_per_node"):
+        resolve("auto")
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process: CUDA's default device, as before
+    assert resolve("auto") == torch.device("cuda")
