@@ -201,3 +201,15 @@ def test_each_torchrun_process_takes_its_own_gpu(monkeypatch):
         resolve("auto")
     monkeypatch.setenv("WORLD_SIZE", "1")  # one process: CUDA's default device, as before
     assert resolve("auto") == torch.device("cuda")
+
+
+def test_ray_commands_without_ray_name_the_extra_to_install(monkeypatch, samples_dir, tmp_path, capsys):
+    """The core works without Ray; asking for --ray then says what to install (nothing is trained)."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(SWEEP + ["--data", f"synthetic:{samples_dir}", "--ray", "--out-dir", str(tmp_path / "s"),
+                         "--csv", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "RayNotInstalledError" in err and 'pip install -e ".[scale]"' in err
+    assert not list((tmp_path / "s").glob("*.safetensors"))
