@@ -7,11 +7,15 @@ st.title("vadlab: video anomaly detection lab")
 st.markdown(
     "vadlab learns what *normal* looks like in surveillance video, with GAN-based and autoencoder "
     "models trained only on normal clips, and flags the frames it cannot explain as anomalous. "
-    "Here you can score your own videos frame by frame, see where and why a model raises an alert, "
-    "and evaluate or compare models on benchmark datasets such as UCSD Ped2. "
-    "Everything runs on a laptop CPU with the shipped checkpoints and sample videos; a GPU, when "
-    "present, is used automatically."
+    "Score your own videos frame by frame, see where and why a model raises an alert, and evaluate or "
+    "compare models on benchmarks such as UCSD Ped2; everything runs on a laptop CPU (a GPU, when present, "
+    "is used automatically)."
 )
+
+if ui.start_here():
+    st.session_state[ui.state.DEMO] = True
+if st.session_state.get(ui.state.DEMO):
+    ui.demo()
 
 st.subheader("Model zoo")
 st.caption(f"Checkpoints in `{ui.paths.display_path(ui.paths.shipped_checkpoints_dir())}` (shipped) and in "
@@ -22,12 +26,3 @@ st.caption(f"Checkpoints in `{ui.paths.display_path(ui.paths.shipped_checkpoints
            "normal frames, so its alerts hold a target false-alarm rate.")
 ui.zoo_table()
 st.caption(f"Device in use: **{ui.device_description()}**")
-
-st.subheader("Try it: one-click demo")
-st.caption("Runs the best model trained on the sample scene on a sample clip where it does well (a synthetic "
-           "walkway with an injected anomaly) and shows its calibrated verdict and anomaly timeline against the "
-           "ground truth.")
-if st.button("Run the demo", type="primary", key="home.demo_button"):
-    st.session_state[ui.state.DEMO] = True
-if st.session_state.get(ui.state.DEMO):
-    ui.demo()

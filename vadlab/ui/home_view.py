@@ -99,6 +99,34 @@ ANOMALY_KINDS = {
 DEMO_F1 = 0.9  # the demo shows a clip where its model's verdict reaches this F1 against the ground truth
 
 
+def _page_link(column, page: str, label: str, icon: str) -> None:
+    """A link to another page of the app (plain text where the page runs on its own, as in tests)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        column.page_link(page, label=label, icon=icon)
+    except (StreamlitAPIException, KeyError, ValueError):
+        column.markdown(f"→ the **{label}** page (sidebar)")
+
+
+def start_here() -> bool:
+    """The first thing on the page: three ways in, each one step (the demo, your own clip, your own
+    camera). Returns True when the demo button was pressed."""
+    with st.container(border=True, key="home.start_here"):
+        st.markdown("#### Start here")
+        col_demo, col_clip, col_camera = st.columns(3, gap="large")
+        col_demo.markdown("**1 · See it work** (one click, nothing to set up): a model that learned a sample "
+                          "walkway flags the anomaly in a clip it never saw, against the ground truth.")
+        pressed = col_demo.button("Run the demo", type="primary", key="home.demo_button", icon=":material/play_arrow:")
+        col_clip.markdown("**2 · Score your own video**: upload a clip; the model that fits it best says which frames "
+                          "are unusual, and why (Explain).")
+        _page_link(col_clip, "pages/score.py", "Score a video", ":material/movie:")
+        col_camera.markdown("**3 · Your own camera**: upload normal footage as a dataset (Data), train a model on it "
+                            "(Train), then score and evaluate on it.")
+        _page_link(col_camera, "pages/data.py", "Data: your footage", ":material/dataset:")
+    return pressed
+
+
 def demo_choice() -> Optional[tuple[CheckpointEntry, object, Flagged]]:
     """The demo: the best model trained on the sample scene (calibrated first, then by stored micro
     AUC) and the first shipped test clip where its calibrated verdict reaches F1 >= DEMO_F1 against
