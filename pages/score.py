@@ -34,10 +34,10 @@ if not entries:
 models = {entry.name: entry for entry in entries}
 with ui.user_errors(f"Scoring {source.name}"):
     video = ui.decode(source)
-    scores = {name: ui.score(entry, source) for name, entry in models.items()}
+    scores = {name: ui.score(entry, source, any_length=True) for name, entry in models.items()}  # every frame
 
 with controls:
-    ui.video_notes(video, source.fps_assumed)
+    ui.video_notes(video, source.fps_assumed, scored_frames=len(next(iter(scores.values()))))
     settings = ui.verdict_controls(PAGE)
     detail = ui.detail_picker(PAGE, entries)
     with ui.user_errors("Verdict"):

@@ -273,16 +273,41 @@ def test_threshold_slider_reflags_without_rescoring(app_env):
     assert [k for k in result_store().keys() if k[0] == "scores"] == scored_before  # nothing re-scored
 
 
-def test_an_uploaded_mp4_is_scored(app_env, tmp_path):
-    clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
+def score_upload(clip: Path) -> AppTest:
+    """The Score page with `clip` uploaded."""
     at = run_page("score")
     at.radio(key="score.source").set_value("Upload").run()
-    at.file_uploader(key="score.upload").set_value(("walk.mp4", clip.read_bytes(), "video/mp4")).run()
+    at.file_uploader(key="score.upload").set_value((clip.name, clip.read_bytes(), "video/mp4")).run()
+    return at
+
+
+def test_an_uploaded_mp4_is_scored(app_env, tmp_path):
+    clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
+    at = score_upload(clip)
     assert_clean(at)
     score = next(t for t in chart_traces(at) if t.get("name") == "score")
     assert len(trace_values(score["y"])) == 16
     checkpoint = at.multiselect(key="score.checkpoints").value[0]
     assert anomalous_count(at) == expected_flags(checkpoint, clip)
+
+
+def test_the_score_page_scores_every_frame_of_a_clip_longer_than_the_decode_cap(app_env, tmp_path, monkeypatch):
+    from vadlab import limits
+
+    monkeypatch.setenv(limits.UPLOAD_FRAMES.env, "12")  # the app decodes 12 frames for display
+    clip = write_mp4(tmp_path / "long.mp4", n_frames=20)
+    at = score_upload(clip)
+    assert_clean(at)
+    score = next(t for t in chart_traces(at) if t.get("name") == "score")
+    assert len(trace_values(score["y"])) == 20  # every frame, through vadlab.stream.score_file
+    assert any("Every one of the 20 frames is scored" in i.value for i in at.info)
+    checkpoint = at.multiselect(key="score.checkpoints").value[0]
+    loaded = api.load(checkpoint, device="cpu")
+    whole = api.verdict(loaded, api.score_video(loaded, clip, keep_maps=False))  # `vadlab score`'s numbers
+    assert list(trace_values(score["y"])) == pytest.approx(list(whole.values), abs=1e-5)
+    at.slider(key="score.frame").set_value(17).run()  # past the decoded frames: its score, no panels
+    assert_clean(at)
+    assert any("past the first 12 frames decoded" in c.value for c in at.caption)
 
 
 def test_a_bad_upload_shows_an_error_not_an_exception(app_env):

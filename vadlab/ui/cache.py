@@ -529,19 +529,33 @@ def has_scores(entry: CheckpointEntry, source: ClipSource) -> bool:
     return result_store().get(_clip_scores_key(entry, source)) is not None
 
 
-def score(entry: CheckpointEntry, source: ClipSource) -> FrameScores:
+def scores_every_frame(source: ClipSource) -> bool:
+    """Whether `score(..., any_length=True)` scores frames the app did not decode: a video file or
+    frame folder longer than the decode cap (`max_frames()`); zips of frames are decoded only."""
+    return decode(source).truncated and source.suffix != ".zip"
+
+
+def score(entry: CheckpointEntry, source: ClipSource, any_length: bool = False) -> FrameScores:
     """Per-frame scores of a clip (with error maps and outputs), computed once per checkpoint +
     clip; a progress bar shows while scoring. The source's labels, when known, are attached to the
     returned FrameScores (the cached one is shared and carries none), and `fps_assumed` says
-    whether its frame rate is a default (frame folders and zips outside a known dataset)."""
-    key = _clip_scores_key(entry, source)
+    whether its frame rate is a default (frame folders and zips outside a known dataset).
+
+    any_length: a clip longer than the decode cap is scored whole, every frame, through the
+    bounded-memory path of `vadlab score` (`vadlab.stream.score_file`: decoded chunk by chunk, no
+    error maps kept), instead of its first `max_frames()` decoded frames."""
+    whole = any_length and scores_every_frame(source)
+    key = (("whole",) if whole else ()) + _clip_scores_key(entry, source)
     frame_scores = result_store().get(key)
     if frame_scores is None:
         loaded = load_model(entry)
         video = decode(source)
-        bar, update = _progress_bar(f"Scoring {source.name} with {entry.name}…")
+        bar, update = _progress_bar(f"Scoring {'every frame of ' if whole else ''}{source.name} with {entry.name}…")
         try:
-            frame_scores = api.score_video(loaded, video, name=source.name, keep_maps=True, progress=update)
+            if whole:
+                frame_scores = dataclasses.replace(_score_file(loaded, source, update), fps=video.info.fps or FOLDER_FPS)
+            else:
+                frame_scores = api.score_video(loaded, video, name=source.name, keep_maps=True, progress=update)
         finally:
             bar.empty()
         result_store().put(key, frame_scores)
@@ -552,6 +566,23 @@ def score(entry: CheckpointEntry, source: ClipSource) -> FrameScores:
     if len(source.labels) != len(frame_scores):
         raise ValueError(f"{len(source.labels)} labels for {len(frame_scores)} decoded frames of {source.name}")
     return dataclasses.replace(frame_scores, labels=np.asarray(source.labels).astype(np.uint8))
+
+
+def _score_file(loaded: api.LoadedModel, source: ClipSource, progress: Callable[[float], None]) -> FrameScores:
+    """Every frame of a clip's file (an upload is written to a temporary file first), in bounded
+    memory, holding one of the server's decode slots."""
+    import tempfile
+
+    from vadlab.stream import score_file
+
+    label = source.name + source.suffix if source.data is not None else source.name
+    with limits.decode_slot(label):
+        if source.data is None:
+            return score_file(loaded, source.path, keep_maps=False, name=source.name, max_side=MAX_SIDE, progress=progress)
+        with tempfile.TemporaryDirectory(prefix="vadlab_long_") as folder:
+            path = Path(folder) / f"clip{source.suffix or '.mp4'}"
+            path.write_bytes(source.data)
+            return score_file(loaded, path, keep_maps=False, name=source.name, max_side=MAX_SIDE, progress=progress)
 
 
 # ---------------------------------------------------------------------------------------- datasets

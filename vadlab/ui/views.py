@@ -266,16 +266,21 @@ def fps_text(fps: float, assumed: bool) -> str:
     return f"{fps:g} fps" + (" (assumed: frame images carry no frame rate)" if assumed else "")
 
 
-def video_notes(video: Video, fps_assumed: bool = False) -> None:
+def video_notes(video: Video, fps_assumed: bool = False, scored_frames: Optional[int] = None) -> None:
     """What was decoded: frames, size, frame rate (read from the container or the dataset, or
-    assumed, and then said so) and duration; whether the decode limits shrank or cut it."""
+    assumed, and then said so) and duration; whether the decode limits shrank or cut it.
+    scored_frames: how many frames were scored, when every frame of a longer clip was."""
     t, h, w = video.frames.shape[:3]
     fps = video.info.fps or 25.0
     note = f"{t} frames, {w}×{h} px, {fps_text(fps, fps_assumed)}, {t / fps:.1f} s"
     if video.downscaled:
         note += f"; shrunk from {video.info.width}×{video.info.height} px"
     st.caption(note)
-    if video.truncated:
+    if video.truncated and scored_frames is not None and scored_frames > t:
+        st.info(f"Every one of the {scored_frames:,} frames is scored ({scored_frames / fps:.0f} s, in bounded memory, "
+                f"as `vadlab score`): the timeline, events and CSV cover them all. The first {t:,} are decoded for "
+                "display (frame panels, thumbnails, annotated video).", icon=":material/all_inclusive:")
+    elif video.truncated:
         st.warning(f"Only the first {t} of {video.info.n_frames} frames were decoded (the app's limits: "
                    f"{limits.UPLOAD_FRAMES.what} {limits.UPLOAD_FRAMES.env}={limits.UPLOAD_FRAMES.value()}, "
                    f"{limits.DECODED_BYTES.what} {limits.DECODED_BYTES.env}={limits.DECODED_BYTES.value() // limits.MB}); "
@@ -288,6 +293,12 @@ OVERLAY_CAPTION = ("Error heatmap (bright = the model's largest errors); border 
                    "(the white tick: the threshold); an orange tick above it: ground truth anomalous.")
 def frame_panels(video: Video, flagged: Flagged, index: int, entry: Optional[CheckpointEntry] = None) -> None:
     """Real | reconstructed or predicted (by `entry`'s model) | error heatmap overlay, for frame `index`."""
+    if index >= len(video.frames):  # a long clip scored whole: only its first frames are decoded for display
+        st.markdown(f"**Frame {index}** (t = {index / flagged.fps:.2f} s): score {flagged.score_text(index)} → "
+                    f"{'ANOMALOUS' if flagged.flagged[index] else 'normal'}")
+        st.caption(f"Frame {index} is past the first {len(video.frames):,} frames decoded for display; its score is "
+                   "above and in the CSV.")
+        return
     frame = np.asarray(video.frames[index])
     size = frame.shape[:2]
     t = index / flagged.fps
@@ -332,7 +343,8 @@ def events_table(video: Video, flagged: Flagged) -> None:
             "length": event.length,
             "peak score": round(event.peak_score, 3),
             "peak frame": event.peak_frame,
-            "thumbnail": thumbnail_url(np.asarray(video.frames[event.peak_frame])),
+            "thumbnail": (thumbnail_url(np.asarray(video.frames[event.peak_frame]))
+                          if event.peak_frame < len(video.frames) else None),  # past the frames decoded for display
         })
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={"thumbnail": st.column_config.ImageColumn("peak frame image", width="small")})
@@ -347,6 +359,10 @@ def annotated_video(video: Video, flagged: Flagged) -> bytes:
     """The annotated mp4 (heatmap overlay, red/green border, score bar) as bytes, cached per
     scores + post-processing + threshold."""
     key = _annotated_key(flagged)
+    if flagged.n_frames > len(video.frames):
+        raise ValueError(f"this clip has {flagged.n_frames:,} scored frames, {len(video.frames):,} decoded for display: "
+                         f"the annotated video is rendered for clips of up to {limits.UPLOAD_FRAMES.value():,} frames "
+                         f"({limits.UPLOAD_FRAMES.env})")
 
     def render() -> bytes:
         fd, path = tempfile.mkstemp(suffix=".mp4", prefix="vadlab_annotated_")
@@ -381,6 +397,10 @@ def downloads(video: Video, flagged: Flagged, name: str, page: str, checkpoint: 
     col_csv.download_button("Download per-frame scores (CSV)", scores_csv(flagged, checkpoint), file_name=f"{name}_scores.csv",
                             mime="text/csv", key=state.widget_key(page, "download_csv"), on_click="ignore",
                             help="Its first lines (# key: value) record the checkpoint, protocol, threshold and calibration.")
+    if flagged.n_frames > len(video.frames):  # a long clip scored whole: the CSV has every frame, no video
+        col_video.caption(f"The annotated video is rendered for clips of up to {len(video.frames):,} frames; the CSV has "
+                          f"all {flagged.n_frames:,}.")
+        return
     wanted = col_video.button("Render the annotated video", key=state.widget_key(page, "render_video"),
                               help="Heatmap overlay, red/green border and score bar on every frame (H.264 mp4).")
     rendered_key = _annotated_key(flagged)
