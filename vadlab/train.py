@@ -279,8 +279,275 @@ def load_train_state(path: Path, model: AnomalyModel, optimizers: dict) -> tuple
 
 
 # ------------------------------------------------------------------------------------------------
-# the loop
+# the loop, step by step: windows, optimizers (and resume), batches, one epoch, validation and
+# model selection, finish. `fit` reads as the list of those steps.
 # ------------------------------------------------------------------------------------------------
+@dataclass
+class TrainingWindows:
+    """A run's data: the training windows, the validation windows (None without a split) and the
+    held-out video tails they come from (the pseudo-anomaly selection plays those faster)."""
+
+    train: WindowDataset
+    val: Optional[WindowDataset]
+    val_videos: list
+
+
+def training_windows(videos: Sequence[torch.Tensor], labels: Optional[Sequence[np.ndarray]], val_fraction: float,
+                     window: int, target: str, stride: int) -> TrainingWindows:
+    """Split every video into a training head and a held-out tail (`split_train_val`; supervised
+    families split their frame labels with the frames) and cut both into windows."""
+    span = window + (1 if target == "next" else 0)
+    if labels is not None:
+        # supervised: split labels with the frames
+        train_v, val_v, train_l, val_l = [], [], [], []
+        for v, l in zip(videos, labels):
+            tv, vv = split_train_val([v], val_fraction, span)
+            train_v += tv
+            train_l.append(np.asarray(l)[: tv[0].shape[0]])
+            if vv:
+                val_v += vv
+                val_l.append(np.asarray(l)[tv[0].shape[0]:])
+        train_set = WindowDataset(train_v, window, target, stride, labels=train_l)
+        val_set = WindowDataset(val_v, window, target, stride, labels=val_l) if val_v else None
+    else:
+        train_v, val_v = split_train_val(videos, val_fraction, span)
+        train_set = WindowDataset(train_v, window, target, stride)
+        val_set = WindowDataset(val_v, window, target, stride) if val_v else None
+    if len(train_set) == 0:
+        raise ValueError(
+            f"no training windows: every training video is shorter than {span} frames "
+            f"(window {window}{' + 1 predicted frame' if target == 'next' else ''})"
+        )
+    return TrainingWindows(train=train_set, val=val_set, val_videos=val_v)
+
+
+def _place_model(model: AnomalyModel, config: TrainConfig, device: torch.device, distributed: bool) -> None:
+    """The model on its device (channels-last when asked; rank 0's weights on every rank)."""
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    model.to(device)
+    if config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if distributed:
+        _broadcast_model(model)
+
+
+def _optimizers_and_progress(model: AnomalyModel, config: TrainConfig, device: torch.device, distributed: bool,
+                             state_path: Optional[Path], resume: bool) -> tuple[dict, int, list, dict]:
+    """The family's optimizers (fused on CUDA; gradient-averaging under torchrun) and where the run
+    starts: (optimizers, first epoch, history so far, best so far), from the resume state when asked."""
+    optimizers = fused_optimizers(model.configure_optimizers(), device, config.fused_optimizers)
+    start_epoch, history = 0, []
+    best: dict = {"epoch": -1, "loss": math.inf, "state": None}
+    if resume and state_path is not None and has_train_state(Path(state_path)):
+        start_epoch, history, best = load_train_state(Path(state_path), model, optimizers)
+        model.to(device)
+    if distributed:
+        optimizers = {k: AllReduceOptimizer(v) for k, v in optimizers.items()}
+    return optimizers, start_epoch, history, best
+
+
+class EpochBatches:
+    """The training batches of every epoch, in that epoch's order: a seeded permutation (class-balanced
+    for supervised families), sharded across ranks; windows replaced by skip-frame pseudo-anomalies
+    with the recipe's probability; gathered on the device when the frames live there, else loaded and
+    collated on the host. The same batches either way."""
+
+    def __init__(self, train_set: WindowDataset, config: TrainConfig, model_config, device: torch.device,
+                 batch_size: int, supervised: bool, rank: int, world: int):
+        self.train_set, self.config, self.model_config = train_set, config, model_config
+        self.device, self.batch_size, self.rank, self.world = device, batch_size, rank, world
+        self.train_labels = None
+        if supervised:
+            self.train_labels = np.array([train_set.window_label(i) for i in range(len(train_set))])
+        self.pseudo_probability = float(getattr(model_config, "pseudo_anomaly_prob", 0.0) or 0.0)
+        self.resident = None  # the frames on the device, windows gathered there (no DataLoader, no host copies)
+        if (config.resident_windows if config.resident_windows is not None else device.type == "cuda") \
+                and fits_on_device(train_set.videos, device):
+            self.resident = DeviceWindows.from_dataset(train_set, device)
+
+    def indices(self, epoch: int) -> np.ndarray:
+        """This rank's window indices for `epoch`, in order."""
+        idx = np.arange(len(self.train_set))
+        if self.train_labels is not None and self.config.balance_classes:
+            idx = balanced_indices(self.train_labels, seed=self.config.seed + epoch)
+        perm = np.random.default_rng(self.config.seed * 1000 + epoch).permutation(idx)
+        return perm[self.rank::self.world]  # shard across ranks (identical permutation everywhere)
+
+    def windows(self, epoch: int):
+        """The training windows of an epoch: with the recipe's pseudo-anomaly probability, a window
+        is replaced by a skip-frame pseudo-anomaly, drawn anew each epoch (reproducibly)."""
+        if self.pseudo_probability <= 0:
+            return self.train_set
+        return PseudoAnomalyWindows(self.train_set, self.pseudo_probability, self.model_config.pseudo_anomaly_skips,
+                                    seed=self.config.seed * 1000 + epoch + 104729)
+
+    def steps_per_epoch(self) -> int:
+        steps = math.ceil(len(self.indices(0)) / self.batch_size)
+        if self.config.max_steps_per_epoch:
+            steps = min(steps, self.config.max_steps_per_epoch)
+        return steps
+
+    def __call__(self, epoch: int):
+        """The epoch's batches, in its order: gathered on the device, or loaded and collated on the host."""
+        order = self.indices(epoch)
+        windows = self.windows(epoch)
+        if self.resident is not None:
+            for i in range(0, len(order), self.batch_size):
+                yield self.resident.batch(order[i:i + self.batch_size], windows)
+            return
+        yield from DataLoader(Subset(windows, order.tolist()), batch_size=self.batch_size, shuffle=False,
+                              collate_fn=collate_windows, num_workers=self.config.num_workers, drop_last=False,
+                              pin_memory=self.device.type == "cuda")
+
+
+class TrainingClock:
+    """Seconds since the run started, and training seconds (monitoring excluded), against the budget."""
+
+    def __init__(self, max_seconds: Optional[float], distributed: bool, device: torch.device):
+        self.max_seconds, self.distributed, self.device = max_seconds, distributed, device
+        self.t0 = time.time()
+        self.monitor_seconds = 0.0
+
+    def seconds(self) -> float:
+        return time.time() - self.t0
+
+    def train_seconds(self) -> float:
+        return time.time() - self.t0 - self.monitor_seconds
+
+    def over_budget(self) -> bool:
+        """True once the training time (monitoring excluded) passes `max_seconds`. Under torchrun
+        every rank must agree, so rank 0 decides and broadcasts."""
+        if self.max_seconds is None:
+            return False
+        over = time.time() - self.t0 - self.monitor_seconds > self.max_seconds
+        if self.distributed:
+            flag = torch.tensor([1.0 if over else 0.0], device=self.device if self.device.type == "cuda" else "cpu")
+            dist.broadcast(flag, src=0)
+            over = bool(flag.item())
+        return over
+
+
+@dataclass
+class _Run:
+    """What every step of one `fit` call shares."""
+
+    model: AnomalyModel
+    optimizers: dict
+    config: TrainConfig
+    device: torch.device
+    target: str
+    batch_size: int
+    batches: EpochBatches
+    steps_per_epoch: int
+    total_steps: int
+    clock: TrainingClock
+    emit: Callable[[TrainEvent], None]
+    rank: int
+    distributed: bool
+    step: int = 0
+    base_lrs: dict = field(default_factory=dict)
+    crop: int = 0
+    crop_rng: Optional[torch.Generator] = None
+
+    @property
+    def use_amp(self) -> bool:
+        return self.config.amp and self.device.type == "cuda"
+
+
+def _train_epoch(run: _Run, epoch: int, should_stop: Optional[Callable[[], bool]]) -> tuple[dict, int, bool]:
+    """One pass over the epoch's batches (fewer when `max_steps_per_epoch` or the budget cuts it).
+    Returns (mean loss per name, batches run, whether the budget cut the epoch)."""
+    model, config, cfg_model = run.model, run.config, run.model.config
+    model.train()
+    model.on_epoch_start(epoch, config.epochs)
+    sums: dict[str, float] = {}
+    n_batches = 0
+    epoch_cut = False
+    for i, batch in enumerate(run.batches(epoch)):
+        if config.max_steps_per_epoch and i >= config.max_steps_per_epoch:
+            break
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled(f"training cancelled at epoch {epoch + 1}, step {run.step}")
+        set_learning_rates(run.optimizers, run.base_lrs, lr_factor(cfg_model, run.step, run.total_steps))
+        if run.crop:
+            batch = random_crop(batch, run.crop, run.crop_rng)
+        batch = batch.to(run.device)
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=run.use_amp):
+            losses = model.train_step(batch, run.optimizers)
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+        n_batches += 1
+        run.step += 1
+        if run.rank == 0:
+            run.emit(TrainEvent("step", epoch=epoch, step=run.step, total_steps=run.total_steps, losses=losses,
+                                seconds=run.clock.seconds()))
+        if run.clock.over_budget() and i + 1 < run.steps_per_epoch:
+            epoch_cut = True  # the rest of this epoch is not run
+            break
+    return {k: v / max(1, n_batches) for k, v in sums.items()}, n_batches, epoch_cut
+
+
+def _validate_and_select(run: _Run, data: TrainingWindows, epoch: int, best: dict) -> tuple[float, float, dict]:
+    """The epoch's validation loss (and pseudo-anomaly AUC when the recipe selects on it) and the best
+    epoch so far. Returns (val_loss, pseudo-anomaly AUC or nan, best)."""
+    model, cfg_model = run.model, run.model.config
+    val_loss = evaluate_loss(model, data.val, run.batch_size, run.device, run.use_amp) if data.val is not None else float("nan")
+    # policy: lowest validation loss on held-out NORMAL frames (or the highest pseudo-anomaly
+    # AUC on them, when the recipe asks); without a validation split the last epoch is kept.
+    # Test labels are never looked at.
+    pseudo = float("nan")
+    if getattr(cfg_model, "model_selection", "val_loss") == "pseudo_anomaly" and data.val_videos:
+        pseudo = pseudo_anomaly_auc(model, data.val_videos, run.target, cfg_model.pseudo_skip, run.batch_size, run.device)
+    if not math.isnan(pseudo):
+        improved = -pseudo < best["loss"]  # best["loss"] holds -AUC under this policy
+        criterion = -pseudo
+    else:
+        improved = not math.isnan(val_loss) and val_loss < best["loss"]
+        criterion = val_loss
+    if improved or data.val is None:
+        best = {"epoch": epoch, "loss": criterion if improved else best["loss"],
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+    return val_loss, pseudo, best
+
+
+def _run_monitor(run: _Run, data: TrainingWindows, monitor: Callable[[AnomalyModel], dict]) -> dict:
+    """`monitor(model)` after an epoch, off the training clock, on a model prepared for scoring."""
+    t_monitor = time.time()
+    model = run.model
+    model.eval()
+    with torch.no_grad():  # e.g. latent_gan's bank of normal codes: scoring needs it (rebuilt at the end)
+        model.prepare_for_scoring(b.to(run.device) for b in DataLoader(
+            data.train, batch_size=run.batch_size, shuffle=False, collate_fn=collate_windows))
+    values = monitor(model)
+    model.train()
+    run.clock.monitor_seconds += time.time() - t_monitor
+    return values
+
+
+def _finish(run: _Run, data: TrainingWindows, history: list, best: dict, stopped_early: bool) -> TrainResult:
+    """The best epoch's weights back in the model, prepared for scoring (e.g. latent bank built), and the result."""
+    model, device = run.model, run.device
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.to(device)
+    model.eval()
+    prepare_loader = DataLoader(data.train, batch_size=run.batch_size, shuffle=False, collate_fn=collate_windows)
+    with torch.no_grad():
+        model.prepare_for_scoring(b.to(device) for b in prepare_loader)
+    seconds = run.clock.train_seconds()
+    if run.rank == 0:
+        run.emit(TrainEvent("done", epoch=run.config.epochs, step=run.step, total_steps=run.total_steps,
+                            best_epoch=best["epoch"] + 1, val_loss=best["loss"], seconds=seconds))
+    # under the pseudo-anomaly policy best["loss"] holds -AUC: report the kept epoch's validation loss
+    best_val = next((float(h["val_loss"]) for h in history
+                     if h["epoch"] == best["epoch"] + 1 and "pseudo_anomaly_auc" in h), float(best["loss"]))
+    return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=best_val,
+                       seconds=seconds, steps=run.step, device=str(device), stopped_early=stopped_early)
+
+
 def fit(
     model: AnomalyModel,
     videos: Sequence[torch.Tensor],
@@ -305,215 +572,61 @@ def fit(
     the validation loss). Its time is excluded from the training clock (`train_seconds`) and it
     changes no weight: the same run with or without it ends with identical weights.
     """
-    emit = on_event or (lambda e: None)
     distributed = init_distributed(device)
     rank, world = distributed_env()
     seed_everything(config.seed)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
-    model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if distributed:
-        _broadcast_model(model)
-
+    _place_model(model, config, device, distributed)
     cfg_model = model.config
     batch_size = config.batch_size or cfg_model.batch_size
     stride = config.stride or getattr(cfg_model, "train_stride", 1)
     if config.threads:
         torch.set_num_threads(config.threads)
-    span = cfg_model.window + (1 if target == "next" else 0)
-    if labels is not None:
-        # supervised: split labels with the frames
-        train_v, val_v, train_l, val_l = [], [], [], []
-        for v, l in zip(videos, labels):
-            tv, vv = split_train_val([v], config.val_fraction, span)
-            train_v += tv
-            train_l.append(np.asarray(l)[: tv[0].shape[0]])
-            if vv:
-                val_v += vv
-                val_l.append(np.asarray(l)[tv[0].shape[0]:])
-        train_set = WindowDataset(train_v, cfg_model.window, target, stride, labels=train_l)
-        val_set = WindowDataset(val_v, cfg_model.window, target, stride, labels=val_l) if val_v else None
-    else:
-        train_v, val_v = split_train_val(videos, config.val_fraction, span)
-        train_set = WindowDataset(train_v, cfg_model.window, target, stride)
-        val_set = WindowDataset(val_v, cfg_model.window, target, stride) if val_v else None
-    if len(train_set) == 0:
-        raise ValueError(
-            f"no training windows: every training video is shorter than {span} frames "
-            f"(window {cfg_model.window}{' + 1 predicted frame' if target == 'next' else ''})"
-        )
-
-    optimizers = fused_optimizers(model.configure_optimizers(), device, config.fused_optimizers)
-    start_epoch, history = 0, []
-    best: dict = {"epoch": -1, "loss": math.inf, "state": None}
-    if resume and state_path is not None and has_train_state(Path(state_path)):
-        start_epoch, history, best = load_train_state(Path(state_path), model, optimizers)
-        model.to(device)
-    if distributed:
-        optimizers = {k: AllReduceOptimizer(v) for k, v in optimizers.items()}
-
-    train_labels = None
-    if labels is not None:
-        train_labels = np.array([train_set.window_label(i) for i in range(len(train_set))])
-
-    def epoch_indices(epoch: int) -> np.ndarray:
-        idx = np.arange(len(train_set))
-        if train_labels is not None and config.balance_classes:
-            idx = balanced_indices(train_labels, seed=config.seed + epoch)
-        perm = np.random.default_rng(config.seed * 1000 + epoch).permutation(idx)
-        return perm[rank::world]  # shard across ranks (identical permutation everywhere)
-
-    pseudo_probability = float(getattr(cfg_model, "pseudo_anomaly_prob", 0.0) or 0.0)
-
-    def epoch_windows(epoch: int):
-        """The training windows of an epoch: with the recipe's pseudo-anomaly probability, a window
-        is replaced by a skip-frame pseudo-anomaly, drawn anew each epoch (reproducibly)."""
-        if pseudo_probability <= 0:
-            return train_set
-        return PseudoAnomalyWindows(train_set, pseudo_probability, cfg_model.pseudo_anomaly_skips,
-                                    seed=config.seed * 1000 + epoch + 104729)
-
-    resident = None  # the frames on the device, windows gathered there (no DataLoader, no host copies)
-    if (config.resident_windows if config.resident_windows is not None else device.type == "cuda") \
-            and fits_on_device(train_set.videos, device):
-        resident = DeviceWindows.from_dataset(train_set, device)
-
-    def epoch_batches(epoch: int):
-        """The epoch's batches, in its order: gathered on the device, or loaded and collated on the host."""
-        order = epoch_indices(epoch)
-        windows = epoch_windows(epoch)
-        if resident is not None:
-            for i in range(0, len(order), batch_size):
-                yield resident.batch(order[i:i + batch_size], windows)
-            return
-        yield from DataLoader(Subset(windows, order.tolist()), batch_size=batch_size, shuffle=False,
-                              collate_fn=collate_windows, num_workers=config.num_workers, drop_last=False,
-                              pin_memory=device.type == "cuda")
-
-    steps_per_epoch = math.ceil(len(epoch_indices(0)) / batch_size)
-    if config.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
-    total_steps = steps_per_epoch * config.epochs
-    base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()}
-    crop = int(getattr(cfg_model, "train_crop", 0) or 0)
-    crop_rng = torch.Generator().manual_seed(config.seed + 7919)
-    use_amp = config.amp and device.type == "cuda"
-    t0 = time.time()
-    monitor_seconds = 0.0
-
-    def over_budget() -> bool:
-        """True once the training time (monitoring excluded) passes `max_seconds`. Under torchrun
-        every rank must agree, so rank 0 decides and broadcasts."""
-        if config.max_seconds is None:
-            return False
-        over = time.time() - t0 - monitor_seconds > config.max_seconds
-        if distributed:
-            flag = torch.tensor([1.0 if over else 0.0], device=device if device.type == "cuda" else "cpu")
-            dist.broadcast(flag, src=0)
-            over = bool(flag.item())
-        return over
-
-    step = start_epoch * steps_per_epoch
+    data = training_windows(videos, labels, config.val_fraction, cfg_model.window, target, stride)
+    optimizers, start_epoch, history, best = _optimizers_and_progress(model, config, device, distributed,
+                                                                      state_path, resume)
+    batches = EpochBatches(data.train, config, cfg_model, device, batch_size, labels is not None, rank, world)
+    steps_per_epoch = batches.steps_per_epoch()
+    run = _Run(model=model, optimizers=optimizers, config=config, device=device, target=target, batch_size=batch_size,
+               batches=batches, steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * config.epochs,
+               clock=TrainingClock(config.max_seconds, distributed, device), emit=on_event or (lambda e: None),
+               rank=rank, distributed=distributed, step=start_epoch * steps_per_epoch,
+               base_lrs={name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()},
+               crop=int(getattr(cfg_model, "train_crop", 0) or 0),
+               crop_rng=torch.Generator().manual_seed(config.seed + 7919))
     if rank == 0:
-        emit(TrainEvent("start", epoch=start_epoch, step=step, total_steps=total_steps,
-                        message=f"{len(train_set)} training windows, {len(val_set) if val_set else 0} validation windows, device {device}"))
+        run.emit(TrainEvent("start", epoch=start_epoch, step=run.step, total_steps=run.total_steps,
+                            message=f"{len(data.train)} training windows, {len(data.val) if data.val else 0} "
+                                    f"validation windows, device {device}"))
     stopped_early = False
-    sample_batch = None
-    if val_set is not None and len(val_set):
-        sample_batch = collate_windows([val_set[len(val_set) // 2]])
+    sample_batch = collate_windows([data.val[len(data.val) // 2]]) if data.val is not None and len(data.val) else None
 
     for epoch in range(start_epoch, config.epochs):
-        model.train()
-        model.on_epoch_start(epoch, config.epochs)
-        sums: dict[str, float] = {}
-        n_batches = 0
-        epoch_cut = False
-        for i, batch in enumerate(epoch_batches(epoch)):
-            if config.max_steps_per_epoch and i >= config.max_steps_per_epoch:
-                break
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled(f"training cancelled at epoch {epoch + 1}, step {step}")
-            set_learning_rates(optimizers, base_lrs, lr_factor(cfg_model, step, total_steps))
-            if crop:
-                batch = random_crop(batch, crop, crop_rng)
-            batch = batch.to(device)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_amp):
-                losses = model.train_step(batch, optimizers)
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
-            n_batches += 1
-            step += 1
-            if rank == 0:
-                emit(TrainEvent("step", epoch=epoch, step=step, total_steps=total_steps, losses=losses,
-                                seconds=time.time() - t0))
-            if over_budget() and i + 1 < steps_per_epoch:
-                epoch_cut = stopped_early = True  # the rest of this epoch is not run
-                break
-        epoch_losses = {k: v / max(1, n_batches) for k, v in sums.items()}
-        val_loss = evaluate_loss(model, val_set, batch_size, device, use_amp) if val_set is not None else float("nan")
-        # policy: lowest validation loss on held-out NORMAL frames (or the highest pseudo-anomaly
-        # AUC on them, when the recipe asks); without a validation split the last epoch is kept.
-        # Test labels are never looked at.
-        pseudo = float("nan")
-        if getattr(cfg_model, "model_selection", "val_loss") == "pseudo_anomaly" and val_v:
-            pseudo = pseudo_anomaly_auc(model, val_v, target, cfg_model.pseudo_skip, batch_size, device)
-        if not math.isnan(pseudo):
-            improved = -pseudo < best["loss"]  # best["loss"] holds -AUC under this policy
-            criterion = -pseudo
-        else:
-            improved = not math.isnan(val_loss) and val_loss < best["loss"]
-            criterion = val_loss
-        if improved or val_set is None:
-            best = {"epoch": epoch, "loss": criterion if improved else best["loss"],
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-        record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": time.time() - t0,
-                  "train_seconds": time.time() - t0 - monitor_seconds, "steps": step}
+        epoch_losses, n_batches, epoch_cut = _train_epoch(run, epoch, should_stop)
+        stopped_early = stopped_early or epoch_cut
+        val_loss, pseudo, best = _validate_and_select(run, data, epoch, best)
+        record = {"epoch": epoch + 1, **epoch_losses, "val_loss": val_loss, "seconds": run.clock.seconds(),
+                  "train_seconds": run.clock.train_seconds(), "steps": run.step}
         if epoch_cut:
             record["cut_by_budget"] = True
             record["epoch_steps"] = n_batches
         if not math.isnan(pseudo):
             record["pseudo_anomaly_auc"] = pseudo
         if monitor is not None and rank == 0:
-            t_monitor = time.time()
-            model.eval()
-            with torch.no_grad():  # e.g. latent_gan's bank of normal codes: scoring needs it (rebuilt at the end)
-                model.prepare_for_scoring(b.to(device) for b in DataLoader(
-                    train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_windows))
-            record.update(monitor(model))
-            model.train()
-            monitor_seconds += time.time() - t_monitor
+            record.update(_run_monitor(run, data, monitor))
         history.append(record)
         if rank == 0:
             sample = _sample_images(model, sample_batch, device) if sample_batch is not None else None
-            emit(TrainEvent("epoch", epoch=epoch, step=step, total_steps=total_steps, losses=epoch_losses,
-                            val_loss=val_loss, best_epoch=best["epoch"] + 1, seconds=time.time() - t0, sample=sample))
+            run.emit(TrainEvent("epoch", epoch=epoch, step=run.step, total_steps=run.total_steps, losses=epoch_losses,
+                                val_loss=val_loss, best_epoch=best["epoch"] + 1, seconds=run.clock.seconds(),
+                                sample=sample))
             if state_path is not None:
                 save_train_state(Path(state_path), model, optimizers if not distributed else
                                  {k: v.optimizer for k, v in optimizers.items()}, epoch, history, best)
-        if epoch_cut or (over_budget() and epoch + 1 < config.epochs):
+        if epoch_cut or (run.clock.over_budget() and epoch + 1 < config.epochs):
             stopped_early = True
             break
 
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-    model.to(device)
-    model.eval()
-    prepare_loader = DataLoader(train_set, batch_size=batch_size, shuffle=False, collate_fn=collate_windows)
-    with torch.no_grad():
-        model.prepare_for_scoring(b.to(device) for b in prepare_loader)
-    seconds = time.time() - t0 - monitor_seconds
-    if rank == 0:
-        emit(TrainEvent("done", epoch=config.epochs, step=step, total_steps=total_steps, best_epoch=best["epoch"] + 1,
-                        val_loss=best["loss"], seconds=seconds))
-    # under the pseudo-anomaly policy best["loss"] holds -AUC: report the kept epoch's validation loss
-    best_val = next((float(h["val_loss"]) for h in history
-                     if h["epoch"] == best["epoch"] + 1 and "pseudo_anomaly_auc" in h), float(best["loss"]))
-    return TrainResult(history=history, best_epoch=best["epoch"] + 1, best_val_loss=best_val,
-                       seconds=seconds, steps=step, device=str(device), stopped_early=stopped_early)
+    return _finish(run, data, history, best, stopped_early)
 
 
 def skip_windows(videos: Sequence[torch.Tensor], window: int, target: str, skip: int) -> list[dict]:
