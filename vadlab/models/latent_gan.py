@@ -132,6 +132,10 @@ Deviations from the paper, and why:
   * The paper's "alert message" step belongs to the app, not the model.
   * `validation_loss` is the L1 reconstruction error inside the ROI: the bank does not exist during
     training, so the distance score cannot select epochs.
+  * No training against skip-frame pseudo-anomalies (`pseudo_anomaly_prob` stays 0): the score is
+    the distance of a frame's latent codes to the bank of normal codes, and teaching the autoencoder
+    to map fast windows to normal ones would pull their codes INTO that bank, the opposite of what
+    the score needs.
 """
 from __future__ import annotations
 

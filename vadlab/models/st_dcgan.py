@@ -41,6 +41,15 @@ Deviations from the paper, and why:
     which is the sigmoid + BCE of the paper computed stably (and in float32 under autocast).
   * Knowledge transfer (initialising from another dataset's checkpoint) is done generically by the
     training code (`--init-from`), not here.
+
+Training against pseudo-anomalies (switchable: `pseudo_anomaly_prob`, `pseudo_anomaly_skips`; on in
+`ped2_cpu`: p 0.2, skips 2-5). Not in the paper: the skip-frame pseudo-anomaly of Astrid et al.
+("Learning Not to Reconstruct Anomalies", BMVC 2021): with probability p a training window is
+replaced by the same place played s x faster, and the generator's reconstruction loss (and the
+discriminator's "real" side) use the NORMAL-speed window that starts at the same frame
+(`Batch.reconstruction_target`): the generator learns not to reconstruct abnormal motion. The
+adversarial losses are unchanged. Measured effect (Ped2, seeds 0-2, paper protocol): the README's
+Ped2 seed table and ablation (`bench/ped2_seeds.py --families st_dcgan --pseudo both`).
 """
 from __future__ import annotations
 

@@ -74,6 +74,15 @@ Deviations and choices, and why:
     1: real time on one thread.
   * The discriminator logit is taken with BCE-with-logits: the paper's sigmoid + BCE, stably.
   * Residual connections mentioned in the introduction are not specified anywhere; none are added.
+
+Training against pseudo-anomalies (switchable: `pseudo_anomaly_prob`, `pseudo_anomaly_skips`; on in
+`ped2_cpu`: p 0.2, skips 2-5). Not in the paper: the skip-frame pseudo-anomaly of Astrid et al.
+("Learning Not to Reconstruct Anomalies", BMVC 2021): with probability p a training window is
+replaced by the same place played s x faster, and the generator's reconstruction loss (and the
+discriminator's "real" side) use the NORMAL-speed window that starts at the same frame
+(`Batch.reconstruction_target`): the generator learns not to reconstruct abnormal motion. The
+adversarial losses are unchanged. Measured effect (Ped2, seeds 0-2, paper protocol): the README's
+Ped2 seed table and ablation (`bench/ped2_seeds.py --families svd_gan --pseudo both`).
 """
 from __future__ import annotations
 

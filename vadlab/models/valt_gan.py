@@ -53,6 +53,13 @@ Deviations from the paper, and why:
   * Adam betas (0.5, 0.999) (usual for GANs; the paper gives only the learning rate).
   * `paper` preset: 160x160, RGB (Table I), window 4, eps 0.08 (the middle of the paper's
     {0.8, 0.08, 0.008}; the paper reports 0.8 collapses and 0.008 is too weak), batch 8 (not given).
+
+Training against pseudo-anomalies (switchable: `pseudo_anomaly_prob`, `pseudo_anomaly_skips`; on in
+`ped2_cpu`: p 0.2, skips 2-5). Not in the paper: the skip-frame pseudo-anomaly of Astrid et al.
+(BMVC 2021) carried over to prediction, as in `ffp`: a window played s x faster is trained to predict
+the frame right after its last input frame (the scene continuing at normal speed), with the same
+losses and latent mining. The shipped `valt_gan_ped2_cpu` predates it (one run, no pseudo-anomalies):
+its 3-seed ablation did not fit this session's CPU budget (about 15 minutes a run).
 """
 from __future__ import annotations
 
@@ -392,8 +399,8 @@ register_model(
             _TINY, height=64, width=64, stem_width=8, group_widths=(8, 16, 16), latent_channels=64,
             decoder_widths=(64, 32, 16), disc_base=16,
         ),
-        # The shipped Ped2 CPU recipe (`vadlab train --model valt_gan --preset ped2_cpu --data ped2:...`
-        # alone reproduces checkpoints/valt_gan_ped2_cpu): WRN-10-4 with twice the cpu preset's
+        # The Ped2 CPU recipe (checkpoints/valt_gan_ped2_cpu was made before pseudo-anomalies:
+        # `vadlab train --model valt_gan --preset ped2_cpu --set pseudo_anomaly_prob=0 ...` reproduces it): WRN-10-4 with twice the cpu preset's
         # widths at 64x64 grey, the paper's IFGSM mining (10 steps, eps 0.08), batch 4, cosine decay
         # from 2e-4 after a warm-up, 8 epochs (about 25 minutes on one thread).
         "ped2_cpu": replace(
