@@ -423,6 +423,30 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_feedback(args) -> int:
+    from vadlab import feedback
+    from vadlab.data.video import read_video
+    from vadlab.userdata import UserData, default_root
+
+    store = UserData(args.data_root or default_root())
+    if args.action == "log":
+        for entry in feedback.log(store, args.dataset):
+            print(json.dumps(entry, sort_keys=True))
+        return 0
+    if not (args.checkpoint and args.video and args.frames):
+        raise ValueError("feedback false-alarm needs --checkpoint, --video and --frames START-END")
+    try:
+        start, end = (int(v) for v in args.frames.split("-"))
+    except ValueError:
+        raise ValueError(f"--frames {args.frames!r}: give START-END, 0-based frame numbers, e.g. 120-180") from None
+    video = read_video(args.video, max_frames=end + args.context + 1, max_side=640)
+    result = feedback.mark_false_alarm(store, args.dataset, args.checkpoint, video.frames, video.info.fps or 25.0,
+                                       str(args.video), start, end, out=args.out, context=args.context,
+                                       device=args.device)
+    print(feedback.describe(result))
+    return 0
+
+
 def cmd_eval(args) -> int:
     from vadlab import api
     from vadlab.protocol import Protocol
@@ -606,6 +630,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "(normal footage it never saw); auto: tail when the checkpoint was trained on this data")
     s.add_argument("--device", default="auto")
     s.set_defaults(func=cmd_calibrate)
+
+    s = sub.add_parser("feedback", help="'this is normal': keep a false alarm as normal footage of your dataset and "
+                                        "recalibrate the checkpoint on it; or show the dataset's feedback log")
+    s.add_argument("action", choices=["false-alarm", "log"])
+    s.add_argument("--dataset", required=True, help="your dataset (a name in the user data folder) for this camera")
+    s.add_argument("--checkpoint", help="the checkpoint that raised the alert (false-alarm)")
+    s.add_argument("--video", help="the clip the alert was raised on (false-alarm)")
+    s.add_argument("--frames", help="START-END: the alert's frames, 0-based, inclusive (false-alarm)")
+    s.add_argument("--out", default=None, help="write the recalibrated checkpoint here (default: in place)")
+    s.add_argument("--context", type=int, default=16, help="frames kept on each side of the alert")
+    s.add_argument("--data-root", default=None, help="the user data folder (default: $VADLAB_USER_DATA or user_data/)")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=cmd_feedback)
 
     s = sub.add_parser("eval", help="frame-level AUC/EER of a checkpoint on a dataset's test split")
     s.add_argument("--checkpoint", required=True)

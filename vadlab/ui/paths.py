@@ -26,7 +26,7 @@ from typing import Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 USER_CHECKPOINTS_ENV = "VADLAB_USER_CHECKPOINTS"
-USER_DATA_ENV = "VADLAB_USER_DATA"
+USER_DATA_ENV = "VADLAB_USER_DATA"  # as vadlab.userdata.USER_DATA_ENV (the core reads it)
 DATA_ROOT_ENV = "VADLAB_DATA_ROOT"
 SAMPLES_ENV = "VADLAB_SAMPLE_VIDEOS"
 CHECKPOINTS_ENV = "VADLAB_CHECKPOINTS"
@@ -76,7 +76,9 @@ def user_checkpoints_dir() -> Path:
 def user_data_dir() -> Path:
     """Where the Data page keeps the user's datasets: $VADLAB_USER_DATA or `user_data/` in the
     repository (git-ignored). Not created here."""
-    return _env_path(USER_DATA_ENV) or (REPO_ROOT / "user_data")
+    from vadlab.userdata import default_root
+
+    return default_root()
 
 
 def data_roots() -> tuple[Path, ...]:
