@@ -66,6 +66,7 @@ st.subheader("Events")
 st.caption("Each event is a run of flagged frames at least as long as the minimum event length, as `vadlab score` "
            "prints them.")
 ui.events_table(video, shown)
+ui.false_alarm_feedback(PAGE, video, shown, source, detail)
 
 st.subheader("Downloads")
 ui.downloads(video, shown, f"{source.name}_{detail.name}", PAGE, checkpoint=detail.name)

@@ -8,6 +8,7 @@ Everything is written to temporary folders (VADLAB_USER_DATA, VADLAB_USER_CHECKP
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,39 @@ def test_the_train_page_trains_on_a_user_dataset_and_the_zoo_and_evaluate_see_it
     micro = next(m for m in ev.metric if m.label == "Micro AUC")
     assert 0.0 <= float(micro.value) <= 1.0
     assert any("test frames, 57 anomalous" in c.value for c in ev.caption)  # span 30-86: 57 frames
+
+
+def test_this_is_normal_on_score_keeps_the_frames_and_recalibrates_a_copy(data_env, tmp_path):
+    """A false alarm marked on Score: its frames become normal footage of the named dataset (with the
+    feedback log), the shipped checkpoint is copied into the user's folder and recalibrated there,
+    the page then uses that copy and the marked alert is gone."""
+    from vadlab import feedback
+
+    clip = generate_clip(301, n_frames=60, scene_seed=7)  # normal footage of a walkway no model has seen
+    video = write_video(tmp_path / "cam.mp4", clip.frames, 10)
+    at = run_page("score")
+    at.radio(key="score.source").set_value("Upload").run()
+    at.file_uploader(key="score.upload").set_value(("cam.mp4", video.read_bytes(), "video/mp4")).run()
+    assert_clean(at)
+    model = at.multiselect(key="score.checkpoints").value[0]
+    event = at.selectbox(key="score.feedback_event").options[0]  # "1: frames a–b (...)"
+    start, end = (int(v) for v in event.split("frames ")[1].split(" ")[0].split("–"))
+    at.text_input(key="score.feedback_dataset").set_value("lobby")
+    at.button(key="score.false_alarm").click().run()
+    assert_clean(at)
+    copy = str((data_env["user_checkpoints"] / f"{Path(model).name}_lobby").resolve())
+    assert at.multiselect(key="score.checkpoints").value == [copy]  # the recalibrated copy is the model in use
+    notice = next(s.value for s in at.success if "recalibrated" in s.value)
+    assert "Kept" in notice and "lobby" in notice and "→" in notice
+    store = UserData(data_env["user_data"])
+    (entry,) = feedback.log(store, "lobby")
+    assert entry["source"] == "cam.mp4" and entry["frames"] == [start, end] and entry["checkpoint"] == model
+    assert [c.name for c in store.info("lobby").split("training")] == [entry["clip"]]
+    assert json.loads(Path(copy + ".json").read_text())["calibration"]["data"] == store.spec("lobby")
+    before, after = (int(v) for v in re.search(r"Alert events on this clip: (\d+) → (\d+)", notice).groups())
+    assert after < before
+    # the marked alert is gone: no event left overlaps its frames
+    for options in [s.options for s in at.selectbox if s.key == "score.feedback_event"]:
+        for option in options:
+            a, b = (int(v) for v in option.split("frames ")[1].split(" ")[0].split("–"))
+            assert b < start or a > end, (option, start, end)

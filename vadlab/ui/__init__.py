@@ -74,6 +74,7 @@ from vadlab.ui.verdict_view import (
     verdict_meta,
     verdict_notes,
 )
+from vadlab.ui.feedback_view import false_alarm_feedback
 from vadlab.ui.home_view import demo, demo_choice, start_here, zoo_rows, zoo_table
 from vadlab.ui.presenter_view import presenter_chrome, presenter_toggle, presenter_view
 from vadlab.ui.views import (

@@ -445,6 +445,12 @@ def load_model(entry: CheckpointEntry | str, device: Optional[str] = None) -> ap
     return _load_model(path, mtime, device or current_device())
 
 
+def forget_models() -> None:
+    """Loaded models must be read again (a checkpoint's calibration was saved: its weights, and so
+    its scores, did not change)."""
+    _load_model.clear()
+
+
 def checkpoint_calibration(entry: CheckpointEntry | str) -> Optional[Calibration]:
     """A checkpoint's normal-data calibration (None when it has none: verdicts then fall back to
     per-video min-max, visibly), from the cached model's metadata."""
