@@ -97,3 +97,61 @@ def test_c_explain_and_presenter_show_the_calibrated_number_score_shows(tmp_path
         expect(player.locator("#vad-status")).to_have_text(re.compile(rf"^frame {frame} · "))
         expect(player.locator("#vad-score")).to_have_text(re.compile(rf"^score {re.escape(sigma)} σ \(threshold "))
         page.screenshot(path=str(tmp_path / "presenter_same_number.png"))
+
+
+def small_clips(folder, specs):
+    """mp4 files of small synthetic clips: {name: (seed, scene_seed)} -> {name: path}."""
+    from vadlab.data.synthetic import generate_clip
+    from vadlab.data.video import write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return {name: write_video(folder / f"{name}.mp4", generate_clip(seed, n_frames=48, width=96, height=72,
+                                                                     scene_seed=scene).frames, 10)
+            for name, (seed, scene) in specs.items()}
+
+
+def selectbox(page, label: str):
+    """The Streamlit selectbox labelled `label` (its value: `to_have_value`)."""
+    return page.get_by_role("combobox", name=label, exact=True)
+
+
+def test_b_e_a_dataset_made_on_the_data_page_is_offered_everywhere_and_enter_keeps_the_files(tmp_path):
+    from playwright.sync_api import expect
+
+    require_browser()
+    checkpoints = copied_checkpoints(tmp_path, "conv_ae_synthetic")
+    clips = small_clips(tmp_path / "clips", {"normal_1": (1, 0), "normal_2": (2, 0), "cart": (7, 0)})
+    with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints,
+                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url, chromium(FULL_HD) as page:
+        page.goto(f"{url}/data")
+        expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+        uploads = page.locator('[data-testid="stForm"] input[type="file"]')
+        uploads.nth(0).set_input_files([str(clips["normal_1"]), str(clips["normal_2"])])
+        uploads.nth(1).set_input_files([str(clips["cart"])])
+        expect(page.get_by_text("normal_2.mp4")).to_be_visible()
+        name = page.get_by_role("textbox", name="Dataset name")
+        name.fill("street")
+        name.press("Enter")  # (e) does not submit the form: nothing is lost
+        time.sleep(2.0)
+        settle(page, chart=False)
+        assert page.get_by_text("no dataset name").count() == 0
+        assert page.get_by_text(re.compile("Added to street")).count() == 0  # nothing submitted yet
+        expect(page.get_by_text("normal_1.mp4")).to_be_visible()
+        expect(page.get_by_text("cart.mp4")).to_be_visible()
+        page.get_by_role("button", name="Add clips").click()
+        expect(page.get_by_text(re.compile(r"Added to street as normal \(training\) clips"))).to_be_visible()
+
+        # (b) Score offers it as a clip source, without a path
+        page.get_by_role("link", name="Score a video").click()
+        expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
+        page.get_by_text("Your datasets", exact=True).click()
+        expect(selectbox(page, "Your dataset")).to_have_value("street")
+        expect(selectbox(page, "Clip")).to_have_value("testing/cart")
+        settle(page)
+        # Train and Evaluate follow the dataset just made
+        for link in ("Train", "Evaluate"):
+            page.get_by_role("link", name=link, exact=True).click()
+            expect(page.get_by_role("heading", name=link, exact=True)).to_be_visible()
+            expect(page.get_by_role("radio", name="Your datasets")).to_be_checked()
+            expect(selectbox(page, "Your dataset")).to_have_value("street")
+        page.screenshot(path=str(tmp_path / "evaluate_follows.png"), full_page=True)
