@@ -76,7 +76,8 @@ Deviations and choices, and why:
   * Residual connections mentioned in the introduction are not specified anywhere; none are added.
 
 Training against pseudo-anomalies (switchable: `pseudo_anomaly_prob`, `pseudo_anomaly_skips`; on in
-`ped2_cpu`: p 0.2, skips 2-5). Not in the paper: the skip-frame pseudo-anomaly of Astrid et al.
+`ped2_cpu`: p 0.2, skips 2-5; same as vadlab.models.st_dcgan's paragraph, deliberately: one recipe
+for the two GAN reconstructors, each file read on its own). Not in the paper: the skip-frame pseudo-anomaly of Astrid et al.
 ("Learning Not to Reconstruct Anomalies", BMVC 2021): with probability p a training window is
 replaced by the same place played s x faster, and the generator's reconstruction loss (and the
 discriminator's "real" side) use the NORMAL-speed window that starts at the same frame
