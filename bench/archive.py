@@ -5,7 +5,9 @@
     python bench/archive.py --minutes 4 --workers 1 2 # shorter, when the machine is busy
 
 The archive (walkway clips from `vadlab.data.synthetic`, 160x120, one anomaly in every other clip)
-is generated once into --archive and reused. The Ray cluster is local (`--ray-cpus`, default 2)
+is generated once into --archive and reused. In-process scoring runs with one torch thread, as
+each Ray worker does (on a busy machine, torch's default of one thread per core loses far more to
+contention than it gains). The Ray cluster is local (`--ray-cpus`, default 2)
 and started before the clock runs; each measurement includes starting its actors (one model
 each) and writing the Parquet files, i.e. what a user waits for. Prints a Markdown table.
 """
@@ -70,7 +72,7 @@ def main() -> int:
         print(f"  {label}, {workers} worker(s): {s.line()}", flush=True)
 
     if not args.no_in_process:
-        measure("in-process", 1)
+        measure("in-process, 1 thread", 1, threads=1)  # like for like: each Ray worker has 1 thread
     if args.workers:
         import ray
 

@@ -187,9 +187,9 @@ def checkpoint_identity(loaded: Any) -> dict:
 
 def score_archive(checkpoint: str | Path, videos: str | Path, out: str | Path, device: str = "auto",
                   batch_size: int = 32, use_ray: bool = False, ray_address: Optional[str] = None,
-                  workers: int = 1, cpus_per_worker: float = 1, gpus_per_worker: float = 0,
-                  ray_cpus: Optional[int] = None, on_video: Optional[Callable[[str, dict], None]] = None
-                  ) -> ArchiveSummary:
+                  workers: int = 1, cpus_per_worker: float = 1, gpus_per_worker: Optional[float] = None,
+                  ray_cpus: Optional[int] = None, threads: Optional[int] = None,
+                  on_video: Optional[Callable[[str, dict], None]] = None) -> ArchiveSummary:
     """Score every video of `videos` (a folder or a glob) not already done in `out`, write its
     per-frame scores and events (see the module docstring) and return the run's summary.
 
@@ -198,7 +198,8 @@ def score_archive(checkpoint: str | Path, videos: str | Path, out: str | Path, d
     summary.failed with its error; the other videos go on. With `use_ray`, a Ray Data pipeline
     on the cluster at `ray_address` (a new local one with `ray_cpus` CPUs when None) with an
     actor pool of `workers` models, each reserving `cpus_per_worker` CPUs (its torch threads) and
-    `gpus_per_worker` GPUs.
+    `gpus_per_worker` GPUs (None: one when the cluster has GPUs and `device` is not "cpu").
+    threads: torch CPU threads in-process (default: torch's choice; with Ray, `cpus_per_worker`).
     """
     from vadlab import api
 
@@ -228,8 +229,12 @@ def score_archive(checkpoint: str | Path, videos: str | Path, out: str | Path, d
         _ray_pipeline(loaded, str(checkpoint), todo, device, batch_size, workers, cpus_per_worker, gpus_per_worker,
                       ray_address, ray_cpus, done, failed)
     else:
+        import torch
+
         from vadlab.stream import score_file
 
+        if threads:
+            torch.set_num_threads(threads)
         for path in todo:
             try:
                 fs = score_file(loaded, path, batch_size=batch_size)
@@ -343,13 +348,13 @@ def _window_scores(payload: bytes) -> Any:
 
 
 def _ray_pipeline(loaded: Any, checkpoint: str, todo: Sequence[Path], device: str, batch_size: int, workers: int,
-                  cpus_per_worker: float, gpus_per_worker: float, address: Optional[str], ray_cpus: Optional[int],
+                  cpus_per_worker: float, gpus_per_worker: Optional[float], address: Optional[str], ray_cpus: Optional[int],
                   done: Callable[[Path, Any], None], failed: Callable[[Path, str], None]) -> None:
     """Run the Ray Data pipeline over `todo` and hand each video's FrameScores (or its error) to
     `done` / `failed` as soon as all its segments are in."""
     if not todo:
         return
-    from vadlab.scale import ray_cluster
+    from vadlab.scale import gpus_when_present, ray_cluster
     from vadlab.scoring import _FrameScoresBuilder, _too_short
 
     config, spec = loaded.model.config, loaded.spec
@@ -357,6 +362,7 @@ def _ray_pipeline(loaded: Any, checkpoint: str, todo: Sequence[Path], device: st
     segment_windows = SEGMENT_BATCHES * batch_size  # a multiple of batch_size: the same batches as score_file
     pending: dict[str, dict] = {str(p): {"segments": {}, "end": None} for p in todo}
     with ray_cluster(address, ray_cpus) as ray:
+        gpus_per_worker = gpus_when_present(ray, gpus_per_worker, device)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # one line per finished video instead
         context.execution_options.preserve_order = False

@@ -671,12 +671,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR", help="scores/, events/, events.parquet, summary.json")
     s.add_argument("--device", default="auto")
     s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads in this process (default: torch's choice; with --ray: --cpus-per-worker)")
     s.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="a Ray Data pipeline on the cluster at ADDRESS, or on a new local cluster when no ADDRESS "
                         "(default: in this process)")
     s.add_argument("--workers", type=int, default=1, help="--ray: scoring actors (one model each)")
     s.add_argument("--cpus-per-worker", type=float, default=1, help="--ray: CPUs each actor reserves (its threads)")
-    s.add_argument("--gpus-per-worker", type=float, default=0, help="--ray: GPUs each actor reserves")
+    s.add_argument("--gpus-per-worker", type=float, default=None,
+                   help="--ray: GPUs each actor reserves (default 1 when the cluster has GPUs and --device is not cpu)")
     s.add_argument("--ray-cpus", type=int, default=None, help="--ray without ADDRESS: CPUs of the local cluster")
     s.set_defaults(func=cmd_score_archive)
 
@@ -698,7 +701,7 @@ def cmd_score_archive(args) -> int:
     summary = score_archive(args.checkpoint, args.videos, args.out, device=args.device, batch_size=args.batch_size,
                             use_ray=args.ray is not None, ray_address=args.ray or None, workers=args.workers,
                             cpus_per_worker=args.cpus_per_worker, gpus_per_worker=args.gpus_per_worker,
-                            ray_cpus=args.ray_cpus, on_video=progress)
+                            ray_cpus=args.ray_cpus, threads=args.threads, on_video=progress)
     print(summary.line())
     for video, error in summary.failed.items():
         print(f"  not scored: {video}: {error}")

@@ -162,7 +162,7 @@ def store_row(trial: SweepTrial, row: dict) -> None:
 def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tiny", epochs: int = 3,
           device: str = "auto", out_dir: str | Path = "runs/sweep", train_config: Optional[TrainConfig] = None,
           on_row=None, seeds: int = 1, resume: bool = False, ray_address: Optional[str] = None,
-          use_ray: bool = False, cpus_per_trial: float = 1, gpus_per_trial: float = 0,
+          use_ray: bool = False, cpus_per_trial: float = 1, gpus_per_trial: Optional[float] = None,
           ray_cpus: Optional[int] = None) -> list[dict]:
     """Train one model per grid point and seed; rows of {params..., seed, val_loss, micro_auc,
     macro_auc, eer, seconds} (a failed trial: {params..., seed, error}) in trial order.
@@ -170,7 +170,8 @@ def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tin
     resume: reuse the rows of trials that already finished in `out_dir` with the same settings.
     use_ray: run the trials as Ray Tune trials (`vadlab.scale.tune_sweep`) on the cluster at
     `ray_address` (a new local one when None), each with `cpus_per_trial` CPUs / `gpus_per_trial`
-    GPUs; the rows are the serial loop's (same trials, same seeds, same numbers)."""
+    GPUs (None: one when the cluster has GPUs); the rows are the serial loop's (same trials, same
+    seeds, same threads: same numbers)."""
     trials = sweep_trials(family, data, grid, preset, epochs, device, out_dir, train_config, seeds)
     rows: dict[str, dict] = {}
     todo = []
@@ -431,7 +432,7 @@ def _cmd_sweep(args) -> int:
           + (f", as Ray Tune trials on {args.ray or 'a local Ray cluster'}" if use_ray else ", serially"), flush=True)
     print(SELECTION_RULE, flush=True)
     cfg = _train_config(args)
-    threads = args.threads or (int(args.cpus_per_trial) if use_ray and not args.gpus_per_trial else None)
+    threads = args.threads or (max(1, int(args.cpus_per_trial)) if use_ray else None)
     cfg = dataclasses.replace(cfg, seed=args.seed, threads=threads, max_steps_per_epoch=args.max_steps)
 
     def report(trial, row: dict, reused: bool) -> None:
@@ -526,7 +527,9 @@ def add_commands(sub) -> None:
                    help="run each grid point x seed as a Ray Tune trial: on the cluster at ADDRESS "
                         "(e.g. 10.0.0.5:6379 or ray://host:10001), or a new local cluster when no ADDRESS")
     s.add_argument("--cpus-per-trial", type=float, default=1, help="--ray: CPUs each trial reserves (and its threads)")
-    s.add_argument("--gpus-per-trial", type=float, default=0, help="--ray: GPUs each trial reserves (0.5: two per GPU)")
+    s.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="--ray: GPUs each trial reserves (0.5: two per GPU; default 1 when the cluster has GPUs "
+                        "and --device is not cpu, else 0)")
     s.add_argument("--ray-cpus", type=int, default=None, help="--ray without ADDRESS: CPUs of the local cluster (default: all)")
     _add_loop_options(s)
     s.set_defaults(func=_cmd_sweep)

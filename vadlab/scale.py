@@ -77,24 +77,35 @@ def _tune_trainable(config: dict, trials: dict, cwd: str) -> None:
     tune.report({"row_json": json.dumps(row), "val_loss": row["val_loss"]})
 
 
+def gpus_when_present(ray: Any, gpus: Optional[float], device: str) -> float:
+    """GPUs per trial / worker: `gpus` when given; else 1 when the cluster has a GPU and `device`
+    is not "cpu", 0 otherwise."""
+    if gpus is not None:
+        return float(gpus)
+    return 1.0 if device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+
 def tune_sweep(trials: Sequence[Any], on_row: Callable[[Any, dict], None], address: Optional[str] = None,
-               cpus_per_trial: float = 1, gpus_per_trial: float = 0, ray_cpus: Optional[int] = None) -> None:
+               cpus_per_trial: float = 1, gpus_per_trial: Optional[float] = None, ray_cpus: Optional[int] = None) -> None:
     """Run `trials` (`vadlab.research.SweepTrial`s) as Ray Tune trials, each reserving
-    `cpus_per_trial` CPUs and `gpus_per_trial` GPUs, as many at once as the cluster holds.
+    `cpus_per_trial` CPUs and `gpus_per_trial` GPUs (None: one GPU when the cluster has GPUs,
+    see `gpus_when_present`), as many at once as the cluster holds.
     `on_row(trial, row)` is called for each as it ends: its row, or for a failed trial
     `research.failed_row` with the error (Tune does not retry it). Tune's own records go to
     `<out_dir>/tune/<sweep id>`."""
     if not trials:
         return
-    if cpus_per_trial <= 0 and gpus_per_trial <= 0:
-        raise ValueError("a trial must reserve some CPU or GPU (--cpus-per-trial / --gpus-per-trial)")
     from vadlab.research import failed_row
 
     by_name = {t.name: t for t in trials}
     out_dir = Path(trials[0].checkpoint).parent
     sweep_id = hashlib.sha1(json.dumps([t.identity() for t in trials], sort_keys=True).encode()).hexdigest()[:10]
-    with ray_cluster(address, ray_cpus):
+    with ray_cluster(address, ray_cpus) as ray:
         from ray import tune
+
+        gpus_per_trial = gpus_when_present(ray, gpus_per_trial, trials[0].device)
+        if cpus_per_trial <= 0 and gpus_per_trial <= 0:
+            raise ValueError("a trial must reserve some CPU or GPU (--cpus-per-trial / --gpus-per-trial)")
 
         class Rows(tune.Callback):
             """Hands each trial's row (or its error) to on_row as the trial ends."""
@@ -115,6 +126,9 @@ def tune_sweep(trials: Sequence[Any], on_row: Callable[[Any, dict], None], addre
         space = {"trial_name": tune.grid_search([t.name for t in trials])}
         tuner = tune.Tuner(
             trainable, param_space=space,
+            # a trial's process is kept for the next one (torch imported once); run_trial sets its
+            # own seed and threads, so a reused process trains the same model as a fresh one
+            tune_config=tune.TuneConfig(reuse_actors=True),
             run_config=tune.RunConfig(name=f"sweep-{sweep_id}", storage_path=str(out_dir / "tune"), verbose=0,
                                       callbacks=[Rows()], failure_config=tune.FailureConfig(max_failures=0)))
         tuner.fit()
