@@ -155,3 +155,40 @@ def test_b_e_a_dataset_made_on_the_data_page_is_offered_everywhere_and_enter_kee
             expect(page.get_by_role("radio", name="Your datasets")).to_be_checked()
             expect(selectbox(page, "Your dataset")).to_have_value("street")
         page.screenshot(path=str(tmp_path / "evaluate_follows.png"), full_page=True)
+
+
+def test_f_a_false_alarm_marked_on_normal_footage_disappears_after_recalibration(tmp_path):
+    from playwright.sync_api import expect
+
+    require_browser()
+    checkpoints = copied_checkpoints(tmp_path, "conv_ae_synthetic")
+    clip = small_clips(tmp_path / "clips", {"cam": (301, 7)})["cam"]  # normal footage of an unseen walkway
+    with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints,
+                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url, chromium(SMALL) as page:
+        page.goto(f"{url}/score")
+        expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
+        page.get_by_text("Upload", exact=True).click()
+        page.locator('input[type="file"]').first.set_input_files(str(clip))
+        expect(page.get_by_text("Was an alert wrong? This is normal.")).to_be_visible()
+        settle(page)
+        event = page.get_by_role("combobox", name="Alert event").input_value()
+        start, end = (int(v) for v in re.search(r"frames (\d+)–(\d+)", event).groups())
+        name = page.get_by_role("textbox", name="Your dataset for this camera")
+        name.fill("lobby")
+        name.press("Tab")
+        settle(page)
+        page.get_by_role("button", name=re.compile("Mark as a false alarm")).click()
+        notice = page.get_by_text(re.compile(r"Alert events on this clip: \d+ → \d+"))
+        expect(notice).to_be_visible()
+        before, after = (int(v) for v in re.search(r"(\d+) → (\d+)", notice.inner_text()).groups())
+        assert after < before and "lobby" in notice.inner_text()
+        settle(page)
+        for option in ([page.get_by_role("combobox", name="Alert event").input_value()]
+                       if page.get_by_role("combobox", name="Alert event").count() else []):
+            a, b = (int(v) for v in re.search(r"frames (\d+)–(\d+)", option).groups())
+            assert b < start or a > end, f"the marked alert {start}-{end} is still there: {option}"
+        page.screenshot(path=str(tmp_path / "false_alarm.png"), full_page=True)
+        # the kept frames are a normal clip of the dataset, on the Data page
+        page.get_by_role("link", name="Data", exact=True).click()
+        expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^fa_cam_\d+-\d+$")).first).to_be_attached()  # a cell of the clips table
