@@ -846,7 +846,8 @@ def test_zoo_table_gives_auc_per_evaluation_dataset_and_shows_every_row(app_env)
         meta = json.loads((app_env["checkpoints"] / f"{row['checkpoint']}.json").read_text())
         metrics = meta.get("metrics") or {}
         if metrics.get("micro_auc") is not None:
-            label = metrics["eval_data"].split(":")[0]
+            kind, _, rest = metrics["eval_data"].partition(":")  # plain folders are labelled by their name
+            label = rest.rstrip("/").split("/")[-1] if kind == "folder" else kind
             assert row[f"micro AUC · {label}"] == pytest.approx(metrics["micro_auc"])
             assert row[f"macro AUC · {label}"] == pytest.approx(metrics["macro_auc"])
             assert row["protocol"] == (metrics.get("protocol") or {}).get("short", "not recorded")
