@@ -1,5 +1,5 @@
 """The users' flows of issue 18 in a real browser (Debian Chromium via Playwright; see test_browser.py),
-each asserting what the user sees, at 1920 x 1080 or 1280 x 720:
+each asserting what the user sees, at 1920 x 1080 and at 1280 x 720:
 
 (a) Ped2's test clip 04 with ffp_ped2_cpu shows no out-of-scene note; a synthetic sample scored by
     the same Ped2 model does (needs ../shared/datasets; skipped otherwise);
@@ -25,6 +25,7 @@ DATA = ROOT.parent / "shared" / "datasets"
 FULL_HD = {"width": 1920, "height": 1080}
 SMALL = {"width": 1280, "height": 720}
 SIGMA = re.compile(r"score (-?\d+\.\d\d) σ")
+SCREENS = pytest.mark.parametrize("screen", [FULL_HD, SMALL], ids=["1920x1080", "1280x720"])
 
 
 def choose(page, label: str, option: str) -> None:
@@ -46,7 +47,8 @@ def copied_checkpoints(tmp_path, *names: str):
     return folder
 
 
-def test_a_ped2_clip_is_its_own_scene_and_a_synthetic_clip_is_not(tmp_path):
+@SCREENS
+def test_a_ped2_clip_is_its_own_scene_and_a_synthetic_clip_is_not(tmp_path, screen):
     from playwright.sync_api import expect
 
     require_browser()
@@ -54,7 +56,7 @@ def test_a_ped2_clip_is_its_own_scene_and_a_synthetic_clip_is_not(tmp_path):
         pytest.skip(f"UCSD Ped2 not found at {DATA / 'ped2'} (real-data tests need ../shared/datasets beside the repo)")
     checkpoints = copied_checkpoints(tmp_path, "ffp_ped2_cpu")
     with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints, VADLAB_DATA_ROOT=str(DATA)) as url, \
-            chromium(SMALL) as page:
+            chromium(screen) as page:
         page.goto(f"{url}/score")
         expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
         settle(page)
@@ -71,12 +73,13 @@ def test_a_ped2_clip_is_its_own_scene_and_a_synthetic_clip_is_not(tmp_path):
         page.screenshot(path=str(tmp_path / "ped2_04.png"), full_page=True)
 
 
-def test_c_explain_and_presenter_show_the_calibrated_number_score_shows(tmp_path):
+@SCREENS
+def test_c_explain_and_presenter_show_the_calibrated_number_score_shows(tmp_path, screen):
     from playwright.sync_api import expect
 
     require_browser()
     checkpoints = copied_checkpoints(tmp_path, "ffp_synthetic")
-    with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints) as url, chromium(FULL_HD) as page:
+    with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints) as url, chromium(screen) as page:
         page.goto(f"{url}/score")
         expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
         settle(page)
@@ -115,14 +118,15 @@ def selectbox(page, label: str):
     return page.get_by_role("combobox", name=label, exact=True)
 
 
-def test_b_e_a_dataset_made_on_the_data_page_is_offered_everywhere_and_enter_keeps_the_files(tmp_path):
+@SCREENS
+def test_b_e_a_dataset_made_on_the_data_page_is_offered_everywhere_and_enter_keeps_the_files(tmp_path, screen):
     from playwright.sync_api import expect
 
     require_browser()
     checkpoints = copied_checkpoints(tmp_path, "conv_ae_synthetic")
     clips = small_clips(tmp_path / "clips", {"normal_1": (1, 0), "normal_2": (2, 0), "cart": (7, 0)})
     with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints,
-                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url, chromium(FULL_HD) as page:
+                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url, chromium(screen) as page:
         page.goto(f"{url}/data")
         expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
         uploads = page.locator('[data-testid="stForm"] input[type="file"]')
@@ -157,14 +161,15 @@ def test_b_e_a_dataset_made_on_the_data_page_is_offered_everywhere_and_enter_kee
         page.screenshot(path=str(tmp_path / "evaluate_follows.png"), full_page=True)
 
 
-def test_f_a_false_alarm_marked_on_normal_footage_disappears_after_recalibration(tmp_path):
+@SCREENS
+def test_f_a_false_alarm_marked_on_normal_footage_disappears_after_recalibration(tmp_path, screen):
     from playwright.sync_api import expect
 
     require_browser()
     checkpoints = copied_checkpoints(tmp_path, "conv_ae_synthetic")
     clip = small_clips(tmp_path / "clips", {"cam": (301, 7)})["cam"]  # normal footage of an unseen walkway
     with streamlit_server(tmp_path, ROOT / "sample_videos", checkpoints,
-                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url, chromium(SMALL) as page:
+                          VADLAB_USER_DATA=str(tmp_path / "user_data")) as url, chromium(screen) as page:
         page.goto(f"{url}/score")
         expect(page.get_by_role("heading", name="Score a video")).to_be_visible()
         page.get_by_text("Upload", exact=True).click()
