@@ -38,7 +38,9 @@ def false_alarm_feedback(page: str, video: Video, flagged: Flagged, source: Clip
     notice = st.session_state.get(NOTICE)
     if notice is not None and notice[2] == entry.path:
         st.success(f"{notice[0]} Alert events on this clip: {notice[1]} → {len(flagged.events)} (threshold now "
-                   f"{flagged.threshold:.2f} σ).", icon=":material/check_circle:")
+                   f"{flagged.threshold:.2f} σ). To also fine-tune the model on this footage, start a run on the "
+                   "**Train** page from this checkpoint on the same dataset (it runs in the background).",
+                   icon=":material/check_circle:")
     if not flagged.events:
         return
     with st.container(border=True, key=state.widget_key(page, "feedback")):
