@@ -14,10 +14,11 @@ train() { python -m vadlab train --preset ped2_cpu --data "$DATA" --threads 1 --
 train --model ffp        --out checkpoints/ffp_ped2_cpu        # 6 epochs, pseudo-anomalies (~27 min on a busy thread)
 train --model conv_ae    --out checkpoints/conv_ae_ped2_cpu    # pseudo-anomalies
 train --model svd_gan    --out checkpoints/svd_gan_ped2_cpu    # pseudo-anomalies
+train --model st_dcgan   --out checkpoints/st_dcgan_ped2_cpu   # pseudo-anomalies
 # Not retrained in this round (made before pseudo-anomaly training; recalibrated with a verdict rule):
 #   latent_gan: `train --model latent_gan --monitor-test 4 --out ...` (monitoring draws from the global RNG
 #               when latent_gan builds its bank, so the run without --monitor-test gives other weights)
-#   valt_gan, st_dcgan: `train --model M --set pseudo_anomaly_prob=0 --out ...`
+#   valt_gan: `train --model valt_gan --set pseudo_anomaly_prob=0 --out ...`
 # The seed table (3 seeds, with and without pseudo-anomalies), then the README's table:
 #   python bench/ped2_seeds.py --families conv_ae ffp svd_gan st_dcgan latent_gan --seeds 0 1 2 --pseudo both
 #   python bench/ped2_table.py --seeds runs/seeds/*.json
