@@ -1,6 +1,6 @@
 """vadlab: the Streamlit lab. Run with `streamlit run app.py`.
 
-Routes with `st.navigation` over the files in pages/ (the Explain and Lab notebook pages are listed
+Routes with `st.navigation` over the files in app_pages/ (the Explain and Lab notebook pages are listed
 when their files exist) and draws the shared sidebar (device in use, size of the model zoo).
 """
 from pathlib import Path
@@ -15,15 +15,15 @@ st.set_page_config(page_title="vadlab: video anomaly detection lab", page_icon="
                    initial_sidebar_state="expanded")
 
 PAGES = [
-    ("pages/home.py", "Home: model zoo", ":material/home:", "home"),
-    ("pages/score.py", "Score a video", ":material/movie:", "score"),
-    ("pages/live.py", "Live", ":material/videocam:", "live"),
-    ("pages/explain.py", "Explain", ":material/search_insights:", "explain"),
-    ("pages/evaluate.py", "Evaluate", ":material/monitoring:", "evaluate"),
-    ("pages/compare.py", "Compare variants", ":material/compare:", "compare"),
-    ("pages/notebook.py", "Lab notebook", ":material/book_2:", "notebook"),
-    ("pages/data.py", "Data", ":material/dataset:", "data"),
-    ("pages/train.py", "Train", ":material/model_training:", "train"),
+    ("app_pages/home.py", "Home: model zoo", ":material/home:", "home"),
+    ("app_pages/score.py", "Score a video", ":material/movie:", "score"),
+    ("app_pages/live.py", "Live", ":material/videocam:", "live"),
+    ("app_pages/explain.py", "Explain", ":material/search_insights:", "explain"),
+    ("app_pages/evaluate.py", "Evaluate", ":material/monitoring:", "evaluate"),
+    ("app_pages/compare.py", "Compare variants", ":material/compare:", "compare"),
+    ("app_pages/notebook.py", "Lab notebook", ":material/book_2:", "notebook"),
+    ("app_pages/data.py", "Data", ":material/dataset:", "data"),
+    ("app_pages/train.py", "Train", ":material/model_training:", "train"),
 ]
 
 navigation = st.navigation(

@@ -42,7 +42,7 @@ def main() -> None:
         return time.perf_counter() - start
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=900).run()
-    at.switch_page("pages/explain.py")
+    at.switch_page("app_pages/explain.py")
     opened = timed(lambda: at.run())
     at.selectbox(key="explain.sample").set_value(args.sample)
     at.selectbox(key="explain.checkpoint").set_value(args.checkpoint)

@@ -1,5 +1,5 @@
 """The Streamlit app, page by page, with AppTest (no browser): real checkpoints, real sample videos,
-real uploads made here. Each page file runs on its own (AppTest.from_file("pages/score.py")).
+real uploads made here. Each page file runs on its own (AppTest.from_file("app_pages/score.py")).
 
 Checkpoints: the shipped ones in checkpoints/ when present, else one tiny conv_ae trained for two
 steps in a temporary folder. Checkpoints the Train page saves go to a temporary folder
@@ -27,7 +27,7 @@ from vadlab.ui.errors import ERROR_ICON
 from vadlab.ui.paths import PathNotAllowedError, confine
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ROOT / "pages"
+PAGES = ROOT / "app_pages"
 TIMEOUT = 120  # seconds per script run; generous for a loaded 2-core CI machine
 
 
@@ -474,7 +474,7 @@ def test_compare_page_clip_and_dataset_tabs_can_both_use_a_dataset_folder(app_en
 
 def test_evaluate_opens_without_an_error_on_an_upload_without_labels(app_env, tmp_path):
     at = upload_on_score(tmp_path)
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert_clean(at)
     assert at.radio(key="evaluate.truth").value == "A clip and a labels file"
     assert any("no ground truth yet" in i.value for i in at.info)
@@ -754,11 +754,11 @@ def test_every_line_of_a_timeline_is_clickable_and_a_click_moves_the_frame(app_e
 
 def test_the_working_context_follows_the_user_from_score_to_explain_and_back(app_env, tmp_path):
     at = run_app()
-    at.switch_page("pages/score.py").run()
+    at.switch_page("app_pages/score.py").run()
     at.selectbox(key="score.sample").set_value("testing/test_02").run()
     model = at.multiselect(key="score.checkpoints").value[0]
     at.slider(key="score.frame").set_value(33).run()
-    at.switch_page("pages/explain.py").run()
+    at.switch_page("app_pages/explain.py").run()
     assert_clean(at)
     assert at.selectbox(key="explain.sample").value == "testing/test_02"
     assert at.selectbox(key="explain.checkpoint").value == model and at.slider(key="explain.frame").value == 33
@@ -770,11 +770,11 @@ def test_the_working_context_follows_the_user_from_score_to_explain_and_back(app
     peak = int(np.argmax(trace_values(next(t for t in chart_traces(at) if t.get("name") == "score")["y"])))
     assert at.slider(key="explain.frame").value == peak
     # back on Score: the clip, and the model chosen on Explain
-    at.switch_page("pages/score.py").run()
+    at.switch_page("app_pages/score.py").run()
     assert at.selectbox(key="score.sample").value == "testing/test_02"
     assert at.multiselect(key="score.checkpoints").value == [other]
     # Evaluate starts on the clip's dataset with the same model
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert at.multiselect(key="evaluate.checkpoints").value == [other]
     assert at.radio(key="evaluate.data_choice").value == "Shipped sample videos"
 
@@ -783,7 +783,7 @@ def upload_on_score(tmp_path) -> AppTest:
     """The whole app, with a 16-frame clip walk.mp4 uploaded on the Score page."""
     clip = write_mp4(tmp_path / "walk.mp4", n_frames=16)
     at = run_app()
-    at.switch_page("pages/score.py").run()
+    at.switch_page("app_pages/score.py").run()
     at.radio(key="score.source").set_value("Upload").run()
     at.file_uploader(key="score.upload").set_value(("walk.mp4", clip.read_bytes(), "video/mp4")).run()
     return at
@@ -791,7 +791,7 @@ def upload_on_score(tmp_path) -> AppTest:
 
 def test_score_explain_and_presenter_show_one_calibrated_number_for_a_frame(app_env):
     at = run_app()
-    at.switch_page("pages/score.py").run()
+    at.switch_page("app_pages/score.py").run()
     at.selectbox(key="score.sample").set_value("testing/test_02").run()
     at.slider(key="score.frame").set_value(40).run()
     shown = next(m.value for m in at.markdown if m.value.startswith("**Frame 40**"))
@@ -801,7 +801,7 @@ def test_score_explain_and_presenter_show_one_calibrated_number_for_a_frame(app_
     player = json.loads(re.search(r"const D = (\{.*?\});", at.get("iframe")[0].proto.srcdoc).group(1))
     assert player["unit"] == " σ" and f"{player['values'][40]:.2f} σ" == sigma  # the presenter readout
     at.toggle(key="score.presenter").set_value(False).run()
-    at.switch_page("pages/explain.py").run()
+    at.switch_page("app_pages/explain.py").run()
     assert_clean(at)
     caption = next(c.value for c in at.caption if c.value.startswith("Score of frame 40:"))
     assert f"**{sigma} (raw " in caption  # the same number, the raw score beside it
@@ -809,12 +809,12 @@ def test_score_explain_and_presenter_show_one_calibrated_number_for_a_frame(app_
 
 def test_an_upload_stays_for_the_whole_session(app_env, tmp_path):
     at = upload_on_score(tmp_path)
-    at.switch_page("pages/home.py").run()
-    at.switch_page("pages/explain.py").run()
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/explain.py").run()
     assert_clean(at)
     assert at.radio(key="explain.source").value == "Upload"
     assert at.selectbox(key="explain.upload_pick").options == ["walk.mp4"]
-    at.switch_page("pages/score.py").run()
+    at.switch_page("app_pages/score.py").run()
     assert_clean(at)
     assert len(trace_values(next(t for t in chart_traces(at) if t.get("name") == "score")["y"])) == 16
 

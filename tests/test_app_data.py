@@ -62,7 +62,7 @@ def street(data_env, clips) -> UserData:
 
 
 def run_page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=TIMEOUT).run()
+    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=TIMEOUT).run()
 
 
 def problems(at: AppTest) -> list[str]:
@@ -139,19 +139,19 @@ def test_a_dataset_made_on_the_data_page_is_offered_on_score_and_followed_by_tra
     store = UserData(data_env["user_data"])
     store.add_uploads("lobby", [("normal_1.mp4", clips["normal_1"])], "training")  # an older dataset
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     at.selectbox(key="data.dataset").set_value("street").run()  # the dataset the user works on
     assert_clean(at)
     assert "--out " + paths.display_path(data_env["user_checkpoints"] / "street_conv_ae") in " ".join(
         c.value for c in at.caption)  # the CLI hint writes where the app lists models
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert_clean(at)
     assert at.radio(key="train.data_choice").value == "Your datasets"
     assert at.selectbox(key="train.user_dataset").value == "street"
-    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("app_pages/evaluate.py").run()
     assert at.radio(key="evaluate.data_choice").value == "Your datasets"
     assert at.selectbox(key="evaluate.user_dataset").value == "street"
-    at.switch_page("pages/score.py").run()
+    at.switch_page("app_pages/score.py").run()
     at.radio(key="score.source").set_value("Your datasets").run()
     assert_clean(at)
     assert at.selectbox(key="score.user_dataset").value == "street"
@@ -159,7 +159,7 @@ def test_a_dataset_made_on_the_data_page_is_offered_on_score_and_followed_by_tra
                                                               "training/normal_3"]
     # choosing another dataset on Score: Train follows it too
     at.selectbox(key="score.user_dataset").set_value("lobby").run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     assert at.selectbox(key="train.user_dataset").value == "lobby"
 
 

@@ -50,7 +50,7 @@ def no_errors(at: AppTest) -> None:
 
 # ------------------------------------------------------------------------------------ Explain
 def test_explain_page_attribution_has_the_frames_shape(lab_env):
-    at = AppTest.from_file(str(ROOT / "pages" / "explain.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "explain.py"), default_timeout=60).run()
     no_errors(at)
     assert "explain.result" not in at.session_state  # attributions only on demand: opening computes none
     at.button(key="explain.attribute").click().run()
@@ -100,7 +100,7 @@ def csv_scores(text: str) -> list[tuple]:
 
 
 def test_notebook_page_build_save_reload_export(lab_env, tmp_path):
-    at = AppTest.from_file(str(ROOT / "pages" / "notebook.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "notebook.py"), default_timeout=90).run()
     no_errors(at)
     doc = json.loads(at.session_state["notebook.saved_json"])
     assert [c["kind"] for c in doc["cells"]] == ["clip", "model", "score", "inspect"]  # the starter notebook
@@ -124,7 +124,7 @@ def test_notebook_page_build_save_reload_export(lab_env, tmp_path):
     page_scores = at.session_state["notebook.scores_csv"]
 
     # reopen the saved JSON in a fresh session: the same notebook and the same scores
-    again = AppTest.from_file(str(ROOT / "pages" / "notebook.py"), default_timeout=90).run()
+    again = AppTest.from_file(str(ROOT / "app_pages" / "notebook.py"), default_timeout=90).run()
     again.text_area(key="notebook.open_text").input(saved).run()
     again.button(key="notebook.open").click().run()
     no_errors(again)
@@ -145,7 +145,7 @@ def test_notebook_page_build_save_reload_export(lab_env, tmp_path):
 
 
 def test_notebook_page_refuses_a_bad_notebook_and_paths_outside_the_lab(lab_env):
-    at = AppTest.from_file(str(ROOT / "pages" / "notebook.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "notebook.py"), default_timeout=90).run()
     at.text_area(key="notebook.open_text").input('{"cells": [{"kind": "train"}]}').run()
     at.button(key="notebook.open").click().run()
     assert not at.exception and any("unknown kind 'train'" in e.value for e in at.error)
@@ -157,7 +157,7 @@ def test_notebook_page_refuses_a_bad_notebook_and_paths_outside_the_lab(lab_env)
 
 
 def test_notebook_explain_cell_names_its_model_and_a_timeline_click_picks_the_inspected_frame(lab_env):
-    at = AppTest.from_file(str(ROOT / "pages" / "notebook.py"), default_timeout=90).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "notebook.py"), default_timeout=90).run()
     no_errors(at)
     cells = json.loads(at.session_state["notebook.saved_json"])["cells"]
     score, inspect = cells[2]["id"], cells[3]["id"]
@@ -184,7 +184,7 @@ def test_explain_page_starts_at_the_peak_and_follows_model_changes(lab_env, tmp_
     for suffix in (".json", ".safetensors"):
         shutil.copyfile((lab_env / "checkpoints" / "conv_ae_tiny").with_suffix(suffix), second.with_suffix(suffix))
     try:
-        at = AppTest.from_file(str(ROOT / "pages" / "explain.py"), default_timeout=90).run()
+        at = AppTest.from_file(str(ROOT / "app_pages" / "explain.py"), default_timeout=90).run()
         no_errors(at)
         spec = json.loads(at.get("plotly_chart")[0].proto.spec)
         score = next(t for t in spec["data"] if t.get("name") == "score")

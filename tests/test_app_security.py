@@ -126,7 +126,7 @@ def test_markup_is_written_only_from_escaped_parts():
 
     allowed = {"CHROME_CSS", "headline_html"}
     places = []
-    for path in [*(ROOT / "vadlab" / "ui").glob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+    for path in [*(ROOT / "vadlab" / "ui").glob("*.py"), *(ROOT / "app_pages").glob("*.py"), ROOT / "app.py"]:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == "html" and getattr(node.value, "id", "") == "st":

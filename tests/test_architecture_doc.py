@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_file_and_name_the_architecture_map_names_exists():
     text = (ROOT / "ARCHITECTURE.md").read_text().split("## Concepts with more than one home")[0]  # then: plans
     assert "ARCHITECTURE.md" in (ROOT / "README.md").read_text()
-    files = set(re.findall(r"\b((?:vadlab|tests|pages)/[\w/]+\.py)\b", text)) - {"vadlab/models/<family>.py"}
+    files = set(re.findall(r"\b((?:vadlab|tests|app_pages)/[\w/]+\.py)\b", text)) - {"vadlab/models/<family>.py"}
     assert files and [f for f in files if not (ROOT / f).is_file()] == []
     # `module.name` references, e.g. `calibration.choose_rule`, `data/clips.py` rooms' classes
     for module, name in [("vadlab.calibration", "VerdictRule"), ("vadlab.calibration", "choose_rule"),

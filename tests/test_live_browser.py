@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, streamlit_server  # the shared browser helpers
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "pages" / "live.py"
+PAGE = ROOT / "app_pages" / "live.py"
 FFMPEG = shutil.which("ffmpeg")
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def test_the_train_pages_epochs_input_follows_the_preset(monkeypatch, tmp_path, 
     monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(tmp_path / "shipped"))
     monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "user"))
     monkeypatch.setenv(paths.USER_DATA_ENV, str(tmp_path / "user_data"))
-    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app_pages" / "train.py"), default_timeout=60).run()
     assert not at.exception
     at.selectbox(key="train.family").set_value("ffp").run()
     assert at.number_input(key="train.epochs").value == get_spec("ffp").config("tiny").epochs

@@ -8,13 +8,11 @@ model that fits a clip (`ui.best_checkpoints`), views (`ui.clip_verdicts`, `ui.a
 `ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in `views`, `verdict_view`,
 `evaluation_view` and `presenter_view`), attribution widgets (`ui.attribution_params`),
 the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
-keys (`ui.state`), confined paths (`ui.paths`), background training (`ui.training`) and one
-Streamlit workaround (`ui.compat`: deep links on a fresh server).
+keys (`ui.state`), confined paths (`ui.paths`) and background training (`ui.training`).
 """
 from __future__ import annotations
 
 from vadlab.ui import live_view, paths, state, training
-from vadlab.ui.compat import leave_legacy_pages_mode
 from vadlab.ui.cache import (
     CheckpointEntry,
     ClipSource,
@@ -119,5 +117,3 @@ from vadlab.ui.widgets import (
     verdict_scale,
     video_source_picker,
 )
-
-leave_legacy_pages_mode()  # see vadlab/ui/compat.py: deep links on a fresh server

@@ -120,10 +120,10 @@ def start_here() -> bool:
         pressed = col_demo.button("Run the demo", type="primary", key="home.demo_button", icon=":material/play_arrow:")
         col_clip.markdown("**2 · Score your own video**: upload a clip; the model that fits it best says which frames "
                           "are unusual, and why (Explain).")
-        _page_link(col_clip, "pages/score.py", "Upload a clip", ":material/movie:")
+        _page_link(col_clip, "app_pages/score.py", "Upload a clip", ":material/movie:")
         col_camera.markdown("**3 · Your own camera**: upload normal footage as a dataset (Data), train a model on it "
                             "(Train), then score and evaluate on it.")
-        _page_link(col_camera, "pages/data.py", "Make a dataset of your footage", ":material/dataset:")
+        _page_link(col_camera, "app_pages/data.py", "Make a dataset of your footage", ":material/dataset:")
     return pressed
 
 
