@@ -4,7 +4,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from vadlab import explain, ui
+from vadlab import explain, plots, ui
 
 PAGE = "explain"
 RESULT = "explain.result"  # session state: summary of the last attribution shown (shapes, method, runtime)
@@ -36,7 +36,7 @@ relation = "ending at" if loaded.spec.target == "window" else "just before"
 st.caption(f"Score of frame {frame}: **{flagged.score_text(frame, raw=True)}**, as on Score (higher = more "
            f"anomalous). It is computed from the {window}-frame window {start}–{start + window - 1}, {relation} "
            f"frame {scored}" + (" (the first frames share the first window's score)." if scored != frame else "."))
-ui.panels_chart(explain.scored_frame_figure(video.frames[frame], frame_scores, frame), key="explain.panels")
+ui.panels_chart(plots.scored_frame_figure(video.frames[frame], frame_scores, frame), key="explain.panels")
 
 # ------------------------------------------------------------------------------------- SVD explorer
 st.subheader("SVD rank-r explorer")
@@ -53,10 +53,10 @@ else:
         svd = explain.svd_for_frame(loaded, video.frames, frame_scores, frame, rank)
         col_fig, col_spectrum = st.columns([3, 2])
         with col_fig:
-            ui.panels_chart(explain.svd_figure(svd, frame_aspect=video.frames.shape[1] / video.frames.shape[2]),
+            ui.panels_chart(plots.svd_figure(svd, frame_aspect=video.frames.shape[1] / video.frames.shape[2]),
                             key="explain.svd")
         with col_spectrum:
-            ui.panels_chart(explain.spectrum_figure(svd), key="explain.spectrum")
+            ui.panels_chart(plots.spectrum_figure(svd), key="explain.spectrum")
         st.caption(f"Rank {rank} keeps **{svd['frame_energy_at_r']:.1%}** of the frame's energy and "
                    f"**{svd['reconstruction_energy_at_r']:.1%}** of the reconstruction's; the Frobenius norm of "
                    f"their difference (the SVD loss of this frame) is **{svd['difference_norm']:.4g}** "
@@ -80,7 +80,7 @@ with ui.user_errors(f"{labels[method]}"):
 if explanation is None:  # not asked for on this frame yet: changing frames stays fast
     st.stop()
 attribution = explanation.attribution
-ui.panels_chart(explain.attribution_figure(attribution, explanation.window_rgb,
+ui.panels_chart(plots.attribution_figure(attribution, explanation.window_rgb,
                                            frame_labels=[f"frame {explanation.window_start + i}" for i in range(window)]),
                 key="explain.attribution")
 col_a, col_b, col_c = st.columns(3)

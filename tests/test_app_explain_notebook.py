@@ -86,10 +86,10 @@ def test_explain_page_attribution_has_the_frames_shape(lab_env):
 def test_svd_panels_keep_the_frames_aspect_ratio():
     import numpy as np
 
-    from vadlab import explain
+    from vadlab import explain, plots
 
     svd = explain.svd_explorer(np.zeros((64, 64)), np.ones((64, 64)) * 0.1, 4)
-    figure = explain.svd_figure(svd, frame_aspect=240 / 360)  # a Ped2 frame at a square model resolution
+    figure = plots.svd_figure(svd, frame_aspect=240 / 360)  # a Ped2 frame at a square model resolution
     assert [figure.layout[f"yaxis{'' if i == 1 else i}"].scaleratio for i in (1, 2, 3)] == [pytest.approx(2 / 3)] * 3
     assert figure.layout.yaxis2.scaleanchor == "x2"
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vadlab import explain
+from vadlab import explain, plots
 from vadlab.api import LoadedModel, as_video, model_frames, score_video
 from vadlab.registry import create_model, get_spec
 
@@ -109,9 +109,9 @@ def test_svd_explorer_difference_is_what_the_svd_loss_sees():
     assert result["difference_norm"] == pytest.approx(loss, rel=1e-4)
     assert result["frame_energy"][-1] == pytest.approx(1.0)
     assert 0 < result["frame_energy_at_r"] < 1
-    fig = explain.spectrum_figure(result)
+    fig = plots.spectrum_figure(result)
     assert len(fig.data) == 4 and len(fig.data[0].y) == 32
-    assert len(explain.svd_figure(result).data) == 3
+    assert len(plots.svd_figure(result).data) == 3
     with pytest.raises(ValueError, match="same shape"):
         explain.svd_explorer(frame, recon[:16], 4)
 
@@ -210,7 +210,7 @@ def test_explain_frame_and_figure(conv_ae):
     assert (ex.window_start, ex.scored_frame) == (0, 3)  # clamped to the first full window
     assert ex.window_rgb.shape == (4, 64, 64, 3) and ex.target_rgb.shape == (64, 64, 3)
     np.testing.assert_array_equal(ex.target_rgb[..., 0], frames[3, 0].numpy())
-    fig = explain.attribution_figure(ex.attribution, ex.window_rgb)
+    fig = plots.attribution_figure(ex.attribution, ex.window_rgb)
     images = [d for d in fig.data if d.type == "image"]
     assert len(images) == 5 and np.asarray(images[0].z).shape == (64, 64, 3)
     assert ex.attribution.params == {"n_steps": 4, "baseline": "mean"}

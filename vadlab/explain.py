@@ -10,7 +10,7 @@ exactly as `vadlab.scoring.score_frames` aligns it) and the frame it is judged o
   * `attribute`       Captum attributions of the score to the input window's pixels (Integrated
                       Gradients, Saliency, Occlusion, GradientShap), summed over channels -> (T, H, W).
 
-Everything returns numpy arrays and plotly figures; no Streamlit. Window tensors are
+Everything returns numpy arrays (their figures are in `vadlab.plots`); no Streamlit. Window tensors are
 (1, C, T, H, W) float in [-1, 1], targets (1, C, H, W), as everywhere in vadlab.
 """
 from __future__ import annotations
@@ -27,8 +27,6 @@ from vadlab.data.clips import to_uint8, to_unit_range
 from vadlab.export import apply_colormap
 
 if TYPE_CHECKING:  # api imports train, models...; explain only needs the LoadedModel shape
-    import plotly.graph_objects as go
-
     from vadlab.api import LoadedModel
     from vadlab.outputs import FrameScores
 
@@ -106,10 +104,28 @@ def clip_to_rgb(clip: torch.Tensor) -> np.ndarray:
     return np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames[..., :3]
 
 
+def frames_rgb(frames: Union[np.ndarray, torch.Tensor], n: int) -> np.ndarray:
+    """A window's n frames as uint8 (n, H, W, 3) RGB: from uint8 (T, H, W[, C]) or (T, C, H, W), or the
+    (1, C, T, H, W) float clip."""
+    if isinstance(frames, torch.Tensor):
+        if frames.is_floating_point() and frames.ndim == 5:
+            return clip_to_rgb(frames)
+        frames = frames.cpu().numpy()
+    frames = np.asarray(frames)
+    if frames.ndim == 4 and frames.shape[1] in (1, 3) and frames.shape[-1] not in (1, 3):
+        frames = frames.transpose(0, 2, 3, 1)  # (T, C, H, W) -> (T, H, W, C)
+    if frames.ndim == 3:
+        frames = frames[..., None]
+    if frames.ndim != 4 or frames.shape[0] != n or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be {n} uint8 frames (T, H, W[, C]), got {frames.shape} {frames.dtype}")
+    return np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames
+
+
 # ------------------------------------------------------------------------------------------------
 # error heatmaps
 # ------------------------------------------------------------------------------------------------
-def _as_rgb(frame: np.ndarray) -> np.ndarray:
+def as_rgb(frame: np.ndarray) -> np.ndarray:
+    """A uint8 frame (H, W) or (H, W, 1|3) as (H, W, 3) RGB."""
     frame = np.asarray(frame)
     if frame.dtype != np.uint8:
         raise ValueError(f"frame must be uint8, got {frame.dtype}")
@@ -136,7 +152,7 @@ def error_heatmap(error_map: np.ndarray, frame: np.ndarray, alpha: float = 0.5, 
     scale: the value drawn as the hottest colour (default: the map's max), so several maps can
     share one scale. Returns (H, W, 3) uint8 (inferno colormap).
     """
-    rgb = _as_rgb(frame)
+    rgb = as_rgb(frame)
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     error_map = np.nan_to_num(np.asarray(error_map, dtype=np.float32))
@@ -425,144 +441,3 @@ def svd_for_frame(loaded: "LoadedModel", video_frames: np.ndarray, scores: "Fram
     result.update(frame_index=scored, frame_uint8=np.rint(frame_grey).astype(np.uint8),
                   reconstruction_uint8=np.rint(output_grey).astype(np.uint8))
     return result
-
-
-# ------------------------------------------------------------------------------------------------
-# figures
-# ------------------------------------------------------------------------------------------------
-def _frames_rgb(frames: Union[np.ndarray, torch.Tensor], n: int) -> np.ndarray:
-    if isinstance(frames, torch.Tensor):
-        if frames.is_floating_point() and frames.ndim == 5:
-            return clip_to_rgb(frames)
-        frames = frames.cpu().numpy()
-    frames = np.asarray(frames)
-    if frames.ndim == 4 and frames.shape[1] in (1, 3) and frames.shape[-1] not in (1, 3):
-        frames = frames.transpose(0, 2, 3, 1)  # (T, C, H, W) -> (T, H, W, C)
-    if frames.ndim == 3:
-        frames = frames[..., None]
-    if frames.ndim != 4 or frames.shape[0] != n or frames.dtype != np.uint8:
-        raise ValueError(f"frames must be {n} uint8 frames (T, H, W[, C]), got {frames.shape} {frames.dtype}")
-    return np.repeat(frames, 3, axis=-1) if frames.shape[-1] == 1 else frames
-
-
-def attribution_figure(attr: Attribution, frames: Union[np.ndarray, torch.Tensor], alpha: float = 0.55,
-                       frame_labels: Optional[list[str]] = None) -> "go.Figure":
-    """Plotly figure: each window frame with its attribution map blended on it, then the sum over time.
-
-    frames: the window's T frames, uint8 (T, H, W[, 3]) or (T, C, H, W), or the (1, C, T, H, W)
-    clip. The per-frame maps share one colour scale (so frames can be compared); the spatial sum
-    has its own. Hover shows the attribution value.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    t = attr.maps.shape[0]
-    rgb = _frames_rgb(frames, t)
-    labels = frame_labels or [f"t-{t - 1 - i}" if i < t - 1 else "t (last)" for i in range(t)]
-    titles = [f"{lab} · {attr.per_frame[i] / max(attr.per_frame.sum(), 1e-12):.0%}" for i, lab in enumerate(labels)]
-    fig = make_subplots(rows=1, cols=t + 1, subplot_titles=titles + ["sum over time"],
-                        horizontal_spacing=0.01)
-    shared = float(attr.maps.max()) or 1.0
-    for i in range(t + 1):
-        values = attr.maps[i] if i < t else attr.spatial
-        background = rgb[i] if i < t else rgb[-1]
-        top = shared if i < t else (float(values.max()) or 1.0)
-        fig.add_trace(go.Image(z=error_heatmap(values, background, alpha=alpha, scale=top), hoverinfo="skip"), 1, i + 1)
-        fig.add_trace(go.Heatmap(z=values, zmin=0, zmax=top, opacity=0.0, showscale=False,
-                                 hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>"), 1, i + 1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(height=260, margin=dict(l=5, r=5, t=40, b=5),
-                      title=f"{METHOD_LABELS.get(attr.method, attr.method)} · {attr.seconds:.2f} s")
-    return fig
-
-
-def spectrum_figure(result: dict[str, Any], max_values: Optional[int] = None) -> "go.Figure":
-    """Singular-value spectra (log scale) of the frame and its reconstruction, with their cumulative
-    energy on a second axis and the chosen rank r marked. `result` is `svd_explorer`'s dict."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    n = len(result["frame_spectrum"]) if max_values is None else min(max_values, len(result["frame_spectrum"]))
-    k = np.arange(1, n + 1)
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    for key, name, colour in (("frame", "frame", "#1f77b4"), ("reconstruction", "reconstruction", "#d62728")):
-        fig.add_trace(go.Scatter(x=k, y=result[f"{key}_spectrum"][:n], name=f"σ {name}", mode="lines+markers",
-                                 marker=dict(size=4), line=dict(color=colour)), secondary_y=False)
-        fig.add_trace(go.Scatter(x=k, y=result[f"{key}_energy"][:n], name=f"energy {name}", mode="lines",
-                                 line=dict(color=colour, dash="dot")), secondary_y=True)
-    fig.add_vline(x=result["r"], line=dict(color="black", dash="dash"), annotation_text=f"r = {result['r']}")
-    fig.update_yaxes(type="log", title_text="singular value", secondary_y=False)
-    fig.update_yaxes(range=[0, 1.02], tickvals=[0, 0.25, 0.5, 0.75, 1.0], tickformat=".0%", showgrid=False,
-                     title_text="cumulative energy", secondary_y=True)
-    fig.update_xaxes(title_text="index k")
-    fig.update_layout(height=320, margin=dict(l=5, r=5, t=30, b=5), legend=dict(orientation="h", y=-0.25))
-    return fig
-
-
-def svd_figure(result: dict[str, Any], frame_aspect: Optional[float] = None) -> "go.Figure":
-    """Three panels: the frame at rank r, the reconstruction at rank r, and their difference (what the
-    SVD loss sees; diverging colours, 0 = white). Values in the range given to `svd_explorer`.
-
-    frame_aspect: the video frame's height / width; the panels (at model resolution, often square)
-    are drawn with it, so a round object stays round (default: the model resolution's own)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    r = result["r"]
-    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.02, subplot_titles=[
-        f"frame, rank {r}", f"reconstruction, rank {r}", f"difference (‖·‖F = {result['difference_norm']:.3g})"])
-    lo = float(min(result["frame_r"].min(), result["reconstruction_r"].min()))
-    hi = float(max(result["frame_r"].max(), result["reconstruction_r"].max()))
-    for col, key in ((1, "frame_r"), (2, "reconstruction_r")):
-        fig.add_trace(go.Heatmap(z=result[key], colorscale="gray", zmin=lo, zmax=hi, showscale=False), 1, col)
-    bound = float(np.abs(result["difference"]).max()) or 1.0
-    fig.add_trace(go.Heatmap(z=result["difference"], colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound,
-                             colorbar=dict(thickness=10)), 1, 3)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    h, w = np.asarray(result["frame_r"]).shape
-    # one row drawn (H/W) / (h/w) as tall as one column is wide: the frame's aspect, not the model's
-    ratio = (float(frame_aspect) if frame_aspect else h / w) * w / h
-    for i in range(1, 4):
-        fig.update_yaxes(scaleanchor=f"x{'' if i == 1 else i}", scaleratio=ratio, row=1, col=i)
-    fig.update_layout(height=280, margin=dict(l=5, r=5, t=40, b=5))
-    return fig
-
-
-def frame_panels_figure(frame: np.ndarray, output: Optional[np.ndarray], error_map: Optional[np.ndarray],
-                        title: str = "") -> "go.Figure":
-    """real | reconstruction or prediction | error heatmap on the frame, for one scored frame.
-
-    frame, output: uint8 (H, W[, 3]) (output may be None for families without an image);
-    error_map: (h, w) float or None."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    real = _as_rgb(frame)
-    panels = [("real", real)]
-    if output is not None:  # model resolution -> the frame's size, so the panels line up
-        out = _as_rgb(output).astype(np.float32)
-        out = np.stack([resize_map(out[..., c], *real.shape[:2]) for c in range(3)], axis=-1)
-        panels.append(("reconstruction / prediction", np.clip(out, 0, 255).round().astype(np.uint8)))
-    if error_map is not None:
-        panels.append(("error heatmap", error_heatmap(np.asarray(error_map, np.float32), _as_rgb(frame))))
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.02)
-    for i, (_, image) in enumerate(panels):
-        fig.add_trace(go.Image(z=image), 1, i + 1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    fig.update_layout(height=280, margin=dict(l=5, r=5, t=40, b=5), title=title or None)
-    return fig
-
-
-def scored_frame_figure(frame: np.ndarray, scores: "FrameScores", index: int, title: str = "") -> "go.Figure":
-    """`frame_panels_figure` for frame `index` of a scored video.
-
-    frame: the video's frame `index`, uint8 (H, W, 3) at any resolution; scores: its `FrameScores`
-    (outputs / error maps at model resolution, when kept)."""
-    if not 0 <= index < len(scores):
-        raise IndexError(f"frame {index} is outside the video (0..{len(scores) - 1})")
-    output = None if scores.outputs is None else scores.outputs[index].transpose(1, 2, 0)  # (h, w, C)
-    error_map = None if scores.error_maps is None else scores.error_maps[index].astype(np.float32)
-    return frame_panels_figure(frame, output, error_map, title=title)

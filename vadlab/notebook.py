@@ -511,7 +511,7 @@ def _run_score(p: dict, up: dict, root: Optional[Path], passes: Optional["Notebo
 
 
 def _run_inspect(p: dict, up: dict, root: Optional[Path]) -> dict:
-    from vadlab import explain
+    from vadlab import plots
 
     clip, scores, verdicts = up["clip"], up["score"]["scores"], up["score"]["verdicts"]
     frame = p["frame"]
@@ -525,12 +525,12 @@ def _run_inspect(p: dict, up: dict, root: Optional[Path]) -> dict:
                      "alert": bool(verdict.flagged[frame]), "scale": "calibrated" if verdict.calibrated else "min-max",
                      "scored": bool(fs.scored[frame]),
                      "label": None if clip["labels"] is None else int(clip["labels"][frame])})
-        figures[name] = explain.scored_frame_figure(clip["video"].frames[frame], fs, frame, title=f"{name} · frame {frame}")
+        figures[name] = plots.scored_frame_figure(clip["video"].frames[frame], fs, frame, title=f"{name} · frame {frame}")
     return {"frame": frame, "rows": rows, "figures": figures}
 
 
 def _run_explain(p: dict, up: dict, root: Optional[Path]) -> dict:
-    from vadlab import api, explain
+    from vadlab import api, explain, plots
 
     clip, models = up["clip"], up["model"]["models"]
     frame = p["frame"] if p["frame"] is not None else up["inspect"]["frame"]
@@ -540,7 +540,7 @@ def _run_explain(p: dict, up: dict, root: Optional[Path]) -> dict:
     loaded = models[name]
     frames = api.model_frames(loaded.model, clip["video"])
     explanation = explain.explain_frame(loaded, frames, frame, p["method"], **p["options"])
-    figure = explain.attribution_figure(explanation.attribution, explanation.window_rgb)
+    figure = plots.attribution_figure(explanation.attribution, explanation.window_rgb)
     return {"model": name, "frame": frame, "explanation": explanation, "attribution": explanation.attribution,
             "figure": figure}
 
@@ -681,7 +681,7 @@ def _cell_code(index: int, cell: Cell) -> str:
             "    v = verdicts[name]\n"
             "    print(f'{name}: frame {frame} score {fs.scores[frame]:.6g}, verdict score {v.values[frame]:.3f} '\n"
             "          f'(threshold {v.threshold:.3f}: {\"ALERT\" if v.flagged[frame] else \"normal\"})')\n"
-            "    show(explain.scored_frame_figure(video.frames[frame], fs, frame, title=f'{name} · frame {frame}'),\n"
+            "    show(plots.scored_frame_figure(video.frames[frame], fs, frame, title=f'{name} · frame {frame}'),\n"
             f"         f'{tag}_{{name}}')\n"
         )
     if cell.kind == "explain":
@@ -695,7 +695,7 @@ def _cell_code(index: int, cell: Cell) -> str:
             "attribution = explanation.attribution\n"
             "print(f'{attribution.method} on {explain_model}, frame {explanation.scored_frame}: {attribution.seconds:.2f} s; '\n"
             "      f'share per window frame {np.round(attribution.per_frame / attribution.per_frame.sum(), 3)}')\n"
-            f"show(explain.attribution_figure(attribution, explanation.window_rgb), {tag!r})\n"
+            f"show(plots.attribution_figure(attribution, explanation.window_rgb), {tag!r})\n"
         )
     # evaluate
     return (

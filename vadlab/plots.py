@@ -1,4 +1,5 @@
-"""Plotly figures from numpy: anomaly timelines, ROC / PR curves, losses, confusion matrices, images.
+"""Plotly figures from numpy: anomaly timelines, ROC / PR curves, losses, confusion matrices, images,
+and Explain's figures (attributions, SVD rank-r panels and spectra, a scored frame's panels).
 
 No Streamlit here: every function returns a `plotly.graph_objects.Figure`, so the same figures show
 in the app, in Jupyter and in exported notebooks.
@@ -9,12 +10,17 @@ the frame index on the x axis (hover shows the time in seconds), so a clicked po
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import plotly.graph_objects as go
 
-from vadlab.outputs import EvalResult, Event
+from vadlab.outputs import EvalResult, Event, FrameScores
+
+if TYPE_CHECKING:
+    import torch
+
+    from vadlab.explain import Attribution
 
 __all__ = [
     "COLORS",
@@ -28,6 +34,11 @@ __all__ = [
     "confusion_figure",
     "image_figure",
     "per_video_auc_figure",
+    "attribution_figure",
+    "spectrum_figure",
+    "svd_figure",
+    "frame_panels_figure",
+    "scored_frame_figure",
 ]
 
 # One palette for every figure (colour-blind friendly, Okabe-Ito based).
@@ -376,3 +387,128 @@ def image_figure(image: np.ndarray, title: str = "", height: int = 300) -> go.Fi
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
     return fig
+
+
+# ---------------------------------------------------------------------------------------- explanations
+# Explain's figures (the computations are `vadlab.explain`'s; imported when drawn: explain needs torch)
+def attribution_figure(attr: "Attribution", frames: "Union[np.ndarray, torch.Tensor]", alpha: float = 0.55,
+                       frame_labels: Optional[list[str]] = None) -> go.Figure:
+    """Plotly figure: each window frame with its attribution map blended on it, then the sum over time.
+
+    frames: the window's T frames, uint8 (T, H, W[, 3]) or (T, C, H, W), or the (1, C, T, H, W)
+    clip. The per-frame maps share one colour scale (so frames can be compared); the spatial sum
+    has its own. Hover shows the attribution value.
+    """
+    from plotly.subplots import make_subplots
+
+    from vadlab.explain import METHOD_LABELS, error_heatmap, frames_rgb
+
+    t = attr.maps.shape[0]
+    rgb = frames_rgb(frames, t)
+    labels = frame_labels or [f"t-{t - 1 - i}" if i < t - 1 else "t (last)" for i in range(t)]
+    titles = [f"{lab} · {attr.per_frame[i] / max(attr.per_frame.sum(), 1e-12):.0%}" for i, lab in enumerate(labels)]
+    fig = make_subplots(rows=1, cols=t + 1, subplot_titles=titles + ["sum over time"],
+                        horizontal_spacing=0.01)
+    shared = float(attr.maps.max()) or 1.0
+    for i in range(t + 1):
+        values = attr.maps[i] if i < t else attr.spatial
+        background = rgb[i] if i < t else rgb[-1]
+        top = shared if i < t else (float(values.max()) or 1.0)
+        fig.add_trace(go.Image(z=error_heatmap(values, background, alpha=alpha, scale=top), hoverinfo="skip"), 1, i + 1)
+        fig.add_trace(go.Heatmap(z=values, zmin=0, zmax=top, opacity=0.0, showscale=False,
+                                 hovertemplate="x %{x}, y %{y}<br>attribution %{z:.3g}<extra></extra>"), 1, i + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_layout(height=260, margin=dict(l=5, r=5, t=40, b=5),
+                      title=f"{METHOD_LABELS.get(attr.method, attr.method)} · {attr.seconds:.2f} s")
+    return fig
+
+
+def spectrum_figure(result: dict[str, Any], max_values: Optional[int] = None) -> go.Figure:
+    """Singular-value spectra (log scale) of the frame and its reconstruction, with their cumulative
+    energy on a second axis and the chosen rank r marked. `result` is `explain.svd_explorer`'s dict."""
+    from plotly.subplots import make_subplots
+
+    n = len(result["frame_spectrum"]) if max_values is None else min(max_values, len(result["frame_spectrum"]))
+    k = np.arange(1, n + 1)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for key, name, colour in (("frame", "frame", "#1f77b4"), ("reconstruction", "reconstruction", "#d62728")):
+        fig.add_trace(go.Scatter(x=k, y=result[f"{key}_spectrum"][:n], name=f"σ {name}", mode="lines+markers",
+                                 marker=dict(size=4), line=dict(color=colour)), secondary_y=False)
+        fig.add_trace(go.Scatter(x=k, y=result[f"{key}_energy"][:n], name=f"energy {name}", mode="lines",
+                                 line=dict(color=colour, dash="dot")), secondary_y=True)
+    fig.add_vline(x=result["r"], line=dict(color="black", dash="dash"), annotation_text=f"r = {result['r']}")
+    fig.update_yaxes(type="log", title_text="singular value", secondary_y=False)
+    fig.update_yaxes(range=[0, 1.02], tickvals=[0, 0.25, 0.5, 0.75, 1.0], tickformat=".0%", showgrid=False,
+                     title_text="cumulative energy", secondary_y=True)
+    fig.update_xaxes(title_text="index k")
+    fig.update_layout(height=320, margin=dict(l=5, r=5, t=30, b=5), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def svd_figure(result: dict[str, Any], frame_aspect: Optional[float] = None) -> go.Figure:
+    """Three panels: the frame at rank r, the reconstruction at rank r, and their difference (what the
+    SVD loss sees; diverging colours, 0 = white). Values in the range given to `explain.svd_explorer`.
+
+    frame_aspect: the video frame's height / width; the panels (at model resolution, often square)
+    are drawn with it, so a round object stays round (default: the model resolution's own)."""
+    from plotly.subplots import make_subplots
+
+    r = result["r"]
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.02, subplot_titles=[
+        f"frame, rank {r}", f"reconstruction, rank {r}", f"difference (‖·‖F = {result['difference_norm']:.3g})"])
+    lo = float(min(result["frame_r"].min(), result["reconstruction_r"].min()))
+    hi = float(max(result["frame_r"].max(), result["reconstruction_r"].max()))
+    for col, key in ((1, "frame_r"), (2, "reconstruction_r")):
+        fig.add_trace(go.Heatmap(z=result[key], colorscale="gray", zmin=lo, zmax=hi, showscale=False), 1, col)
+    bound = float(np.abs(result["difference"]).max()) or 1.0
+    fig.add_trace(go.Heatmap(z=result["difference"], colorscale="RdBu", zmid=0, zmin=-bound, zmax=bound,
+                             colorbar=dict(thickness=10)), 1, 3)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    h, w = np.asarray(result["frame_r"]).shape
+    # one row drawn (H/W) / (h/w) as tall as one column is wide: the frame's aspect, not the model's
+    ratio = (float(frame_aspect) if frame_aspect else h / w) * w / h
+    for i in range(1, 4):
+        fig.update_yaxes(scaleanchor=f"x{'' if i == 1 else i}", scaleratio=ratio, row=1, col=i)
+    fig.update_layout(height=280, margin=dict(l=5, r=5, t=40, b=5))
+    return fig
+
+
+def frame_panels_figure(frame: np.ndarray, output: Optional[np.ndarray], error_map: Optional[np.ndarray],
+                        title: str = "") -> go.Figure:
+    """real | reconstruction or prediction | error heatmap on the frame, for one scored frame.
+
+    frame, output: uint8 (H, W[, 3]) (output may be None for families without an image);
+    error_map: (h, w) float or None."""
+    from plotly.subplots import make_subplots
+
+    from vadlab.explain import as_rgb, error_heatmap, resize_map
+
+    real = as_rgb(frame)
+    panels = [("real", real)]
+    if output is not None:  # model resolution -> the frame's size, so the panels line up
+        out = as_rgb(output).astype(np.float32)
+        out = np.stack([resize_map(out[..., c], *real.shape[:2]) for c in range(3)], axis=-1)
+        panels.append(("reconstruction / prediction", np.clip(out, 0, 255).round().astype(np.uint8)))
+    if error_map is not None:
+        panels.append(("error heatmap", error_heatmap(np.asarray(error_map, np.float32), as_rgb(frame))))
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.02)
+    for i, (_, image) in enumerate(panels):
+        fig.add_trace(go.Image(z=image), 1, i + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(height=280, margin=dict(l=5, r=5, t=40, b=5), title=title or None)
+    return fig
+
+
+def scored_frame_figure(frame: np.ndarray, scores: FrameScores, index: int, title: str = "") -> go.Figure:
+    """`frame_panels_figure` for frame `index` of a scored video.
+
+    frame: the video's frame `index`, uint8 (H, W, 3) at any resolution; scores: its `FrameScores`
+    (outputs / error maps at model resolution, when kept)."""
+    if not 0 <= index < len(scores):
+        raise IndexError(f"frame {index} is outside the video (0..{len(scores) - 1})")
+    output = None if scores.outputs is None else scores.outputs[index].transpose(1, 2, 0)  # (h, w, C)
+    error_map = None if scores.error_maps is None else scores.error_maps[index].astype(np.float32)
+    return frame_panels_figure(frame, output, error_map, title=title)
