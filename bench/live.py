@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from vadlab import api  # noqa: E402
 from vadlab.checkpoint import read_metadata  # noqa: E402
-from vadlab.data.video import FileSource  # noqa: E402
+from vadlab.data.sources import FileSource  # noqa: E402
 from vadlab.registry import list_models  # noqa: E402
 from vadlab.stream import LiveStream, StreamSettings  # noqa: E402
 

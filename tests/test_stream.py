@@ -18,7 +18,8 @@ import torch
 
 from vadlab import api
 from vadlab.data.clips import to_model_frames
-from vadlab.data.video import FileSource, FrameSource, SourceFrame, iter_video, read_video
+from vadlab.data.sources import FileSource, FrameSource, SourceFrame
+from vadlab.data.video import iter_video, read_video
 from vadlab.metrics import find_events, smooth_scores
 from vadlab.scoring import score_frame_iter, score_frames
 from vadlab.stream import (CausalSmoother, CenteredSmoother, EventClips, EventTracker, FrameQueue, LiveStream,
@@ -360,7 +361,7 @@ def test_event_clips_one_per_event_named_as_the_table_with_every_frame_dropped_o
 def test_a_realtime_replay_is_paced_by_its_clock_so_tests_never_wait(clip):
     """On a ManualClock a 12-s replay at 10 fps is handed over at once, each frame stamped with the
     time a real replay would hand it over: tests of live pacing need no wall clock."""
-    from vadlab.data.video import ManualClock
+    from vadlab.data.sources import ManualClock
 
     clock = ManualClock(start=100.0)
     source = FileSource(clip, realtime=True, clock=clock)
@@ -370,7 +371,7 @@ def test_a_realtime_replay_is_paced_by_its_clock_so_tests_never_wait(clip):
 
 
 def test_stream_host_policy_keeps_the_server_off_its_own_ports_and_network(monkeypatch):
-    from vadlab.data.video import StreamError, StreamHostPolicy
+    from vadlab.data.sources import StreamError, StreamHostPolicy
 
     served = StreamHostPolicy()  # the app bound to every interface, no VADLAB_STREAM_HOSTS
     for url in ("tcp://127.0.0.1:22", "udp://@:5000", "http://localhost:8501/", "rtsp://10.0.0.7/cam",
@@ -391,7 +392,7 @@ def test_stream_host_policy_keeps_the_server_off_its_own_ports_and_network(monke
 def test_the_webcam_source_counts_the_frames_it_has_to_let_go():
     """streamlit-webrtc's callback never waits: when 4 frames wait in the webcam source, the oldest
     goes, is counted as lost, and leaves a gap in the numbering (so no window spans it)."""
-    from vadlab.ui.live_view import CallbackSource
+    from vadlab.data.sources import CallbackSource
 
     source = CallbackSource("webcam")
     for _ in range(6):

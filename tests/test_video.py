@@ -338,6 +338,34 @@ def test_zip_of_frames_is_safe(tmp_path):
         read_zip_of_frames(zip_bytes({"notes.txt": b"hello"}))
 
 
+def test_zip_of_frames_is_checked_as_the_data_page_checks_it():
+    """One zip-safety helper (`vadlab.data.zips`) for every reader: a link, an encrypted entry or a
+    NUL in a name is refused here as on the Data page, before anything is read."""
+    import stat
+
+    frame = png_bytes(make_frames(1, 16, 24)[0])
+
+    def zip_with(info: zipfile.ZipInfo) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("f/000.png", frame)
+            archive.writestr(info, frame)
+        return buffer.getvalue()
+
+    link = zipfile.ZipInfo("f/001.png")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with pytest.raises(VideoDecodeError, match="'f/001.png' is a symbolic link; refusing the zip"):
+        read_zip_of_frames(zip_with(link), name="links.zip")
+    locked = bytearray(zip_with(zipfile.ZipInfo("f/001.png")))  # zipfile cannot encrypt: set the flag bit
+    with zipfile.ZipFile(io.BytesIO(bytes(locked))) as archive:
+        local = archive.getinfo("f/001.png").header_offset
+    central = locked.rindex(b"PK\x01\x02")  # the last entry's central directory record
+    locked[local + 6] |= 0x1
+    locked[central + 8] |= 0x1
+    with pytest.raises(VideoDecodeError, match="'f/001.png' is encrypted"):
+        read_zip_of_frames(bytes(locked), name="locked.zip")
+
+
 def test_read_video_bytes_names_the_upload(tmp_path):
     source = make_frames(3, 40, 64)
     data = write_video(tmp_path / "v.mp4", source).read_bytes()

@@ -322,7 +322,7 @@ class _StatusLine:
 def cmd_watch(args) -> int:
     from vadlab import api
     from vadlab.calibration import format_far
-    from vadlab.data.video import open_source
+    from vadlab.data.sources import open_source
     from vadlab.protocol import pooling_key
     from vadlab.stream import EventClips, LiveStream, StreamSettings, event_json
 

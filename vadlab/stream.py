@@ -72,7 +72,8 @@ from scipy import stats
 from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, SCALE_CALIBRATED, Calibration,
                                 ScoreCalibration, format_far)
 from vadlab.data.clips import to_model_frames
-from vadlab.data.video import FrameSource, SourceFrame, StreamError, VideoDecodeError, iter_video
+from vadlab.data.sources import FrameSource, SourceFrame, StreamError
+from vadlab.data.video import VideoDecodeError, iter_video
 from vadlab.files import commit
 from vadlab.outputs import Event, FrameScores
 from vadlab.protocol import POOLED_KINDS

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import uuid
 import zipfile
 import zlib
@@ -38,6 +37,7 @@ import numpy as np
 
 from vadlab import limits as upload_limits
 from vadlab.data.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key, probe_video
+from vadlab.data.zips import copy_entry, frame_entries, open_zip
 from vadlab.files import atomic_write, commit
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -471,59 +471,26 @@ class UserData:
         return dataclasses.replace(probe, n_frames=decoded)
 
     def _stage_zip(self, staging: Path, filename: str, data: bytes) -> Path:
-        """Check a zip of frame images from its directory (names, links, counts, sizes), THEN
-        extract its images, flat, into `staging/frames`, counting bytes as they are written."""
-        import io
-
+        """Check a zip of frame images from its directory (`data.zips.frame_entries`: names, links,
+        encryption, counts, sizes), THEN extract its images, flat, into `staging/frames`, each
+        streamed and stopped as soon as it outgrows its declared size."""
         limits = self.limits
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, ValueError):
-            raise UserDataError(f"{filename}: not a zip file (or a damaged one); zip the frame images again") from None
-        with archive:
-            entries = archive.infolist()
-            if len(entries) > limits.max_zip_files:
-                raise UserDataError(f"{filename}: {len(entries)} entries, over the {limits.max_zip_files}-file limit "
-                                    "for a zip; refusing it before extracting anything")
-            total = 0
-            images = []
-            for entry in entries:
-                raw = entry.filename
-                posix = raw.replace("\\", "/")
-                parts = PurePosixPath(posix).parts
-                if posix.startswith("/") or re.match(r"^[A-Za-z]:", posix) or ".." in parts or "\x00" in raw:
-                    raise UserDataError(f"{filename}: unsafe entry '{raw}' (absolute path or '..' would write outside "
-                                        "the dataset); refusing the zip")
-                mode = entry.external_attr >> 16
-                if stat.S_ISLNK(mode):
-                    raise UserDataError(f"{filename}: entry '{raw}' is a symbolic link; refusing the zip")
-                if entry.flag_bits & 0x1:
-                    raise UserDataError(f"{filename}: entry '{raw}' is encrypted; zip the frames without a password")
-                total += entry.file_size
-                if total > limits.max_zip_bytes:
-                    raise UserDataError(f"{filename}: expands to more than {limits.max_zip_bytes / MB:.0f} MB "
-                                        f"uncompressed (the limit, VADLAB_MAX_ZIP_MB; the zip is {len(data) / MB:.1f} "
-                                        "MB); refusing it before extracting anything")
-                try:
-                    upload_limits.check_image_file_bytes(entry.file_size, f"{filename}: entry '{raw}'")
-                except upload_limits.LimitExceeded as exc:  # refused before anything is extracted
-                    raise UserDataError(str(exc)) from None
-                name = PurePosixPath(posix).name
-                if entry.is_dir() or not name or name.startswith(".") or (parts and parts[0] == "__MACOSX"):
-                    continue
-                if PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS:
-                    images.append((PurePosixPath(posix), entry))
-            if not images:
-                raise UserDataError(f"{filename}: no frame images in the zip ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS)})")
-            folders = sorted({str(p.parent) for p, _ in images})
-            if len(folders) > 1:
-                raise UserDataError(f"{filename}: frame images in {len(folders)} folders; zip the frames of ONE clip")
+        with open_zip(data, filename, UserDataError) as archive:
+            try:
+                images = frame_entries(
+                    archive, filename, UserDataError, image_suffixes=IMAGE_EXTENSIONS, max_bytes=limits.max_zip_bytes,
+                    max_entries=limits.max_zip_files,
+                    too_large=lambda total: UserDataError(
+                        f"{filename}: expands to more than {limits.max_zip_bytes / MB:.0f} MB uncompressed (the limit, "
+                        f"VADLAB_MAX_ZIP_MB; the zip is {len(data) / MB:.1f} MB); refusing it before extracting "
+                        "anything"))
+            except upload_limits.LimitExceeded as exc:  # an entry too large for a frame: refused before extracting
+                raise UserDataError(str(exc)) from None
             if len(images) > limits.max_clip_frames:
                 raise UserDataError(f"{filename}: {len(images)} frames, over the {limits.max_clip_frames}-frame limit "
                                     "for one clip")
             frames_dir = staging / "frames"
             frames_dir.mkdir()
-            written = 0
             for entry_path, entry in images:
                 out_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", entry_path.name)
                 out = frames_dir / out_name
@@ -532,7 +499,8 @@ class UserData:
                 if out.exists():
                     raise UserDataError(f"{filename}: two frames named '{out_name}'; rename the images")
                 try:
-                    written = _extract_entry(archive, entry, out, written, limits.max_zip_bytes, filename)
+                    with open(out, "xb") as target:  # "x": never overwrite
+                        copy_entry(archive, entry, target.write, filename, UserDataError)
                 except (zipfile.BadZipFile, NotImplementedError, EOFError, zlib.error) as exc:
                     raise UserDataError(f"{filename}: entry '{entry.filename}' cannot be read ({exc}); "
                                         "zip the frames again") from None
@@ -633,24 +601,6 @@ class UserData:
 def _probe(path: str, mtime_ns: int, size: int):
     """`probe_video`, remembered per file version (listing a dataset probes every clip)."""
     return probe_video(path)
-
-
-def _extract_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, out: Path, written: int, cap: int,
-                   filename: str) -> int:
-    """Copy one zip entry to `out` (a new file) chunk by chunk; stop as soon as it outgrows its
-    declared size or the total passes `cap`. Returns the total bytes written so far."""
-    left = entry.file_size
-    with archive.open(entry) as src, open(out, "xb") as dst:  # "x": never overwrite
-        while True:
-            chunk = src.read(1 << 20)
-            if not chunk:
-                return written
-            left -= len(chunk)
-            written += len(chunk)
-            if left < 0 or written > cap:  # a directory that lies about sizes: stop at once
-                raise UserDataError(f"{filename}: entry '{entry.filename}' is larger than the zip declares; "
-                                    "refusing the zip")
-            dst.write(chunk)
 
 
 def _check_split(split: str) -> str:

@@ -28,7 +28,7 @@ import streamlit as st
 
 from vadlab import export
 from vadlab.calibration import DEFAULT_FAR, DEFAULT_SMOOTH, format_far
-from vadlab.data.video import FileSource, FrameSource, SourceFrame, StreamHostPolicy, open_source
+from vadlab.data.sources import CallbackSource, FileSource, FrameSource, StreamHostPolicy, open_source
 from vadlab.stream import EventClips, FrameVerdict, LiveStream, StreamSettings, StreamStats
 from vadlab.ui import state
 from vadlab.ui.cache import CheckpointEntry, load_model
@@ -87,51 +87,6 @@ class LiveSourceChoice:
     kind: str
     value: str = ""
     name: str = ""
-
-
-# ---------------------------------------------------------------------------------------- sources
-class CallbackSource(FrameSource):
-    """Frames pushed from another thread (streamlit-webrtc's frame callback): `put` never blocks
-    (the oldest frame waiting here goes when 4 wait, counted in `lost`: the stream's reader never
-    saw it; the stream's own queue applies its drop policy after that). The frame rate is measured
-    from the arrivals."""
-
-    live = True
-
-    def __init__(self, name: str = "webcam", max_side: Optional[int] = 640):
-        super().__init__(name, max_side)
-        self._frames: deque[SourceFrame] = deque(maxlen=4)
-        self._cond = threading.Condition()
-        self._count = 0
-        self._first = 0.0
-
-    def put(self, image: np.ndarray) -> None:
-        now = time.monotonic()
-        with self._cond:
-            if self._count == 0:
-                self._first = now
-            elif self._count >= 10 and self.fps is None:
-                self.fps = round(self._count / (now - self._first), 1)
-            if len(self._frames) == self._frames.maxlen:
-                self.lost += 1  # the oldest waiting frame goes; its number stays skipped (a gap)
-            self._frames.append(SourceFrame(self._count, self._shrink(image), now))
-            self._count += 1
-            self._cond.notify_all()
-
-    def frames(self):
-        while not self.closed:
-            with self._cond:
-                if not self._frames:
-                    self._cond.wait(0.2)
-                batch = list(self._frames)
-                self._frames.clear()
-            yield from batch
-        self.note = "the camera stopped"
-
-    def close(self) -> None:
-        super().close()
-        with self._cond:
-            self._cond.notify_all()
 
 
 # --------------------------------------------------------------------------------------- session
