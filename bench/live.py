@@ -8,7 +8,7 @@ Per family: the frame rate the source delivered and the rate verdicts came out (
 frames/s, over the whole run), end-to-end latency per frame from its arrival (decoded and handed
 over by the reader) to its verdict (p50, p99, max, ms; the first window - 1 frames, which wait
 once for the first full window, are left out), and frames dropped by the live drop policy
-(`vadlab.stream`: the oldest waiting frame goes when 16 wait). "keeps up": nothing dropped and
+(`vadlab.live`: the oldest waiting frame goes when 16 wait). "keeps up": nothing dropped and
 p99 under the frame budget's 100 ms target. The source decodes the clip (PyAV/decord) in its own
 thread while the model scores, as in `watch`; the clip is looped to fill the run.
 """
@@ -31,7 +31,8 @@ from vadlab import api  # noqa: E402
 from vadlab.checkpoint import read_metadata  # noqa: E402
 from vadlab.data.sources import FileSource  # noqa: E402
 from vadlab.registry import list_models  # noqa: E402
-from vadlab.stream import LiveStream, StreamSettings  # noqa: E402
+from vadlab.live import LiveStream  # noqa: E402
+from vadlab.stream import StreamSettings  # noqa: E402
 
 
 def lightest_checkpoints(folder: Path, families: list[str], pattern: str = "*_synthetic.json") -> dict[str, Path]:

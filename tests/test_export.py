@@ -1,4 +1,5 @@
-"""Exports: H.264 videos decoded back with PyAV, annotation colours, scores CSV / JSON round trips."""
+"""Exports: H.264 videos decoded back with PyAV, annotation colours, scores CSV / JSON round trips,
+event clips of a live stream (one per event, frames before and after, dropped frames included)."""
 from __future__ import annotations
 
 import csv
@@ -8,11 +9,15 @@ import json
 import numpy as np
 import pytest
 
+from test_stream import _frames_of, clip, loaded, one_thread  # noqa: F401  (the shared model, clip, one thread)
+from vadlab.data.sources import FileSource
+from vadlab.data.video import read_video
 from vadlab.export import (
     ANOMALOUS_RGB,
     CONTOUR_RGB,
     NORMAL_RGB,
     SCORE_COLUMNS,
+    EventClips,
     annotate_frames,
     apply_colormap,
     format_score,
@@ -21,7 +26,9 @@ from vadlab.export import (
     write_annotated_video,
     write_video,
 )
+from vadlab.live import LiveStream
 from vadlab.outputs import FrameScores
+from vadlab.stream import StreamJudge, StreamSettings
 
 av = pytest.importorskip("av")
 
@@ -178,3 +185,48 @@ def test_scores_json():
     assert [f["anomalous"] for f in document["frames"]] == [False, False, False, True, False]
     assert document["frames"][3]["score"] == 0.9 and document["frames"][3]["scored"] is True
     assert json.loads(scores_to_json(fs))["frames"][0]["anomalous"] is None
+
+
+# ---- event clips of a live stream ---------------------------------------------------------------
+def test_event_clips_are_written_with_frames_before_and_after(loaded, clip, tmp_path):
+    stream = LiveStream(loaded, FileSource(clip), StreamSettings(keep_frames=True, batch_size=4))
+    clips = EventClips(tmp_path, fps=10.0, before_s=1.0, after_s=1.0)
+    events = []
+    for update in stream.run():
+        clips.add(update.verdicts, update.events)
+        events += [u.event for u in update.events if u.kind == "closed"]
+    clips.flush()
+    assert events and len(clips.written) == len(events)
+    first = events[0]
+    path = clips.written[0]
+    assert path.name == f"event_{first.start:06d}-{first.end:06d}.mp4"
+    written = read_video(path)
+    assert written.n_frames == (first.end + 10) - (first.start - 10) + 1
+
+
+def test_event_clips_one_per_event_named_as_the_table_with_every_frame_dropped_ones_included(loaded, clip, tmp_path):
+    """Frames 64-67 are dropped (the queue hands them on without a verdict): each event still gets
+    its own clip, named by its frame span as the events table shows it, written in order, holding
+    every frame from 1 s before to 1 s after (the dropped ones drawn without a verdict)."""
+    frames = _frames_of(clip)
+    dropped = [f for f in frames if 64 <= f.index <= 67]
+    judge = StreamJudge(loaded, StreamSettings(threshold=2.0, keep_frames=True, batch_size=4), fps=10.0)
+    clips = EventClips(tmp_path, fps=10.0, before_s=1.0, after_s=1.0)
+    closed = []
+    kept = [f for f in frames if f not in dropped]
+    for start in range(0, len(kept), 8):
+        chunk = kept[start:start + 8]
+        verdicts, events = judge.push(chunk)
+        unjudged = [f for f in dropped if f.index < chunk[-1].index] if chunk[0].index <= 68 <= chunk[-1].index else []
+        clips.add(verdicts, events, unjudged)
+        closed += [u.event for u in events if u.kind == "closed"]
+    verdicts, events = judge.finish()
+    clips.add(verdicts, events)
+    closed += [u.event for u in events if u.kind == "closed"]
+    clips.flush()
+    assert len(closed) >= 2, closed  # two events, close together: overlapping clips, one each
+    assert [p.name for p in clips.written] == [f"event_{e.start:06d}-{e.end:06d}.mp4" for e in closed]
+    assert sorted(tmp_path.iterdir()) == sorted(clips.written)  # written whole, then renamed: no partial file left
+    for event, path in zip(closed, clips.written):
+        first, last = max(0, event.start - 10), min(119, event.end + 10)
+        assert read_video(path).n_frames == last - first + 1, (event, path)

@@ -1,7 +1,8 @@
 """The streaming scorer (`vadlab.stream`, `vadlab.scoring.WindowScorer`): the same scores as a
 whole-clip pass, events as `find_events` finds them, verdicts equal to `vadlab score`'s with the
-centered smoothing, running statistics without a calibration, the drop policy, and `vadlab score`
-on a clip longer than any in-memory cap, with memory that does not grow with its length."""
+centered smoothing, running statistics without a calibration, gaps, and `vadlab score` on a clip
+longer than any in-memory cap, with memory that does not grow with its length. The threaded live
+session's tests are in test_live.py, the sources' in test_sources.py, event clips' in test_export.py."""
 from __future__ import annotations
 
 import csv
@@ -17,13 +18,13 @@ import pytest
 import torch
 
 from vadlab import api
-from vadlab.data.clips import to_model_frames
-from vadlab.data.sources import FileSource, FrameSource, SourceFrame
+from vadlab.data.sources import FileSource, SourceFrame
 from vadlab.data.video import iter_video, read_video
+from vadlab.live import LiveStream
 from vadlab.metrics import find_events, smooth_scores
 from vadlab.scoring import score_frame_iter, score_frames
-from vadlab.stream import (CausalSmoother, CenteredSmoother, EventClips, EventTracker, FrameQueue, LiveStream,
-                           StreamJudge, StreamSettings, StreamSettingsError, score_file)
+from vadlab.stream import (CausalSmoother, CenteredSmoother, EventTracker, StreamJudge, StreamSettings,
+                           StreamSettingsError, score_file)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONV_AE = ROOT / "checkpoints" / "conv_ae_synthetic"
@@ -129,83 +130,11 @@ def test_without_calibration_running_statistics_say_so(loaded, clip):
     assert judge.threshold == pytest.approx(3.0902, abs=1e-3)  # Gaussian quantile for 1 in 1000
 
 
-class _FastCamera(FrameSource):
-    """A live source that hands over frames faster than any model scores them (a clip in memory,
-    no pacing): the scorer must drop, not queue."""
-
-    live = True
-
-    def __init__(self, frames: np.ndarray):
-        super().__init__("fast-camera")
-        self.fps = 1000.0
-        self.images = frames
-        self.most_waiting = 0
-
-    def frames(self):
-        for i, image in enumerate(self.images):
-            if self.closed:
-                return
-            yield SourceFrame(i, image, time.monotonic())
-
-
-def test_a_live_source_that_outruns_the_scorer_drops_the_oldest_frames_and_never_scores_across_a_drop(loaded, clip):
-    """Whatever gets dropped (that depends on the machine), every frame is accounted for, and a
-    frame scored on a window of its own has the score of the same frame in the continuous pass."""
-    images = np.concatenate([read_video(clip).frames] * 3)  # 360 frames
-    c = loaded.model.config
-    offline = score_frames(loaded.model, to_model_frames(images, c.channels, c.height, c.width), "window", "mse").scores
-    source = _FastCamera(images)
-    stream = LiveStream(loaded, source, StreamSettings(queue_frames=4, batch_size=2))
-    assert stream.drop_policy == "oldest"
-    verdicts, waiting = [], []
-    for update in stream.run():
-        verdicts += update.verdicts
-        waiting.append(update.stats.waiting)
-    stats = stream.stats()
-    assert stats.received == len(images) and stats.dropped > 0
-    assert stats.dropped + stats.skipped + len(verdicts) == len(images) and stats.judged == len(verdicts)
-    assert max(waiting) <= 4
-    indices = [v.index for v in verdicts]
-    assert indices == sorted(indices) and len(set(indices)) == len(indices)
-    own = [v for v in verdicts if v.scored]
-    assert own and stats.scored == len(own)
-    np.testing.assert_allclose([v.score for v in own], offline[[v.index for v in own]], rtol=1e-5)
-    assert stats.gaps >= sum(v.gap > 0 for v in verdicts)  # a gap shows on the first frame judged after it
-
-
-def test_frame_queue_policies():
-    queue = FrameQueue(2, drop_oldest=True)
-    for i in range(5):
-        queue.put(i)
-    assert queue.take(10, 0.01) == [3, 4] and queue.dropped == 3 and queue.received == 5
-    blocking = FrameQueue(1, drop_oldest=False)
-    blocking.put(0)
-    blocking.close()
-    blocking.put(1)  # closed: returns at once instead of waiting
-    assert blocking.take(5, 0.01) == [0] and blocking.finished
-
-
 def test_settings_are_checked():
     with pytest.raises(StreamSettingsError, match="smoothing"):
         StreamSettings(smoothing="gaussian")
     with pytest.raises(StreamSettingsError, match="drop"):
         StreamSettings(drop="newest")
-
-
-def test_event_clips_are_written_with_frames_before_and_after(loaded, clip, tmp_path):
-    stream = LiveStream(loaded, FileSource(clip), StreamSettings(keep_frames=True, batch_size=4))
-    clips = EventClips(tmp_path, fps=10.0, before_s=1.0, after_s=1.0)
-    events = []
-    for update in stream.run():
-        clips.add(update.verdicts, update.events)
-        events += [u.event for u in update.events if u.kind == "closed"]
-    clips.flush()
-    assert events and len(clips.written) == len(events)
-    first = events[0]
-    path = clips.written[0]
-    assert path.name == f"event_{first.start:06d}-{first.end:06d}.mp4"
-    written = read_video(path)
-    assert written.n_frames == (first.end + 10) - (first.start - 10) + 1
 
 
 def _write_long_clip(path: Path, n_frames: int) -> None:
@@ -328,75 +257,3 @@ def test_event_tracker_counts_judged_frames_so_a_gap_neither_ends_nor_opens_an_e
     assert [(u.kind, u.event.start, u.event.end) for u in updates] == [("opened", 10, 40), ("closed", 10, 42)]
     short = EventTracker(min_length=3)
     assert short.push(0, 5.0, True) == [] and short.push(50, 5.0, True) == []  # 2 judged frames: not yet an event
-
-
-def test_event_clips_one_per_event_named_as_the_table_with_every_frame_dropped_ones_included(loaded, clip, tmp_path):
-    """Frames 64-67 are dropped (the queue hands them on without a verdict): each event still gets
-    its own clip, named by its frame span as the events table shows it, written in order, holding
-    every frame from 1 s before to 1 s after (the dropped ones drawn without a verdict)."""
-    frames = _frames_of(clip)
-    dropped = [f for f in frames if 64 <= f.index <= 67]
-    judge = StreamJudge(loaded, StreamSettings(threshold=2.0, keep_frames=True, batch_size=4), fps=10.0)
-    clips = EventClips(tmp_path, fps=10.0, before_s=1.0, after_s=1.0)
-    closed = []
-    kept = [f for f in frames if f not in dropped]
-    for start in range(0, len(kept), 8):
-        chunk = kept[start:start + 8]
-        verdicts, events = judge.push(chunk)
-        unjudged = [f for f in dropped if f.index < chunk[-1].index] if chunk[0].index <= 68 <= chunk[-1].index else []
-        clips.add(verdicts, events, unjudged)
-        closed += [u.event for u in events if u.kind == "closed"]
-    verdicts, events = judge.finish()
-    clips.add(verdicts, events)
-    closed += [u.event for u in events if u.kind == "closed"]
-    clips.flush()
-    assert len(closed) >= 2, closed  # two events, close together: overlapping clips, one each
-    assert [p.name for p in clips.written] == [f"event_{e.start:06d}-{e.end:06d}.mp4" for e in closed]
-    assert sorted(tmp_path.iterdir()) == sorted(clips.written)  # written whole, then renamed: no partial file left
-    for event, path in zip(closed, clips.written):
-        first, last = max(0, event.start - 10), min(119, event.end + 10)
-        assert read_video(path).n_frames == last - first + 1, (event, path)
-
-
-def test_a_realtime_replay_is_paced_by_its_clock_so_tests_never_wait(clip):
-    """On a ManualClock a 12-s replay at 10 fps is handed over at once, each frame stamped with the
-    time a real replay would hand it over: tests of live pacing need no wall clock."""
-    from vadlab.data.sources import ManualClock
-
-    clock = ManualClock(start=100.0)
-    source = FileSource(clip, realtime=True, clock=clock)
-    arrivals = [f.arrival for f in source.frames()]
-    assert source.live and len(arrivals) == 120
-    np.testing.assert_allclose(arrivals, 100.0 + np.arange(120) / 10.0, atol=1e-9)
-
-
-def test_stream_host_policy_keeps_the_server_off_its_own_ports_and_network(monkeypatch):
-    from vadlab.data.sources import StreamError, StreamHostPolicy
-
-    served = StreamHostPolicy()  # the app bound to every interface, no VADLAB_STREAM_HOSTS
-    for url in ("tcp://127.0.0.1:22", "udp://@:5000", "http://localhost:8501/", "rtsp://10.0.0.7/cam",
-                "http://[::1]/", "rtsp://169.254.1.1/", "udp://0.0.0.0:9"):
-        with pytest.raises(StreamError, match="loopback or private address.*VADLAB_STREAM_HOSTS"):
-            served.check(url)
-    assert served.check("rtsp://8.8.8.8/live") and served.check("udp://239.0.0.1:5000")  # public, multicast
-    assert StreamHostPolicy(allow_private=True).check("tcp://127.0.0.1:22")  # served to localhost only
-    monkeypatch.setenv("VADLAB_STREAM_HOSTS", "10.0.0.0/8, Cam.Example.Org")
-    listed = StreamHostPolicy.from_environment(local_only_server=True)
-    assert listed.allowed == ("10.0.0.0/8", "cam.example.org")
-    assert listed.check("rtsp://10.20.30.40/s") and listed.check("rtsp://cam.example.org/s")
-    for url in ("tcp://127.0.0.1:22", "http://8.8.8.8/"):  # a list is exact, even on localhost
-        with pytest.raises(StreamError, match="not in the allowed stream hosts"):
-            listed.check(url)
-
-
-def test_the_webcam_source_counts_the_frames_it_has_to_let_go():
-    """streamlit-webrtc's callback never waits: when 4 frames wait in the webcam source, the oldest
-    goes, is counted as lost, and leaves a gap in the numbering (so no window spans it)."""
-    from vadlab.data.sources import CallbackSource
-
-    source = CallbackSource("webcam")
-    for _ in range(6):
-        source.put(np.zeros((8, 8, 3), dtype=np.uint8))
-    frames = source.frames()
-    assert source.lost == 2 and [next(frames).index for _ in range(4)] == [2, 3, 4, 5]
-    source.close()

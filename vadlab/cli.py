@@ -324,7 +324,9 @@ def cmd_watch(args) -> int:
     from vadlab.calibration import format_far
     from vadlab.data.sources import open_source
     from vadlab.protocol import pooling_key
-    from vadlab.stream import EventClips, LiveStream, StreamSettings, event_json
+    from vadlab.export import EventClips
+    from vadlab.live import LiveStream
+    from vadlab.stream import StreamSettings, event_json
 
     loaded = api.load(args.checkpoint, device=args.device)
     rule = api.verdict_rule(loaded, far=args.far, smooth_sigma=args.smooth, min_length=args.min_length,

@@ -1,5 +1,5 @@
-"""Exports: H.264 videos (PyAV), annotated videos (heatmap, verdict border, score bar) and per-frame
-scores as CSV / JSON.
+"""Exports: H.264 videos (PyAV), annotated videos (heatmap, verdict border, score bar), one annotated
+clip per event of a live stream (`EventClips`) and per-frame scores as CSV / JSON.
 
 Everything takes and returns numpy; frames are uint8 (T, H, W, 3) RGB.
 """
@@ -9,8 +9,10 @@ import csv
 import io
 import json
 import math
+import os
+import threading
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -18,6 +20,11 @@ import torch.nn.functional as F
 
 from vadlab.data.video import _check_frames, write_video  # noqa: F401  (re-exported: writing lives with decoding)
 from vadlab.outputs import FrameScores
+from vadlab.files import commit
+
+if TYPE_CHECKING:
+    from vadlab.data.sources import SourceFrame
+    from vadlab.stream import EventUpdate, FrameVerdict
 
 ANOMALOUS_RGB = (230, 32, 32)
 NORMAL_RGB = (40, 200, 70)
@@ -204,6 +211,142 @@ def write_annotated_video(
     annotated = annotate_frames(frames, scores, threshold, error_maps, labels, text_values=text_values,
                                 calibrated=calibrated)
     return write_video(path, annotated, fps, crf=crf)
+
+
+# ---------------------------------------------------------------------------------------------
+# Event clips (live streams)
+# ---------------------------------------------------------------------------------------------
+class EventClips:
+    """Writes one annotated mp4 per alert event, named by the event's frame span as the events
+    table shows it (`event_000054-000057.mp4`: its first and last flagged frame), in the order the
+    events close: every frame that arrived from `before_s` seconds before the event's first frame
+    to `after_s` seconds after its last, frames that got no verdict (dropped while the scorer was
+    behind, or skipped between gaps) included and drawn with a grey border and no score, so a clip
+    plays at the source's pace. Events close together get overlapping clips, one each.
+
+    Feed it every update's verdicts (made with StreamSettings.keep_frames, so they carry images),
+    events and unjudged frames. Memory: a ring of frames from the last before_s + ~2.5 s, plus the
+    frames of the clips being recorded (at most before + `max_s` + after seconds each: a longer
+    event's clip keeps its first max_s seconds)."""
+
+    UNJUDGED_RGB = (128, 128, 128)
+
+    def __init__(self, folder: str | Path, fps: float, before_s: float = 2.0, after_s: float = 2.0,
+                 max_s: float = 60.0, prefix: str = "event"):
+        self.folder = Path(folder)
+        self.fps = float(fps or 25.0)
+        self.before = max(0, round(before_s * self.fps))
+        self.after = max(0, round(after_s * self.fps))
+        self.max_frames = max(1, round(max_s * self.fps))
+        self.prefix = prefix
+        self.ring = self.before + 64  # frame numbers kept behind the newest, for an event's pre-roll
+        self.frames: dict[int, tuple[np.ndarray, Optional[FrameVerdict]]] = {}  # frame -> (image, verdict)
+        self.pending: list[list] = []  # [start, end or None (open)] of events whose clip is not written yet
+        self.newest = -1  # the newest frame number seen
+        self.judged_to = -1  # the newest frame number with a verdict (verdicts come in order)
+        self.written: list[Path] = []
+        self._workers: list[threading.Thread] = []
+
+    def add(self, verdicts: Sequence[FrameVerdict], events: Sequence[EventUpdate],
+            unjudged: Sequence[SourceFrame] = ()) -> list[Path]:
+        """Returns the clips this call wrote (handed to a writer thread; `flush` waits for them)."""
+        for v in verdicts:
+            if v.image is not None:
+                self.frames[v.index] = (v.image, v)
+            self.newest = max(self.newest, v.index)
+            self.judged_to = max(self.judged_to, v.index)
+        for f in unjudged:
+            if f.image is not None and f.index not in self.frames:
+                self.frames[f.index] = (f.image, None)
+            self.newest = max(self.newest, f.index)
+        for e in events:
+            if e.kind == "opened":
+                self.pending.append([e.event.start, None])
+            else:
+                for clip in self.pending:
+                    if clip[0] == e.event.start and clip[1] is None:
+                        clip[1] = e.event.end
+                        break
+                else:  # closed without an open seen (fed from the middle of a stream)
+                    self.pending.append([e.event.start, e.event.end])
+        written = []
+        # a clip is complete once a verdict beyond its post-roll exists: every frame up to there has
+        # arrived (verdicts come after their arrival) and has its verdict or never will
+        while self.pending and self.pending[0][1] is not None and \
+                self.judged_to >= min(self.pending[0][1], self.pending[0][0] + self.max_frames) + self.after:
+            written.append(self._write(*self.pending.pop(0)))
+        self._prune()
+        return written
+
+    def _last_frame(self, start: int, end: Optional[int]) -> float:
+        """The last frame number a clip of the event [start, end] holds (end None: still open)."""
+        longest = start + self.max_frames + self.after
+        return longest if end is None else min(end + self.after, longest)
+
+    def _prune(self) -> None:
+        """Keep the pre-roll ring and what pending clips still need."""
+        keep_from = self.newest - self.ring
+        def needed(i: int) -> bool:
+            return i >= keep_from or any(start - self.before <= i <= self._last_frame(start, end)
+                                         for start, end in self.pending)
+        for i in [i for i in self.frames if not needed(i)]:
+            del self.frames[i]
+
+    def flush(self) -> list[Path]:
+        """The stream ended: write the clips still recording (an open event ends at the last frame
+        judged), and wait for every clip to be written."""
+        out = [self._write(start, end if end is not None else max(start, self.judged_to))
+               for start, end in self.pending]
+        self.pending = []
+        for worker in self._workers:
+            worker.join()
+        self._workers = []
+        return out
+
+    def _write(self, start: int, end: int) -> Path:
+        """Hand the clip of the event [start, end] to a writer thread (annotating and encoding
+        take longer than a frame's budget, and the scoring loop must not wait); returns its path."""
+        last = self._last_frame(start, end)
+        frames = [(i, *self.frames[i]) for i in sorted(self.frames) if start - self.before <= i <= last]
+        path = self.folder / f"{self.prefix}_{start:06d}-{end:06d}.mp4"
+        self.written.append(path)
+        if frames:
+            worker = threading.Thread(target=self._encode, args=(frames, path), name="vadlab-event-clip", daemon=True)
+            worker.start()
+            self._workers = [w for w in self._workers if w.is_alive()] + [worker]
+        return path
+
+    def _encode(self, frames: list[tuple[int, np.ndarray, Optional[FrameVerdict]]], path: Path) -> None:
+        shape = frames[0][1].shape
+        frames = [f for f in frames if f[1].shape == shape]  # a reconnect may change the size: keep the first
+        images = np.stack([image for _, image, _ in frames])  # (T, H, W, 3)
+        verdicts = [v for _, _, v in frames]
+        judged = [v for v in verdicts if v is not None]
+        threshold = judged[-1].threshold if judged else 0.0
+        values = np.asarray([v.value if v is not None else np.nan for v in verdicts], dtype=np.float64)
+        values = np.nan_to_num(values, nan=threshold - 1.0)
+        low, high = min(float(values.min()), threshold), max(float(values.max()), threshold)
+        span = max(high - low, 1e-9)  # the score bar is drawn on [0, 1]: one affine map, same verdicts
+        maps = None
+        if judged and all(v.error_map is not None for v in judged):
+            blank = np.zeros_like(judged[0].error_map, dtype=np.float32)
+            maps = np.stack([v.error_map.astype(np.float32) if v is not None else blank for v in verdicts])  # (T, h, w)
+        annotated = annotate_frames(images, (values - low) / span, (threshold - low) / span, maps)
+        border = max(2, round(min(shape[0], shape[1]) / 60))
+        for k, v in enumerate(verdicts):
+            if v is None:  # no verdict: the frame as it arrived, a grey border, no score
+                annotated[k] = images[k]
+                annotated[k, :border], annotated[k, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
+                annotated[k, :, :border], annotated[k, :, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # written beside its name and renamed when complete: a clip that exists is whole (the page
+        # offers it for download as soon as it appears; a killed process leaves no half clip)
+        partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part.mp4")
+        try:
+            write_video(partial, annotated, fps=self.fps)
+            commit(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ scored as they arrive, with calibrated verdicts and alert events as they happen,
                                 when behind    when queued      a fixed delay statistics         merge gap
 
 `StreamJudge` is the synchronous part (frames in; `FrameVerdict`s and `EventUpdate`s out): a webcam
-callback or a test drives it directly. `LiveStream` adds the reader thread, the bounded queue and
-its drop policy, and yields `StreamUpdate`s with running statistics (`StreamStats`). `score_file`
-runs a finished file of any length through the same `WindowScorer` (what `vadlab score` uses).
+callback or a test drives it directly. `vadlab.live.LiveStream` adds the reader thread, the bounded
+queue and its drop policy, and yields `StreamUpdate`s with running statistics (`StreamStats`);
+`vadlab.export.EventClips` writes each event's clip. `score_file` runs a finished file of any
+length through the same `WindowScorer` (what `vadlab score` uses).
 
 Verdicts, as `vadlab score` makes them (`vadlab.calibration.assess`):
   * with the checkpoint's calibration: z = (f(score) - mean) / std over its held-out normal frames
@@ -38,11 +39,6 @@ merge_gap + 1 frames below the threshold follow it, or when the stream ends. Onl
 count: frames that never arrived or were never judged (dropped, lost in a reconnect) neither end
 an event nor lengthen it, so a drop inside an event does not split it.
 
-Drop policy: a live source does not wait for the scorer. At most `queue_frames` frames wait; when
-another arrives, the OLDEST waiting frame is dropped (counted in `dropped`, never scored, its number
-skipped), so verdicts stay current instead of falling further behind. A finished file read as fast
-as it decodes never drops: its reader waits for the scorer ("block").
-
 Gaps: a window is only ever made of consecutive frames. When frame numbers jump (frames dropped
 here, or lost by the source in a reconnect), the scorer restarts its window from the frames after
 the gap, as at the start of a stream: the first window - 1 frames after a gap copy the score of
@@ -58,13 +54,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from scipy import stats
@@ -72,9 +66,8 @@ from scipy import stats
 from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, SCALE_CALIBRATED, Calibration,
                                 ScoreCalibration, format_far)
 from vadlab.data.clips import to_model_frames
-from vadlab.data.sources import FrameSource, SourceFrame, StreamError
-from vadlab.data.video import VideoDecodeError, iter_video
-from vadlab.files import commit
+from vadlab.data.sources import SourceFrame
+from vadlab.data.video import iter_video
 from vadlab.outputs import Event, FrameScores
 from vadlab.protocol import POOLED_KINDS
 from vadlab.scoring import WindowScorer, WindowScores, score_frame_iter
@@ -89,7 +82,6 @@ NO_CALIBRATION_LIVE = ("this checkpoint has no calibration: verdicts use this st
                        "calibrated ones")
 
 
-DROPPED_KEPT = 256  # dropped frames kept (with keep_frames) until the next update hands them on: for event clips
 
 
 class StreamSettingsError(ValueError):
@@ -561,405 +553,6 @@ class StreamJudge:
     @property
     def scale_description(self) -> str:
         return self.scale.description
-
-
-# -------------------------------------------------------------------------------- queue + threads
-class FrameQueue:
-    """A bounded queue of frames between the reader and the scorer.
-
-    drop_oldest: when `capacity` frames wait and another arrives, the oldest waiting one is dropped
-    (counted in `dropped`; the last `keep_dropped` of them wait in `take_dropped()` for whoever
-    still wants their images, e.g. event clips); otherwise the reader waits (`put` blocks) until
-    there is room. `arrivals` holds the times of the last 64 puts, dropped frames included."""
-
-    def __init__(self, capacity: int, drop_oldest: bool, keep_dropped: int = 0):
-        self.capacity = int(capacity)
-        self.drop_oldest = drop_oldest
-        self._items: deque = deque()
-        self._dropped_items: deque = deque(maxlen=max(1, int(keep_dropped)))
-        self.keep_dropped = int(keep_dropped)
-        self._cond = threading.Condition()
-        self.closed = False
-        self.received = 0
-        self.dropped = 0
-        self.arrivals: deque[float] = deque(maxlen=64)
-
-    def put(self, item: Any) -> None:
-        with self._cond:
-            while not self.drop_oldest and len(self._items) >= self.capacity and not self.closed:
-                self._cond.wait(0.1)
-            if self.closed:
-                return
-            if len(self._items) >= self.capacity:
-                dropped = self._items.popleft()
-                self.dropped += 1
-                if self.keep_dropped:
-                    self._dropped_items.append(dropped)
-            self._items.append(item)
-            self.received += 1
-            self.arrivals.append(time.monotonic())
-            self._cond.notify_all()
-
-    def take_dropped(self) -> list:
-        """The dropped items kept since the last call (oldest first)."""
-        with self._cond:
-            out = list(self._dropped_items)
-            self._dropped_items.clear()
-            return out
-
-    def take(self, max_items: int, timeout: float) -> list:
-        """Up to max_items waiting frames, oldest first; waits up to `timeout` s for the first."""
-        with self._cond:
-            if not self._items and not self.closed:
-                self._cond.wait(timeout)
-            out = [self._items.popleft() for _ in range(min(max_items, len(self._items)))]
-            self._cond.notify_all()
-            return out
-
-    def close(self) -> None:
-        """No more frames will be put (waiting ones can still be taken)."""
-        with self._cond:
-            self.closed = True
-            self._cond.notify_all()
-
-    @property
-    def waiting(self) -> int:
-        return len(self._items)
-
-    @property
-    def finished(self) -> bool:
-        return self.closed and not self._items
-
-
-def _percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
-
-
-@dataclass
-class StreamStats:
-    """Where a stream stands. received: frames that arrived from the source; dropped: of those,
-    frames the drop policy dropped (the scorer was behind); skipped: frames between two gaps too
-    few to fill a window (no verdict); judged: frames with a verdict (scored: on a window of their
-    own; the others copy the first window after the start or a gap); lost: frames the source
-    produced that never arrived (estimated across reconnects); gaps: jumps in the frame numbers
-    after which the window restarted. received = judged + dropped + skipped + waiting (+ the few in
-    the scorer's hands). reconnects: attempts to reconnect the source.
-    Rates are over the last ~64 frames (frames/s; fps_in counts every arrival, dropped ones too);
-    latencies (arrival to verdict) in ms over the last 4096 judged frames (max: over all of them;
-    the first span - 1 frames of a stream, which wait once for the first full window, are left out)."""
-
-    received: int = 0
-    dropped: int = 0
-    judged: int = 0
-    scored: int = 0
-    skipped: int = 0
-    lost: int = 0
-    gaps: int = 0
-    flagged: int = 0
-    events: int = 0
-    waiting: int = 0
-    reconnects: int = 0
-    elapsed_s: float = 0.0
-    fps_in: float = float("nan")
-    fps_scored: float = float("nan")
-    latency_p50_ms: float = float("nan")
-    latency_p99_ms: float = float("nan")
-    latency_max_ms: float = float("nan")
-
-    def line(self) -> str:
-        """The live status line."""
-        def rate(x: float) -> str:
-            return f"{x:.1f}/s" if math.isfinite(x) else "-"
-
-        def ms(x: float) -> str:
-            return f"{x:.0f}" if math.isfinite(x) else "-"
-
-        missing = (f" | skipped {self.skipped}" if self.skipped else "") + (f" | lost {self.lost}" if self.lost else "")
-        return (f"in {self.received} ({rate(self.fps_in)}) | judged {self.judged} ({rate(self.fps_scored)}) | "
-                f"dropped {self.dropped}{missing} | latency p50 {ms(self.latency_p50_ms)} p99 {ms(self.latency_p99_ms)} "
-                f"max {ms(self.latency_max_ms)} ms | flagged {self.flagged} | events {self.events}")
-
-    def to_dict(self) -> dict[str, Any]:
-        def clean(x: Any) -> Any:
-            return round(x, 2) if isinstance(x, float) and math.isfinite(x) else (None if isinstance(x, float) else x)
-
-        return {k: clean(v) for k, v in self.__dict__.items()}
-
-
-@dataclass
-class StreamUpdate:
-    """What one pass of the scoring loop produced: verdicts and events (possibly none) and stats.
-    unjudged: frames that arrived and will get no verdict (dropped, or skipped between gaps), with
-    their images when keep_frames (the last few only: for event clips). incidents: what happened
-    to the source (lost, reconnecting, reconnected: `FrameSource.incidents`), in order."""
-
-    verdicts: list[FrameVerdict]
-    events: list[EventUpdate]
-    stats: StreamStats
-    unjudged: list[SourceFrame] = field(default_factory=list)
-    incidents: list[dict] = field(default_factory=list)
-
-
-class LiveStream:
-    """A source scored live: a reader thread, a bounded queue with its drop policy, and the scoring
-    loop (`run`, in the caller's thread, so Ctrl-C reaches it).
-
-        stream = LiveStream(loaded, open_source("udp://127.0.0.1:5000"), StreamSettings())
-        for update in stream.run():
-            for ev in update.events: print(ev.to_dict())
-        if stream.error: raise stream.error
-
-    `run` ends when the source ends, fails (`error` holds the StreamError; the frames judged until
-    then and the open event's close come first) or `stop()` is called (from any thread).
-    """
-
-    def __init__(self, loaded: Any, source: FrameSource, settings: StreamSettings = StreamSettings(),
-                 calibration: Calibration | None | str = "checkpoint"):
-        self.source = source
-        self.settings = settings
-        self.judge = StreamJudge(loaded, settings, fps=source.fps or 25.0, calibration=calibration)
-        drop = settings.drop if settings.drop != "auto" else ("oldest" if source.live else "block")
-        self.drop_policy = drop
-        if drop == "oldest" and settings.queue_frames < self.judge.span:
-            raise StreamSettingsError(f"a queue of {settings.queue_frames} frames cannot hold one window of "
-                                      f"{loaded.spec.name} ({self.judge.span} frames): after a drop nothing could "
-                                      f"be scored; use a queue of at least {self.judge.span} frames")
-        self.queue = FrameQueue(settings.queue_frames, drop_oldest=drop == "oldest",
-                                keep_dropped=DROPPED_KEPT if settings.keep_frames else 0)
-        self._incidents_seen = 0
-        self.judge.scorer.warm_up()
-        self.error: Optional[BaseException] = None
-        self._stop = threading.Event()
-        self._reader: Optional[threading.Thread] = None
-        self._decisions: deque[float] = deque(maxlen=64)
-        self._latencies: deque[float] = deque(maxlen=4096)
-        self._latency_max = float("nan")
-        self._events = 0
-        self._started = 0.0
-
-    def _read(self) -> None:
-        try:
-            for frame in self.source.frames():
-                if self._stop.is_set():
-                    break
-                self.queue.put(frame)
-        except (StreamError, VideoDecodeError, FileNotFoundError) as exc:
-            self.error = exc
-        except Exception as exc:  # noqa: BLE001 - a source bug still ends in one line, not a dead thread
-            self.error = StreamError(f"{self.source.name}: {type(exc).__name__}: {exc}")
-        finally:
-            self.queue.close()
-
-    def stop(self) -> None:
-        """End the stream from any thread: the reader stops, `run` finishes what was taken."""
-        self._stop.set()
-        self.source.close()
-        self.queue.close()
-
-    def stats(self) -> StreamStats:
-        def rate(times: Sequence[float]) -> float:
-            return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else float("nan")
-
-        lat = list(self._latencies)
-        return StreamStats(
-            received=self.queue.received, dropped=self.queue.dropped, judged=self.judge.judged,
-            scored=self.judge.windows, skipped=self.judge.skipped, lost=int(self.source.lost), gaps=self.judge.gaps,
-            flagged=self.judge.flagged, events=self._events, waiting=self.queue.waiting,
-            reconnects=int(getattr(self.source, "reconnects", 0)),
-            elapsed_s=time.monotonic() - self._started if self._started else 0.0,
-            fps_in=rate(list(self.queue.arrivals)), fps_scored=rate(self._decisions),
-            latency_p50_ms=1000 * _percentile(lat, 50), latency_p99_ms=1000 * _percentile(lat, 99),
-            latency_max_ms=1000 * self._latency_max,
-        )
-
-    def _account(self, verdicts: Sequence[FrameVerdict], events: Sequence[EventUpdate]) -> None:
-        for v in verdicts:
-            self._decisions.append(v.decided_at)
-            if v.startup:  # the first frames wait for the first full window: once, not a rate
-                continue
-            self._latencies.append(v.latency_s)
-            if not self._latency_max >= v.latency_s:  # nan-safe max
-                self._latency_max = v.latency_s
-        self._events += sum(e.kind == "opened" for e in events)
-
-    def run(self, tick: float = 0.5) -> Iterator[StreamUpdate]:
-        """Score until the source ends; yields after every scored batch and at least every `tick` s
-        (so a status line stays live while nothing arrives)."""
-        self._started = time.monotonic()
-        self._reader = threading.Thread(target=self._read, name="vadlab-reader", daemon=True)
-        self._reader.start()
-        try:
-            while not self._stop.is_set():
-                # a batch of windows and, after a drop, the frames its first window needs: a segment
-                # between two drops is then always long enough to be scored
-                frames = self.queue.take(self.settings.batch_size + self.judge.span - 1, timeout=tick)
-                if frames:
-                    self.judge.set_fps(self.source.fps)
-                    verdicts, events = self.judge.push(frames)
-                    self._account(verdicts, events)
-                    yield self._update(verdicts, events)
-                elif self.queue.finished:
-                    break
-                else:
-                    yield self._update([], [])
-            yield self.finish()
-        finally:
-            self.stop()
-            if self._reader is not None:
-                self._reader.join(timeout=1.0)
-
-    def finish(self) -> StreamUpdate:
-        """Decide what the smoothing holds and close the open event (idempotent; after Ctrl-C too)."""
-        verdicts, events = self.judge.finish()
-        self._account(verdicts, events)
-        return self._update(verdicts, events)
-
-    def _update(self, verdicts: list[FrameVerdict], events: list[EventUpdate]) -> StreamUpdate:
-        unjudged = sorted(self.queue.take_dropped() + self.judge.take_unjudged(), key=lambda f: f.index)
-        incidents = self.source.incidents[self._incidents_seen:]
-        self._incidents_seen += len(incidents)
-        return StreamUpdate(verdicts, events, self.stats(), unjudged, incidents)
-
-    @property
-    def notes(self) -> list[str]:
-        return self.judge.notes
-
-
-# ------------------------------------------------------------------------------------- event clips
-class EventClips:
-    """Writes one annotated mp4 per alert event, named by the event's frame span as the events
-    table shows it (`event_000054-000057.mp4`: its first and last flagged frame), in the order the
-    events close: every frame that arrived from `before_s` seconds before the event's first frame
-    to `after_s` seconds after its last, frames that got no verdict (dropped while the scorer was
-    behind, or skipped between gaps) included and drawn with a grey border and no score, so a clip
-    plays at the source's pace. Events close together get overlapping clips, one each.
-
-    Feed it every update's verdicts (made with StreamSettings.keep_frames, so they carry images),
-    events and unjudged frames. Memory: a ring of frames from the last before_s + ~2.5 s, plus the
-    frames of the clips being recorded (at most before + `max_s` + after seconds each: a longer
-    event's clip keeps its first max_s seconds)."""
-
-    UNJUDGED_RGB = (128, 128, 128)
-
-    def __init__(self, folder: str | Path, fps: float, before_s: float = 2.0, after_s: float = 2.0,
-                 max_s: float = 60.0, prefix: str = "event"):
-        self.folder = Path(folder)
-        self.fps = float(fps or 25.0)
-        self.before = max(0, round(before_s * self.fps))
-        self.after = max(0, round(after_s * self.fps))
-        self.max_frames = max(1, round(max_s * self.fps))
-        self.prefix = prefix
-        self.ring = self.before + 64  # frame numbers kept behind the newest, for an event's pre-roll
-        self.frames: dict[int, tuple[np.ndarray, Optional[FrameVerdict]]] = {}  # frame -> (image, verdict)
-        self.pending: list[list] = []  # [start, end or None (open)] of events whose clip is not written yet
-        self.newest = -1  # the newest frame number seen
-        self.judged_to = -1  # the newest frame number with a verdict (verdicts come in order)
-        self.written: list[Path] = []
-        self._workers: list[threading.Thread] = []
-
-    def add(self, verdicts: Sequence[FrameVerdict], events: Sequence[EventUpdate],
-            unjudged: Sequence[SourceFrame] = ()) -> list[Path]:
-        """Returns the clips this call wrote (handed to a writer thread; `flush` waits for them)."""
-        for v in verdicts:
-            if v.image is not None:
-                self.frames[v.index] = (v.image, v)
-            self.newest = max(self.newest, v.index)
-            self.judged_to = max(self.judged_to, v.index)
-        for f in unjudged:
-            if f.image is not None and f.index not in self.frames:
-                self.frames[f.index] = (f.image, None)
-            self.newest = max(self.newest, f.index)
-        for e in events:
-            if e.kind == "opened":
-                self.pending.append([e.event.start, None])
-            else:
-                for clip in self.pending:
-                    if clip[0] == e.event.start and clip[1] is None:
-                        clip[1] = e.event.end
-                        break
-                else:  # closed without an open seen (fed from the middle of a stream)
-                    self.pending.append([e.event.start, e.event.end])
-        written = []
-        # a clip is complete once a verdict beyond its post-roll exists: every frame up to there has
-        # arrived (verdicts come after their arrival) and has its verdict or never will
-        while self.pending and self.pending[0][1] is not None and \
-                self.judged_to >= min(self.pending[0][1], self.pending[0][0] + self.max_frames) + self.after:
-            written.append(self._write(*self.pending.pop(0)))
-        self._prune()
-        return written
-
-    def _last_frame(self, start: int, end: Optional[int]) -> float:
-        """The last frame number a clip of the event [start, end] holds (end None: still open)."""
-        longest = start + self.max_frames + self.after
-        return longest if end is None else min(end + self.after, longest)
-
-    def _prune(self) -> None:
-        """Keep the pre-roll ring and what pending clips still need."""
-        keep_from = self.newest - self.ring
-        def needed(i: int) -> bool:
-            return i >= keep_from or any(start - self.before <= i <= self._last_frame(start, end)
-                                         for start, end in self.pending)
-        for i in [i for i in self.frames if not needed(i)]:
-            del self.frames[i]
-
-    def flush(self) -> list[Path]:
-        """The stream ended: write the clips still recording (an open event ends at the last frame
-        judged), and wait for every clip to be written."""
-        out = [self._write(start, end if end is not None else max(start, self.judged_to))
-               for start, end in self.pending]
-        self.pending = []
-        for worker in self._workers:
-            worker.join()
-        self._workers = []
-        return out
-
-    def _write(self, start: int, end: int) -> Path:
-        """Hand the clip of the event [start, end] to a writer thread (annotating and encoding
-        take longer than a frame's budget, and the scoring loop must not wait); returns its path."""
-        last = self._last_frame(start, end)
-        frames = [(i, *self.frames[i]) for i in sorted(self.frames) if start - self.before <= i <= last]
-        path = self.folder / f"{self.prefix}_{start:06d}-{end:06d}.mp4"
-        self.written.append(path)
-        if frames:
-            worker = threading.Thread(target=self._encode, args=(frames, path), name="vadlab-event-clip", daemon=True)
-            worker.start()
-            self._workers = [w for w in self._workers if w.is_alive()] + [worker]
-        return path
-
-    def _encode(self, frames: list[tuple[int, np.ndarray, Optional[FrameVerdict]]], path: Path) -> None:
-        from vadlab import export
-        from vadlab.data.video import write_video
-
-        shape = frames[0][1].shape
-        frames = [f for f in frames if f[1].shape == shape]  # a reconnect may change the size: keep the first
-        images = np.stack([image for _, image, _ in frames])  # (T, H, W, 3)
-        verdicts = [v for _, _, v in frames]
-        judged = [v for v in verdicts if v is not None]
-        threshold = judged[-1].threshold if judged else 0.0
-        values = np.asarray([v.value if v is not None else np.nan for v in verdicts], dtype=np.float64)
-        values = np.nan_to_num(values, nan=threshold - 1.0)
-        low, high = min(float(values.min()), threshold), max(float(values.max()), threshold)
-        span = max(high - low, 1e-9)  # the score bar is drawn on [0, 1]: one affine map, same verdicts
-        maps = None
-        if judged and all(v.error_map is not None for v in judged):
-            blank = np.zeros_like(judged[0].error_map, dtype=np.float32)
-            maps = np.stack([v.error_map.astype(np.float32) if v is not None else blank for v in verdicts])  # (T, h, w)
-        annotated = export.annotate_frames(images, (values - low) / span, (threshold - low) / span, maps)
-        border = max(2, round(min(shape[0], shape[1]) / 60))
-        for k, v in enumerate(verdicts):
-            if v is None:  # no verdict: the frame as it arrived, a grey border, no score
-                annotated[k] = images[k]
-                annotated[k, :border], annotated[k, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
-                annotated[k, :, :border], annotated[k, :, -border:] = self.UNJUDGED_RGB, self.UNJUDGED_RGB
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # written beside its name and renamed when complete: a clip that exists is whole (the page
-        # offers it for download as soon as it appears; a killed process leaves no half clip)
-        partial = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.part.mp4")
-        try:
-            write_video(partial, annotated, fps=self.fps)
-            commit(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------- files

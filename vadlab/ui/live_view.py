@@ -3,33 +3,27 @@ browser's own webcam through streamlit-webrtc), the session's stream scored in t
 the views of where it stands (current frame with its heatmap and verdict colour, a rolling
 timeline, the alert banner, the events with their clips).
 
-Scoring runs in a `vadlab.stream.LiveStream` on a thread of its own, which never calls Streamlit:
-it writes what the page shows into a `LiveSession` under a lock, and the page draws a snapshot of
-it every half second (`st.fragment(run_every=...)`). Webcam frames arrive in streamlit-webrtc's
-callback thread, which hands them to the same stream through a `CallbackSource` and returns each
-frame with the latest verdict drawn on it. A session the page stops looking at (the user left the
-page or closed the tab) stops itself after `IDLE_STOP_S` seconds, so no stream runs for nobody.
+Scoring runs in a `vadlab.live.LiveSession` on a thread of its own, which never calls Streamlit:
+it keeps what the page shows under a lock, and the page draws a snapshot of it every half second
+(`st.fragment(run_every=...)`). Webcam frames arrive in streamlit-webrtc's callback thread, which
+hands them to the same stream through a `CallbackSource` and returns each frame with the latest
+verdict drawn on it (`vadlab.live.WebcamFeed`). A session the page stops looking at (the user left
+the page or closed the tab) stops itself after `vadlab.live.IDLE_STOP_S` seconds, so no stream
+runs for nobody.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-import tempfile
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Optional
-from urllib.parse import urlparse
+from typing import Optional
 
 import numpy as np
 import streamlit as st
 
-from vadlab import export
 from vadlab.calibration import DEFAULT_FAR, DEFAULT_SMOOTH, format_far
-from vadlab.data.sources import CallbackSource, FileSource, FrameSource, StreamHostPolicy, open_source
-from vadlab.stream import EventClips, FrameVerdict, LiveStream, StreamSettings, StreamStats
+from vadlab.data.sources import CallbackSource
+from vadlab.live import (LiveSession, LiveSnapshot, LiveSourceChoice, WebcamFeed, check_stream_url, open_live_source,
+                         overlay)
+from vadlab.stream import StreamSettings
 from vadlab.ui import state
 from vadlab.ui.cache import CheckpointEntry, load_model
 from vadlab.ui.errors import ERROR_ICON, user_errors
@@ -38,8 +32,6 @@ from vadlab.ui.widgets import FAR_CHOICES, alert_rules, sample_clips
 PAGE = "live"
 SESSION_KEY = state.widget_key(PAGE, "session")  # the browser session's LiveSession
 WEBCAM_KEY = state.widget_key(PAGE, "webcam_feed")  # the webcam's CallbackSource holder
-LIVE_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "rtp", "srt", "tcp")
-IDLE_STOP_S = 30.0  # a session no page has drawn for this long stops
 REFRESH_S = 0.5
 SOURCE_KINDS = {"url": "Stream URL (RTSP, RTMP, HTTP, UDP, SRT)", "sample": "A shipped sample, replayed as if live",
                 "webcam": "This browser's webcam"}
@@ -61,179 +53,6 @@ def served_to_localhost_only() -> bool:
     """Whether the app is bound to this machine's loopback only (`server.address`), so that only
     its own user can type a stream URL; Streamlit's default binds every interface."""
     return str(st.get_option("server.address") or "").strip().lower() in LOCAL_ADDRESSES
-
-
-def check_stream_url(url: str) -> str:
-    """A network stream URL typed in the app, or ValueError. Only network protocols: FFmpeg also
-    reads `file:`, `concat:`, `pipe:` ... URLs, which would read the server's disk. Only hosts the
-    `StreamHostPolicy` allows: VADLAB_STREAM_HOSTS, and no loopback or private address unless the
-    app is served to localhost only (a browser user must not reach the server's own ports)."""
-    url = url.strip()
-    scheme = urlparse(url).scheme.lower()
-    if not scheme or "://" not in url:
-        raise ValueError(f"'{url}' is not a stream URL; give one like rtsp://camera.local/stream, "
-                         "http://host:8080/live.ts or udp://@:5000")
-    if scheme not in LIVE_SCHEMES:
-        raise ValueError(f"{scheme}:// streams are not allowed here; use one of: "
-                         + ", ".join(f"{s}://" for s in LIVE_SCHEMES))
-    return StreamHostPolicy.from_environment(local_only_server=served_to_localhost_only()).check(url)
-
-
-@dataclass(frozen=True)
-class LiveSourceChoice:
-    """What the user chose to watch: kind "url" (value = the URL), "sample" (value = the clip's
-    path) or "webcam"; name is shown in captions and events."""
-
-    kind: str
-    value: str = ""
-    name: str = ""
-
-
-# --------------------------------------------------------------------------------------- session
-@dataclass
-class LiveSnapshot:
-    """What the page draws, copied under the session's lock.
-
-    latest: the newest verdict with its image and error map; timeline: (frame, time_s, value,
-    flagged) of the last `history_s` seconds; events: dicts, newest first (state "open" or
-    "closed"); clips: closed event (start, end) -> annotated mp4 path. status: what the source is
-    doing when it delivers nothing (reconnecting ...); incidents: the source's log (lost,
-    reconnecting, reconnected), newest last; can_reconnect: the source can be opened again."""
-
-    running: bool
-    latest: Optional[FrameVerdict]
-    timeline: list[tuple[int, float, float, bool]]
-    events: list[dict]
-    clips: dict[tuple[int, int], Path]
-    stats: StreamStats
-    threshold: float
-    calibrated: bool
-    scale: str
-    notes: list[str]
-    error: Optional[str]
-    ended: Optional[str]
-    map_scale: float
-    source: str
-    model: str
-    fps: float
-    status: str = ""
-    incidents: list[dict] = dataclasses.field(default_factory=list)
-    can_reconnect: bool = False
-
-
-class LiveSession:
-    """One stream scored in the background for one browser session.
-
-    The worker thread runs `LiveStream.run()` and keeps, under `lock`: the newest verdict (image
-    and error map included), the last `history_s` seconds of verdicts for the timeline, the events
-    and their clips (`EventClips`, in a temporary folder of the session). `snapshot()` copies that
-    for a page run; `stop()` ends it from any thread. reopen: opens the same source again (for the
-    Reconnect button; None for a webcam, which reconnects by itself)."""
-
-    def __init__(self, loaded: Any, source: FrameSource, settings: StreamSettings, name: str, model: str,
-                 history_s: float = 30.0, clips_dir: Optional[Path] = None,
-                 reopen: Optional[Callable[[], FrameSource]] = None):
-        self.lock = threading.Lock()
-        self.loaded, self.settings, self.reopen = loaded, settings, reopen
-        self.stream = LiveStream(loaded, source, dataclasses.replace(settings, keep_frames=True))
-        self.source = source
-        self.incidents: deque[dict] = deque(maxlen=50)
-        self.stop_reason: Optional[str] = None
-        self.name, self.model = name, model
-        self.history_s = float(history_s)
-        self.timeline: deque[tuple[int, float, float, bool]] = deque(maxlen=20_000)
-        self.latest: Optional[FrameVerdict] = None
-        self.events: dict[int, dict] = {}  # start frame -> event row
-        self.clips_dir = Path(clips_dir or tempfile.mkdtemp(prefix="vadlab_live_"))
-        self.clips: Optional[EventClips] = None
-        self.clip_paths: dict[tuple[int, int], Path] = {}
-        self.stats = StreamStats()
-        self.error: Optional[str] = None
-        self.ended: Optional[str] = None
-        self.running = True
-        self.map_scale = 0.0
-        self.last_seen = time.monotonic()
-        self.thread = threading.Thread(target=self._work, name="vadlab-live", daemon=True)
-        self.thread.start()
-
-    # -- worker thread (never calls Streamlit) --
-    def _work(self) -> None:
-        reason = None
-        try:
-            for update in self.stream.run():
-                self._apply(update.verdicts, update.events, update.stats, update.unjudged, update.incidents)
-                if time.monotonic() - self.last_seen > IDLE_STOP_S:
-                    reason = "stopped: the page was left"
-                    self.stream.stop()
-            if self.clips is not None:
-                self._apply([], [], self.stream.stats(), written=self.clips.flush())
-        except Exception as exc:  # noqa: BLE001 - shown on the page as one line, never lost in a thread
-            self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            with self.lock:
-                if self.stream.error is not None and self.error is None:
-                    self.error = str(self.stream.error)
-                self.ended = reason or self.stop_reason or self.ended or (
-                    "the stream failed" if self.error else (self.source.note or "the stream ended"))
-                self.stats = self.stream.stats()
-                self.running = False
-
-    def _apply(self, verdicts, events, stats: StreamStats, unjudged=(), incidents=(), written=()) -> None:
-        judge = self.stream.judge
-        if self.clips is None and verdicts:
-            self.clips = EventClips(self.clips_dir, fps=judge.fps, before_s=2.0, after_s=2.0)
-        written = list(written) + (self.clips.add(verdicts, events, unjudged) if self.clips is not None else [])
-        with self.lock:
-            self.incidents.extend(incidents)
-            for v in verdicts:
-                self.timeline.append((v.index, v.time_s, v.value, v.flagged))
-                if v.error_map is not None:
-                    top = float(np.percentile(v.error_map.astype(np.float32), 99.5))
-                    self.map_scale = max(top, 0.98 * self.map_scale)  # a slowly decaying maximum: steady colours
-            if verdicts:
-                self.latest = verdicts[-1]
-                newest = verdicts[-1].time_s
-                while self.timeline and self.timeline[0][1] < newest - self.history_s:
-                    self.timeline.popleft()
-            for update in events:
-                e = update.event
-                self.events[e.start] = {"state": "open" if update.kind == "opened" else "closed", "start": e.start,
-                                        "end": e.end, "start_s": round(e.start / judge.fps, 2),
-                                        "end_s": round(e.end / judge.fps, 2), "frames": e.length,
-                                        "peak": round(float(e.peak_score), 3), "peak_frame": e.peak_frame}
-            for path in written:
-                start, end = (int(x) for x in path.stem.split("_")[-1].split("-"))
-                self.clip_paths[(start, end)] = path
-            self.stats = stats
-
-    # -- any thread --
-    def stop(self, reason: Optional[str] = None) -> None:
-        """End the stream; `reason` is what the page then says (default: how the source ended)."""
-        if reason and self.stop_reason is None:
-            self.stop_reason = reason
-        self.stream.stop()
-
-    def reconnected(self) -> "LiveSession":
-        """A new session on the same source, model and settings (the Reconnect button)."""
-        if self.reopen is None:
-            raise ValueError(f"{self.name} cannot be reopened from here")
-        self.stop()
-        return LiveSession(self.loaded, self.reopen(), self.settings, self.name, self.model, self.history_s,
-                           reopen=self.reopen)
-
-    def snapshot(self) -> LiveSnapshot:
-        """A copy of the state for one page run (and a sign the page still looks)."""
-        self.last_seen = time.monotonic()
-        judge = self.stream.judge
-        with self.lock:
-            return LiveSnapshot(
-                running=self.running, latest=self.latest, timeline=list(self.timeline),
-                events=sorted(self.events.values(), key=lambda r: -r["start"]), clips=dict(self.clip_paths),
-                stats=self.stats, threshold=judge.threshold, calibrated=judge.calibrated,
-                scale=judge.scale_description, notes=list(judge.notes), error=self.error, ended=self.ended,
-                map_scale=self.map_scale, source=self.name, model=self.model, fps=judge.fps,
-                status=self.source.status if self.running else "", incidents=list(self.incidents),
-                can_reconnect=self.reopen is not None)
 
 
 def current_session() -> Optional[LiveSession]:
@@ -268,7 +87,7 @@ def live_source_picker(page: str = PAGE) -> Optional[LiveSourceChoice]:
             st.info("Type the URL of a live stream, or choose a shipped sample to replay.")
             return None
         with user_errors("Stream URL"):
-            return LiveSourceChoice("url", check_stream_url(url), url.strip())
+            return LiveSourceChoice("url", check_stream_url(url, served_to_localhost_only()), url.strip())
     if kind == "sample":
         clips = sample_clips()
         if not clips:
@@ -297,16 +116,6 @@ def live_settings(page: str = PAGE) -> tuple[StreamSettings, float]:
     return settings, float(history)
 
 
-def _open_source(choice: LiveSourceChoice) -> FrameSource:
-    """A live URL is reconnected with backoff when it stalls, breaks or ends (a live source does
-    not end); a replayed sample ends."""
-    if choice.kind == "url":
-        return open_source(choice.value, timeout=5.0, backoff=0.5)
-    if choice.kind == "sample":
-        return FileSource(choice.value, realtime=True)
-    raise ValueError(f"unknown live source '{choice.kind}'")
-
-
 def live_controls(entry: CheckpointEntry, choice: LiveSourceChoice, settings: StreamSettings, history_s: float,
                   page: str = PAGE) -> Optional[LiveSession]:
     """Start / Stop for a URL or sample source (the webcam starts with its own button). Returns
@@ -318,8 +127,8 @@ def live_controls(entry: CheckpointEntry, choice: LiveSourceChoice, settings: St
                         icon=":material/play_arrow:"):
         with user_errors(f"Starting {choice.name}"):
             loaded = load_model(entry)
-            session = LiveSession(loaded, _open_source(choice), settings, choice.name, entry.name, history_s,
-                                  reopen=lambda: _open_source(choice))
+            session = LiveSession(loaded, open_live_source(choice), settings, choice.name, entry.name, history_s,
+                                  reopen=lambda: open_live_source(choice))
             _replace_session(session)
             running = True
     if col_stop.button("Stop", key=state.widget_key(page, "stop"), disabled=not running, icon=":material/stop:"):
@@ -335,7 +144,7 @@ def webcam_controls(entry: CheckpointEntry, settings: StreamSettings, history_s:
     on it. Stopping the camera stops the stream."""
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-    holder = st.session_state.setdefault(WEBCAM_KEY, _WebcamFeed())
+    holder = st.session_state.setdefault(WEBCAM_KEY, WebcamFeed())
 
     def callback(frame):  # streamlit-webrtc's thread: no st.* here
         import av
@@ -361,44 +170,7 @@ def webcam_controls(entry: CheckpointEntry, settings: StreamSettings, history_s:
     return session
 
 
-class _WebcamFeed:
-    """Between streamlit-webrtc's callback thread and the session: where frames go, and the
-    latest verdict to draw on the frames sent back."""
-
-    def __init__(self) -> None:
-        self.source: Optional[CallbackSource] = None
-        self.session: Optional[LiveSession] = None
-
-    def put(self, image: np.ndarray) -> None:
-        source = self.source
-        if source is not None and not source.closed:
-            source.put(image)
-
-    def draw(self, image: np.ndarray) -> np.ndarray:
-        session = self.session
-        if session is None:
-            return image
-        with session.lock:
-            latest, scale, threshold = session.latest, session.map_scale, session.stream.judge.threshold
-        if latest is None:
-            return image
-        return overlay(image, latest, threshold, scale)
-
-
 # ------------------------------------------------------------------------------------------ views
-def overlay(image: np.ndarray, verdict: FrameVerdict, threshold: float, map_scale: float) -> np.ndarray:
-    """`image` (H, W, 3) with the verdict drawn on it (`export.annotate_frames`): the error heatmap
-    (resized to the image), a red (anomalous) or green border, and a score bar whose tick is the
-    threshold, full at twice the threshold. The webcam draws its newest verdict on the frame that
-    just arrived; the page draws each verdict on its own frame."""
-    maps = None if verdict.error_map is None else verdict.error_map.astype(np.float32)[None]  # (1, h, w)
-    value = verdict.value if math.isfinite(verdict.value) else 0.0
-    bar = float(np.clip(value / (2.0 * threshold), 0.0, 1.0)) if threshold > 0 else float(verdict.flagged)
-    bar = max(bar, 0.5) if verdict.flagged else min(bar, 0.5 - 1e-6)  # the border says the verdict, exactly
-    return export.annotate_frames(np.asarray(image)[None], np.asarray([bar]), 0.5, maps, map_scale=map_scale or None,
-                                  show_text=False)[0]
-
-
 def _timeline_figure(snap: LiveSnapshot):
     import plotly.graph_objects as go
 
