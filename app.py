@@ -7,7 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from vadlab import ui
+from vadlab.imports import import_app_modules
+
+import_app_modules()  # once per server, one session at a time: a cold server's sessions never race on imports
+
+from vadlab import ui  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,12 +1,13 @@
-"""Training from the app: a background thread running `api.train`, polled by the Train page.
+"""Training from the app: `api.train` in its own process (`vadlab.jobs`), polled by the Train page.
 
-The thread never touches Streamlit: it puts `TrainEvent`s on a queue; the page (a fragment that
-reruns every second) drains the queue with `TrainingJob.poll()` and draws progress, loss curves and
-the sample reconstruction. Cancel sets a flag that `api.train` polls between steps (`should_stop`).
+The training process never touches Streamlit: it sends `TrainEvent`s over a queue; the page (a
+fragment that reruns every second) drains it with `TrainingJob.poll()` and draws progress, loss
+curves and the sample reconstruction. Cancel sets an event that `api.train` polls between steps
+(`should_stop`). A process per training (not a thread) keeps process-global state (torch's seeds
+and thread count) apart, so two trainings at once in one server never change each other's weights.
 
-`TrainingJob.run()` does the same work in the caller's thread (the page's "run in the foreground"
-option): the page blocks until training ends. Tests and scripts use it, because AppTest does not
-wait for background threads or `run_every` fragments.
+`TrainingJob.run()` blocks the caller until training ends (the page's "run in the foreground"
+option). Tests and scripts use it, because AppTest does not wait for `run_every` fragments.
 """
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ import dataclasses
 import queue
 import re
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, MutableMapping, Optional, Sequence
+from typing import Callable, MutableMapping, Optional
 
 from vadlab import api
+from vadlab.jobs import TrainingProcess
 from vadlab.registry import get_spec, list_models
-from vadlab.train import TrainConfig, TrainEvent, TrainingCancelled
+from vadlab.train import TrainConfig, TrainEvent
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
@@ -80,40 +81,6 @@ def checkpoint_name_error(name: str) -> Optional[str]:
     return None
 
 
-def init_candidates(family: str, preset: str, folders: Sequence[tuple[Path, str]]) -> list[dict]:
-    """Checkpoints a new (family, preset) run can start from (knowledge transfer, `--init-from`):
-    same family and same preset, so every tensor fits. folders: (folder, origin) pairs, e.g. the
-    shipped checkpoints then yours. Returns [{"path", "name", "origin", "data"}]."""
-    rows = []
-    for folder, origin in folders:
-        if not Path(folder).is_dir():
-            continue
-        for row in api.list_checkpoints(folder):
-            meta = row.get("metadata") or {}
-            training = meta.get("training") or {}
-            if meta.get("model") == family and training.get("preset") == preset:
-                rows.append({"path": row["path"], "name": Path(row["path"]).name, "origin": origin,
-                             "data": data_label(str(training.get("data") or "?"))})
-    return rows
-
-
-def data_label(spec: str) -> str:
-    """A dataset spec in a few words: "your dataset lobby_cam" for a dataset of the user data
-    folder, else KIND:FOLDER-NAME ("synthetic:sample_videos")."""
-    from vadlab.ui import paths
-
-    kind, sep, rest = spec.partition(":")
-    if not sep:
-        return spec
-    folder = Path(rest)
-    try:
-        if kind == "folder" and folder.resolve().parent == paths.user_data_dir().resolve():
-            return f"your dataset {folder.name}"
-    except OSError:
-        pass
-    return f"{kind}:{folder.name or rest}"
-
-
 @dataclass(frozen=True)
 class TrainRequest:
     """What the Train page asks for."""
@@ -150,49 +117,39 @@ class TrainingJob:
     metrics: dict = field(default_factory=dict)
     started: float = 0.0
     finished: float = 0.0
-    _events: "queue.Queue" = field(default_factory=queue.Queue, repr=False)
-    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
-    _thread: Optional[threading.Thread] = field(default=None, repr=False)
+    _process: Optional[TrainingProcess] = field(default=None, repr=False)
 
     # ---- running ------------------------------------------------------------------------------
-    def _train(self) -> None:
+    def _launch(self) -> None:
         request = self.request
         # run mechanics only: the recipe (epochs, batch size, stride, schedule) is the preset's, with the
         # request's epochs as the one override, resolved by api.train exactly as for `vadlab train`
         config = TrainConfig(max_steps_per_epoch=request.max_steps_per_epoch)
-        try:
-            loaded, _ = api.train(request.family, request.data, request.out, preset=request.preset,
-                                  epochs=request.epochs, device=request.device, train_config=config,
-                                  on_event=self._events.put, should_stop=self._stop.is_set,
-                                  evaluate_after=request.evaluate_after, init_from=request.init_from)
-            self._events.put(("finished", dict(loaded.metadata.get("metrics") or {})))
-        except TrainingCancelled as exc:
-            self._events.put(("cancelled", str(exc)))
-        except Exception as exc:  # noqa: BLE001 - reported on the page
-            self._events.put(("failed", f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)))
+        kwargs = dict(family=request.family, data=request.data, out=request.out, preset=request.preset,
+                      epochs=request.epochs, device=request.device, train_config=config,
+                      evaluate_after=request.evaluate_after, init_from=request.init_from)
+        self.status, self.started = "running", time.time()
+        self._process = TrainingProcess(kwargs, name=f"vadlab-train-{request.out.name}").start()
 
     def start(self) -> "TrainingJob":
-        """Train in a background (daemon) thread; call `poll()` to collect progress."""
-        self.status, self.started = "running", time.time()
-        self._thread = threading.Thread(target=self._train, name=f"vadlab-train-{self.request.out.name}", daemon=True)
-        self._thread.start()
+        """Train in a background process; call `poll()` to collect progress."""
+        self._launch()
         return self
 
     def run(self, on_update: Optional[Callable[["TrainingJob"], None]] = None) -> "TrainingJob":
-        """Train in this thread (blocking); `on_update(job)` is called after every event."""
-        self.status, self.started = "running", time.time()
-        worker = threading.Thread(target=self._train, daemon=True)
-        worker.start()
-        while worker.is_alive() or not self._events.empty():
+        """Train and wait for the end (blocking); `on_update(job)` is called after every batch of events."""
+        self._launch()
+        while self.running:
             self.poll(timeout=0.2)
             if on_update is not None:
                 on_update(self)
-        self.poll()
+        self._process.join(timeout=10)
         return self
 
     def cancel(self) -> None:
         """Ask the training loop to stop at the next step."""
-        self._stop.set()
+        if self._process is not None:
+            self._process.cancel()
 
     @property
     def running(self) -> bool:
@@ -204,15 +161,23 @@ class TrainingJob:
 
     # ---- collecting events -----------------------------------------------------------------------
     def poll(self, timeout: float = 0.0) -> int:
-        """Apply every queued event to the job's state; returns how many were applied."""
+        """Apply every event the training has sent to the job's state; returns how many were applied.
+
+        A training process that died without sending its outcome makes the job "failed" (with its
+        exit code), so a job never stays "running" after its process is gone."""
         applied = 0
-        while True:
+        while self._process is not None:
+            was_alive = self._process.alive  # read BEFORE draining: a dead process's events are all readable
             try:
-                item = self._events.get(timeout=timeout) if (timeout and applied == 0) else self._events.get_nowait()
+                item = self._process.get(timeout=timeout if (timeout and applied == 0) else None)
             except queue.Empty:
+                if not was_alive and self.running:
+                    self._apply(self._process.lost())
+                    applied += 1
                 return applied
             applied += 1
             self._apply(item)
+        return applied
 
     def _apply(self, item: object) -> None:
         if isinstance(item, TrainEvent):
