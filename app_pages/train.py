@@ -32,8 +32,7 @@ with col_model:
                                "from (`vadlab train --init-from`): fine-tuning to your scene, as in the S0 paper.")
     init_from = None
     if start_from != "Scratch":
-        candidates = {c["path"]: c for c in train.init_candidates(
-            family, preset, [(ui.paths.shipped_checkpoints_dir(), "shipped"), (ui.paths.user_checkpoints_dir(), "yours")])}
+        candidates = {c["path"]: c for c in ui.zoo.init_candidates(family, preset, ui.zoo.default_folders())}
         if candidates:
             init_from = st.selectbox("Checkpoint to start from", list(candidates), key="train.init_from",
                                      format_func=lambda p: f"{candidates[p]['name']} ({candidates[p]['origin']}, "
@@ -81,6 +80,6 @@ if start:
 if job is not None:
     ui.training_status(job)
     if job.status == "done":
-        st.caption(f"**{job.request.out.name}** · trained on: **{train.data_label(job.request.data)}**"
+        st.caption(f"**{job.request.out.name}** · trained on: **{ui.zoo.data_label(job.request.data)}**"
                    + (f" · started from {Path(job.request.init_from).name}" if job.request.init_from else
                       " · from scratch"))

@@ -28,29 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vadlab import api  # noqa: E402
-from vadlab.checkpoint import read_metadata  # noqa: E402
 from vadlab.data.sources import FileSource  # noqa: E402
 from vadlab.registry import list_models  # noqa: E402
 from vadlab.live import LiveStream  # noqa: E402
 from vadlab.stream import StreamSettings  # noqa: E402
-
-
-def lightest_checkpoints(folder: Path, families: list[str], pattern: str = "*_synthetic.json") -> dict[str, Path]:
-    """family -> its shipped checkpoint (among `pattern`: the tiny `*_synthetic` ones) with the
-    smallest weights file."""
-    best: dict[str, tuple[int, Path]] = {}
-    for meta_path in sorted(folder.glob(pattern)):
-        weights = meta_path.with_suffix(".safetensors")
-        if ".trainstate" in meta_path.name or not weights.exists():
-            continue
-        try:
-            family = read_metadata(meta_path)["model"]
-        except Exception:  # noqa: BLE001 - an invalid checkpoint is not a candidate
-            continue
-        size = weights.stat().st_size
-        if family in families and (family not in best or size < best[family][0]):
-            best[family] = (size, meta_path.with_suffix(""))
-    return {f: best[f][1] for f in families if f in best}
+from vadlab.zoo import lightest_checkpoints  # noqa: E402
 
 
 def run_one(checkpoint: Path, clip: Path, fps: float, seconds: float, device: str, batch_size: int,

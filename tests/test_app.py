@@ -20,11 +20,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from vadlab import api
+from vadlab import api, paths
 from vadlab.data.video import read_video
-from vadlab.ui import paths
 from vadlab.ui.errors import ERROR_ICON
-from vadlab.ui.paths import PathNotAllowedError, confine
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "app_pages"
@@ -58,7 +56,7 @@ def app_checkpoints(app_samples, tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True)
 def score_cache(monkeypatch, tmp_path):
     """Dataset scores kept on disk go to the test's own folder (never the repository's cache)."""
-    from vadlab.ui.cache import CACHE_DIR_ENV
+    from vadlab.store import CACHE_DIR_ENV
 
     monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "score_cache"))
     return tmp_path / "score_cache"
@@ -199,37 +197,6 @@ def test_only_vadlab_ui_imports_streamlit():
         if "ui" in source.relative_to(ROOT / "vadlab").parts:
             continue
         assert not any(m.split(".")[0] == "streamlit" for m in _imports(source)), f"{source} imports streamlit"
-
-
-# -------------------------------------------------------------------------------------- paths
-def test_confine_accepts_paths_inside_the_roots_and_rejects_escapes(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    (data / "ped2" / "testing").mkdir(parents=True)
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    (data / "escape").symlink_to(secret)
-    monkeypatch.setenv(paths.DATA_ROOT_ENV, str(data))
-
-    assert confine("ped2") == (data / "ped2").resolve()  # relative to the data root
-    assert confine(str(data / "ped2" / "testing")) == (data / "ped2" / "testing").resolve()
-    for escape in ("../secret", str(secret), "ped2/../../secret", "escape", "/etc", "~"):
-        with pytest.raises(PathNotAllowedError, match="outside the folders this lab may read"):
-            confine(escape)
-    with pytest.raises(PathNotAllowedError, match="no such file or folder"):
-        confine("ped2/missing")
-    with pytest.raises(PathNotAllowedError, match="no path given"):
-        confine("  ")
-    assert paths.data_roots() == (data.resolve(),)
-
-
-def test_user_checkpoint_folder_and_data_roots_follow_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "mine"))
-    monkeypatch.setenv(paths.DATA_ROOT_ENV, os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")]))
-    roots = paths.roots()
-    assert roots.user_checkpoints == (tmp_path / "mine").resolve()
-    assert roots.data == ((tmp_path / "a").resolve(), (tmp_path / "b").resolve())
-    monkeypatch.delenv(paths.USER_CHECKPOINTS_ENV)
-    assert paths.user_checkpoints_dir() == ROOT / "checkpoints" / "user"
 
 
 # -------------------------------------------------------------------------------------- pages
@@ -653,33 +620,6 @@ def shipped(name: str) -> Path:
     return path
 
 
-def test_checkpoints_are_ranked_by_how_well_they_fit_a_clip(tmp_path):
-    """Same dataset first, then data whose frames have the clip's size (the same camera), then the
-    rest; calibrated and better-scoring first within each."""
-    from vadlab.ui.cache import CheckpointEntry, rank_checkpoints
-
-    samples = ROOT / "sample_videos"
-    entries = [
-        CheckpointEntry(path="a/ped2_model", name="ped2_model", origin="shipped", training_data="ped2:../shared/datasets/ped2",
-                        trained_on="ped2:ped2", auc=0.86, calibrated=True),
-        CheckpointEntry(path="a/weak_synthetic", name="weak_synthetic", origin="shipped", training_data="synthetic:sample_videos",
-                        trained_on="synthetic:sample_videos", auc=0.70, calibrated=True),
-        CheckpointEntry(path="a/best_synthetic", name="best_synthetic", origin="shipped", training_data="synthetic:sample_videos",
-                        trained_on="synthetic:sample_videos", auc=0.97, calibrated=True),
-        CheckpointEntry(path="a/uncalibrated", name="uncalibrated", origin="shipped", training_data="synthetic:sample_videos",
-                        trained_on="synthetic:sample_videos", auc=0.99, calibrated=False),
-    ]
-    ranked = rank_checkpoints(entries, dataset=f"synthetic:{samples}", clip_path=str(samples / "testing" / "test_01.mp4"))
-    assert [m.entry.name for m in ranked] == ["best_synthetic", "weak_synthetic", "uncalibrated", "ped2_model"]
-    assert [m.tier for m in ranked] == [0, 0, 0, 2]
-    # an upload of the sample camera's size: the sample models, by the size of their frames
-    ranked = rank_checkpoints(entries, frame_size=(160, 120))
-    assert ranked[0].entry.name == "best_synthetic" and ranked[0].tier == 1 and "160×120" in ranked[0].reason
-    # a clip nobody trained on: the best-scoring one, and the page says so
-    ranked = rank_checkpoints(entries, frame_size=(999, 777))
-    assert ranked[0].entry.name == "best_synthetic" and ranked[0].tier == 2
-
-
 def test_score_page_picks_the_model_of_the_clip_and_says_why(app_env):
     shipped("ffp_synthetic")
     at = run_page("score")
@@ -887,7 +827,7 @@ def test_training_progress_names_the_data_loading_phase(app_env):
     import time as time_module
 
     from vadlab.ui import training
-    from vadlab.ui.views import training_progress_text
+    from vadlab.ui.training_view import training_progress_text
 
     request = training.TrainRequest(family="conv_ae", preset="tiny", data=f"synthetic:{app_env['samples']}",
                                     out=app_env["user"] / "x", epochs=1)

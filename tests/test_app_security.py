@@ -14,7 +14,7 @@ import pytest
 
 from test_app import ROOT, app_samples, assert_clean, run_page, score_cache, write_mp4  # noqa: F401 - fixtures
 from test_checkpoint import _resign
-from vadlab.ui import paths
+from vadlab import paths
 
 HOSTILE_NAMES = [
     "<iframe srcdoc=&lt;script&gt;parent.alert(33)&lt;&#47;script&gt;>",

@@ -390,17 +390,16 @@ def test_vadlab_info_on_a_bad_checkpoint_prints_one_line(saved, capsys):
     assert err.count("\n") == 1 and "metadata field 'input' must be an object" in err, err
 
 
-def test_a_bad_checkpoint_is_one_invalid_row_of_the_zoo(saved, tmp_path, monkeypatch):
-    from vadlab.ui import cache, paths
+def test_a_bad_checkpoint_is_one_invalid_row_of_the_zoo(saved, tmp_path):
+    from vadlab import zoo
 
     _, stem = saved
     good = tmp_path / "good"
     for suffix in (".safetensors", ".json"):
         shutil.copyfile(stem.with_name(stem.name + suffix), good.with_name(good.name + suffix))
     _resign(stem, lambda m: m.update(metrics=[0.9]))
-    monkeypatch.setenv(paths.CHECKPOINTS_ENV, str(tmp_path))
-    monkeypatch.setenv(paths.USER_CHECKPOINTS_ENV, str(tmp_path / "none"))
-    rows = {entry.name: entry for entry in cache.list_checkpoints()}
+    folders = [(tmp_path, "shipped"), (tmp_path / "none", "yours")]
+    rows = {entry.name: entry for entry in zoo.list_checkpoints(folders)}
     assert rows["good"].error is None and rows["good"].auc == 0.5
     assert "metadata field 'metrics' must be an object" in rows[stem.name].error
-    assert [e.name for e in cache.usable_checkpoints()] == ["good"]
+    assert [e.name for e in zoo.usable_checkpoints(folders)] == ["good"]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from vadlab import paths
 from vadlab.registry import get_spec, list_models
-from vadlab.ui import paths, training
+from vadlab.ui import training
 
 ROOT = Path(__file__).resolve().parents[1]
 

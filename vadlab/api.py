@@ -630,18 +630,3 @@ def train(
         remove_train_state(state_path)  # the finished checkpoint supersedes the resume state
         loaded.metadata = read_metadata(out)
     return loaded, result
-
-
-def list_checkpoints(root: str | Path) -> list[dict]:
-    """Metadata of every valid checkpoint under `root` (invalid ones are reported with an error)."""
-    rows = []
-    for meta_path in sorted(Path(root).glob("*.json")):
-        if meta_path.name.endswith(".trainstate.json") or not meta_path.with_suffix(".safetensors").exists():
-            continue  # a run in progress (resume state), or a stray JSON
-        try:
-            meta = read_metadata(meta_path)
-            rows.append({"path": str(meta_path.with_suffix("")), "metadata": meta, "error": None,
-                         "size_mb": meta_path.with_suffix(".safetensors").stat().st_size / 2**20})
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never crashes the zoo
-            rows.append({"path": str(meta_path.with_suffix("")), "metadata": None, "error": str(exc), "size_mb": 0.0})
-    return rows

@@ -428,9 +428,10 @@ def cmd_calibrate(args) -> int:
 def cmd_feedback(args) -> int:
     from vadlab import feedback
     from vadlab.data.video import read_video
-    from vadlab.userdata import UserData, default_root
+    from vadlab.paths import user_data_dir
+    from vadlab.userdata import UserData
 
-    store = UserData(args.data_root or default_root())
+    store = UserData(args.data_root or user_data_dir())
     if args.action == "log":
         for entry in feedback.log(store, args.dataset):
             print(json.dumps(entry, sort_keys=True))

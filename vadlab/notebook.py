@@ -29,17 +29,19 @@ import io
 import json
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Optional
 
 import numpy as np
 
+from vadlab.paths import REPO_ROOT
+from vadlab.store import ResultStore, file_identity
+
 if TYPE_CHECKING:
     from vadlab.protocol import Protocol
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 FORMAT = "vadlab-notebook"
 VERSION = 1
 
@@ -387,33 +389,15 @@ class CellResult:
         return self.error is None
 
 
-class NotebookCache:
-    """Cell outputs by key (least recently used dropped beyond `max_entries`); counts executions.
+class NotebookCache(ResultStore):
+    """Cell outputs by key (`vadlab.store.ResultStore`: least recently used dropped beyond
+    `max_entries`), and how often each kind of cell actually ran.
 
     executions: Counter of cell kind -> number of times a cell of that kind actually ran."""
 
     def __init__(self, max_entries: int = 48):
-        self.max_entries = max_entries
-        self._store: "OrderedDict[str, dict]" = OrderedDict()
+        super().__init__(max_entries)
         self.executions: Counter = Counter()
-
-    def get(self, key: str) -> Optional[dict]:
-        if key in self._store:
-            self._store.move_to_end(key)
-            return self._store[key]
-        return None
-
-    def put(self, key: str, output: dict) -> None:
-        self._store[key] = output
-        self._store.move_to_end(key)
-        while len(self._store) > self.max_entries:
-            self._store.popitem(last=False)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._store
-
-    def __len__(self) -> int:
-        return len(self._store)
 
 
 def _needs(cell: Cell) -> tuple[str, ...]:
@@ -428,18 +412,6 @@ def _needs(cell: Cell) -> tuple[str, ...]:
     return ()
 
 
-def _stamp(path: Path) -> str:
-    """What identifies a file's content cheaply: path, mtime, size (newest entry for folders)."""
-    try:
-        st = path.stat()
-        if path.is_dir():
-            newest = max((e.stat().st_mtime_ns for e in path.iterdir()), default=st.st_mtime_ns)
-            return f"{path}:{newest}"
-        return f"{path}:{st.st_mtime_ns}:{st.st_size}"
-    except OSError:
-        return f"{path}:missing"
-
-
 def _checkpoint_files(path: Path) -> list[Path]:
     stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
     return [stem.parent / (stem.name + ".safetensors"), stem.parent / (stem.name + ".json")]
@@ -451,14 +423,14 @@ def cell_key(cell: Cell, upstream: Mapping[str, str], root: Optional[Path] = Non
     files: list[str] = []
     if cell.kind == "clip":
         video = resolve_path(params["video"], root)
-        files.append(_stamp(video))
+        files.append(file_identity(video, missing_ok=True))
         if params["labels"] not in ("auto", "none"):
-            files.append(_stamp(resolve_path(params["labels"], root)))
+            files.append(file_identity(resolve_path(params["labels"], root), missing_ok=True))
         elif params["labels"] == "auto":
-            files.append(_stamp(video.parent / "labels.json"))
+            files.append(file_identity(video.parent / "labels.json", missing_ok=True))
     if cell.kind == "model":
         for ck in params["checkpoints"]:
-            files.extend(_stamp(p) for p in _checkpoint_files(resolve_path(ck, root)))
+            files.extend(file_identity(p, missing_ok=True) for p in _checkpoint_files(resolve_path(ck, root)))
     payload = {"kind": cell.kind, "params": params, "files": files, "upstream": dict(sorted(upstream.items()))}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 

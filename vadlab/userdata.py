@@ -49,16 +49,6 @@ STAGING = ".staging"  # hidden: never listed as a dataset; uploads wait here unt
 MB = 1024 * 1024
 
 
-USER_DATA_ENV = "VADLAB_USER_DATA"
-
-
-def default_root() -> Path:
-    """The user data folder: $VADLAB_USER_DATA, else `user_data/` in the repository (what the app's
-    Data page and `vadlab feedback` use)."""
-    configured = os.environ.get(USER_DATA_ENV, "").strip()
-    return Path(configured).expanduser().resolve() if configured else Path(__file__).resolve().parents[1] / "user_data"
-
-
 class UserDataError(ValueError):
     """A request on the user data folder that cannot be done: the message names the file or
     dataset and says what to do."""

@@ -8,17 +8,16 @@ model that fits a clip (`ui.best_checkpoints`), views (`ui.clip_verdicts`, `ui.a
 `ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in `views`, `verdict_view`,
 `evaluation_view` and `presenter_view`), attribution widgets (`ui.attribution_params`),
 the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
-keys (`ui.state`), confined paths (`ui.paths`) and background training (`ui.training`).
+keys (`ui.state`) and background training (`ui.training`). The core's folders and zoo are here too, for the
+pages: `ui.paths` is `vadlab.paths` (confined paths), `ui.zoo` is `vadlab.zoo`.
 """
 from __future__ import annotations
 
-from vadlab.ui import live_view, paths, state, training
+from vadlab import paths, zoo
+from vadlab.ui import live_view, state, training
 from vadlab.ui.cache import (
-    CheckpointEntry,
     ClipSource,
-    Match,
     best_checkpoints,
-    cached_evaluations,
     checkpoint_calibration,
     clip_dataset_scores,
     dataset,
@@ -31,7 +30,6 @@ from vadlab.ui.cache import (
     has_dataset_scores,
     has_scores,
     in_sample_on,
-    list_checkpoints,
     load_model,
     protocol_table,
     rank_checkpoints,
@@ -39,7 +37,6 @@ from vadlab.ui.cache import (
     samples_spec,
     score,
     scores_key,
-    usable_checkpoints,
 )
 from vadlab.ui.errors import ERROR_ICON, error_message, user_errors
 from vadlab.ui.explain_view import attribution_on_demand, attribution_params, explain_timeline, panels_chart
@@ -73,7 +70,7 @@ from vadlab.ui.verdict_view import (
     verdict_notes,
 )
 from vadlab.ui.feedback_view import false_alarm_feedback
-from vadlab.ui.home_view import demo, demo_choice, start_here, zoo_rows, zoo_table
+from vadlab.ui.home_view import demo, demo_choice, start_here, zoo_table
 from vadlab.ui.presenter_view import presenter_chrome, presenter_toggle, presenter_view
 from vadlab.ui.views import (
     annotated_video,

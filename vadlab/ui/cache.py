@@ -1,5 +1,7 @@
 """Cached loaders: checkpoints, decoded clips, scores and dataset scores. Nothing is decoded or
-scored twice; moving a slider only re-draws.
+scored twice; moving a slider only re-draws. The zoo itself (listing, ranking, why a model was
+chosen) is `vadlab.zoo`, the stores and file identity `vadlab.store`, the folders `vadlab.paths`;
+this module adds Streamlit caching, the session's device and progress bars.
 
 * Models: `st.cache_resource`, keyed by checkpoint path + weights mtime + device (a retrained
   checkpoint with the same name is reloaded).
@@ -15,26 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import streamlit as st
 
-from vadlab import api, limits
+from vadlab import api, limits, paths, store, zoo
 from vadlab.calibration import Calibration
 from vadlab.data.datasets import VideoDataset, load_dataset
 from vadlab.data.video import FOLDER_FPS, Video, probe_video, read_video, read_video_bytes
-from vadlab.files import atomic_write, commit
 from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
-from vadlab.ui import paths
 from vadlab.ui import state
+from vadlab.zoo import CheckpointEntry, Match
 
 # Decode limits for the app (bounded memory whatever is uploaded): frames whose longer side exceeds
 # this are shrunk (see vadlab.data.video; Ped2, 360 x 240, fits); the other limits (pixels per frame,
@@ -101,20 +99,9 @@ class ClipSource:
         """A clip on disk (a video file or a frame folder), with its labels when known; `fps`: its
         dataset's frame rate (used for frame folders), `dataset`: the spec of its dataset."""
         p = Path(path)
-        return ClipSource(name=name or p.stem, key=f"file:{file_identity(p)}", kind=kind, path=str(p),
+        return ClipSource(name=name or p.stem, key=f"file:{store.file_identity(p)}", kind=kind, path=str(p),
                           labels=None if labels is None else np.asarray(labels).astype(np.uint8),
                           fps=fps if p.is_dir() else None, dataset=dataset)
-
-
-def file_identity(path: Path) -> str:
-    """path:mtime_ns:size of a file, or of a folder (its newest entry and entry count)."""
-    p = Path(path).resolve()
-    st_ = p.stat()
-    if p.is_dir():
-        entries = list(p.iterdir())
-        newest = max((e.stat().st_mtime_ns for e in entries), default=st_.st_mtime_ns)
-        return f"{p}:{newest}:{len(entries)}"
-    return f"{p}:{st_.st_mtime_ns}:{st_.st_size}"
 
 
 @st.cache_resource(max_entries=6, show_spinner="Decoding the video…")
@@ -142,196 +129,11 @@ def decode(source: ClipSource) -> Video:
     return _decode(source.decode_key, source)
 
 
-# ------------------------------------------------------------------------------------ checkpoints
-@dataclass(frozen=True)
-class CheckpointEntry:
-    """One checkpoint of the zoo (its metadata summarised for tables and pickers)."""
-
-    path: str  # stem: <dir>/<name> (no suffix)
-    name: str
-    origin: str  # "shipped" or "yours" (trained in the app / user folder)
-    family: str = "?"
-    trained_on: str = "?"
-    input_size: str = "?"
-    window: Optional[int] = None
-    target: str = "window"  # "window": reconstructs the scored frame; "next": predicts it
-    auc: Optional[float] = None  # micro AUC on `eval_data` under `protocol` (the checkpoint's stored metrics)
-    size_mb: float = 0.0
-    error: Optional[str] = None
-    calibrated: bool = False  # holds a normal-data calibration (calibrated verdicts)
-    macro_auc: Optional[float] = None
-    eval_data: Optional[str] = None  # dataset spec the stored metrics were measured on
-    protocol: Optional[str] = None  # short form of the protocol of the stored metrics
-    training_data: Optional[str] = None  # the full training data spec (as recorded: maybe relative)
-    supervised: bool = False  # trained on labelled videos: its AUC needs cross-validation
-    weights_sha256: Optional[str] = None
-    trained_with: str = "?"  # "GPU" | "CPU": the device of its training run
-    cpu_fps: Optional[float] = None  # scoring frames/s measured on one CPU thread (metadata extra), when recorded
-
-    @property
-    def too_slow_for_cpu(self) -> bool:
-        """Scores under CPU_DEFAULT_MIN_FPS frames/s on one CPU thread: never a default on a CPU."""
-        return self.cpu_fps is not None and self.cpu_fps < CPU_DEFAULT_MIN_FPS
-
-    @property
-    def label(self) -> str:
-        """Short, name first (pickers show it in narrow chips): "ffp_synthetic · AUC 0.968"."""
-        return f"{self.name} · AUC {self.auc:.3f}" if self.auc is not None else self.name
-
-    @property
-    def description(self) -> str:
-        """One line: family, training data, stored AUC and its dataset, calibration."""
-        auc = (f"micro AUC {self.auc:.3f} on {_short_data(self.eval_data or self.trained_on)}" if self.auc is not None
-               else "supervised: see cross-validation" if self.supervised else "not evaluated")
-        return (f"{self.name}: {self.family}, trained on {self.trained_on}, {auc}"
-                + (", calibrated" if self.calibrated else ", no calibration"))
-
-    @property
-    def mtime_ns(self) -> int:
-        weights = Path(self.path + ".safetensors")
-        return weights.stat().st_mtime_ns if weights.exists() else 0
-
-
-CPU_DEFAULT_MIN_FPS = 5.0  # a checkpoint slower than this on one CPU thread is never picked by default on a CPU
-
-
-def _finite(value: Any) -> Optional[float]:
-    return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
-
-
-def _entry(row: dict, origin: str) -> CheckpointEntry:
-    path = row["path"]
-    meta = row.get("metadata")
-    if meta is None:
-        return CheckpointEntry(path=path, name=Path(path).name, origin=origin, error=row.get("error"))
-    inp = meta.get("input") or {}
-    training = meta.get("training") or {}
-    metrics = meta.get("metrics") or {}
-    data = str(training.get("data") or training.get("dataset") or "?")
-    family = str(meta.get("model", "?"))
-    try:
-        from vadlab.registry import get_spec
-
-        supervised = bool(get_spec(family).supervised)
-    except Exception:  # an unknown family: listed with what its metadata says
-        supervised = False
-    return CheckpointEntry(
-        path=path,
-        name=Path(path).name,
-        origin=origin,
-        family=family,
-        trained_on=_short_data(data),
-        input_size=f"{inp.get('channels', '?')}×{inp.get('height', '?')}×{inp.get('width', '?')}",
-        window=inp.get("window"),
-        target=str(meta.get("target", "window")),
-        auc=_finite(metrics.get("micro_auc")),
-        size_mb=round(float(row.get("size_mb") or 0.0), 2),
-        calibrated=bool(meta.get("calibration")),
-        macro_auc=_finite(metrics.get("macro_auc")),
-        eval_data=metrics.get("eval_data") or (data if _finite(metrics.get("micro_auc")) is not None else None),
-        protocol=(metrics.get("protocol") or {}).get("short") if isinstance(metrics.get("protocol"), dict) else None,
-        training_data=data if data != "?" else None,
-        supervised=supervised,
-        weights_sha256=meta.get("weights_sha256"),
-        trained_with="GPU" if "cuda" in str(training.get("device", "")).lower() else ("CPU" if training.get("device") else "?"),
-        cpu_fps=_finite((meta.get("extra") or {}).get("cpu_frames_per_second")),
-    )
-
-
-def _entry_or_invalid(row: dict, origin: str) -> CheckpointEntry:
-    """The zoo's row for one checkpoint; metadata the summary cannot read makes one "invalid" row
-    with the reason (one bad file never takes the pages that list the zoo down)."""
-    try:
-        return _entry(row, origin)
-    except Exception as exc:  # noqa: BLE001 - isolated to this checkpoint's row, shown in its "problem" column
-        return CheckpointEntry(path=row["path"], name=Path(row["path"]).name, origin=origin,
-                               error=f"invalid metadata: {exc}")
-
-
-def _short_data(spec: str) -> str:
-    """'synthetic:/abs/repo/sample_videos' -> 'synthetic:sample_videos' (shorter in tables)."""
-    kind, sep, rest = spec.partition(":")
-    if not sep:
-        return spec
-    return f"{kind}:{Path(rest).name or rest}"
-
-
-def list_checkpoints() -> list[CheckpointEntry]:
-    """Every checkpoint of the zoo: shipped (`checkpoints/`) then yours (the user folder).
-
-    Read from disk on every call (metadata only, cheap), so a checkpoint the Train page just saved
-    appears at once. Invalid checkpoints are listed with their error.
-    """
-    entries: list[CheckpointEntry] = []
-    seen: set[Path] = set()
-    for folder, origin in ((paths.shipped_checkpoints_dir(), "shipped"), (paths.user_checkpoints_dir(), "yours")):
-        folder = folder.resolve()
-        if folder in seen or not folder.is_dir():
-            continue
-        seen.add(folder)
-        names = {e.name for e in entries}
-        for row in api.list_checkpoints(folder):
-            if row["path"].endswith(".trainstate"):  # resume state of a run in progress, not a checkpoint
-                continue
-            entry = _entry_or_invalid(row, origin)
-            if entry.name in names:  # pages key results by name: keep names unique
-                entry = dataclasses.replace(entry, name=f"{entry.name} ({origin})")
-            entries.append(entry)
-    return entries
-
-
-def usable_checkpoints() -> list[CheckpointEntry]:
-    """The checkpoints whose metadata is valid, in the zoo's order (shipped, then yours; by name).
-    Which one fits a clip is `best_checkpoints`' business."""
-    return [e for e in list_checkpoints() if e.error is None]
-
-
-# ------------------------------------------------------------------------- the model for a clip
-@dataclass(frozen=True)
-class Match:
-    """How well a checkpoint fits a clip or dataset. tier 0: trained on the same dataset; 1: on
-    data whose frames have the clip's size (likely the same camera); 2: neither. reason: one
-    sentence for the page ("why this model")."""
-
-    entry: CheckpointEntry
-    tier: int
-    reason: str
-
-
-def _spec_root(spec: Optional[str]) -> Optional[Path]:
-    """The folder of a dataset spec (relative paths are relative to the repository), or None."""
-    if not spec:
-        return None
-    _, sep, rest = str(spec).partition(":")
-    if not sep or not rest.strip():
-        return None
-    root = Path(rest.strip()).expanduser()
-    if not root.is_absolute():
-        root = paths.REPO_ROOT / root
-    try:
-        return root.resolve()
-    except OSError:
-        return None
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
-
-
+# ------------------------------------------------------------------------------------ the zoo
 @st.cache_data(ttl=600, max_entries=64, show_spinner=False)
 def data_frame_size(spec: str) -> Optional[tuple[int, int]]:
-    """(width, height) of the frames of a dataset's first video (its camera), or None when the data
-    is not on this machine."""
-    root = _spec_root(spec)
-    if root is None or not root.exists():
-        return None
-    try:
-        ds = load_dataset(f"{spec.partition(':')[0]}:{root}")
-        record = (ds.train or ds.test)[0]
-        info = probe_video(record.source)
-    except Exception:  # noqa: BLE001 - unknown data only means "no match by size"
-        return None
-    return int(info.width), int(info.height)
+    """`vadlab.zoo.data_frame_size`, cached: (width, height) of a dataset's frames, or None."""
+    return zoo.data_frame_size(spec)
 
 
 def clip_frame_size(source: ClipSource) -> Optional[tuple[int, int]]:
@@ -355,76 +157,26 @@ def _scoring_on_gpu() -> bool:
         return False
 
 
-def _fit_key(entry: CheckpointEntry) -> tuple:
-    # on a CPU, checkpoints too slow to score there last; then calibrated first (its verdict means
-    # something), then the best stored micro AUC, then the name
-    slow = entry.too_slow_for_cpu and not _scoring_on_gpu()
-    return (slow, not entry.calibrated, -(entry.auc if entry.auc is not None else -1.0), entry.name)
-
-
 def rank_checkpoints(entries: list[CheckpointEntry], dataset: Optional[str] = None, clip_path: Optional[str] = None,
                      frame_size: Optional[tuple[int, int]] = None, subject: str = "this clip") -> list[Match]:
-    """The checkpoints ordered by how well they fit a clip (or a dataset), best first: trained on
-    the same dataset (the clip's `dataset` spec, or a dataset folder holding `clip_path`), then on
-    data whose frames have the clip's `frame_size` (width, height: the same camera, most likely),
-    then the rest; within each, calibrated ones first, then by stored micro AUC."""
-    matches: list[Match] = []
-    clip_root = _spec_root(dataset)
-    clip_file = Path(clip_path).resolve() if clip_path else None
-    for entry in entries:
-        root = _spec_root(entry.training_data)
-        same = root is not None and ((clip_root is not None and _inside(clip_root, root))
-                                     or (clip_file is not None and _inside(clip_file, root)))
-        if same:
-            matches.append(Match(entry, 0, f"trained on {'this dataset' if subject == 'this dataset' else subject + chr(39) + 's dataset'}"
-                                           f" ({entry.trained_on})"))
-            continue
-        size = data_frame_size(entry.training_data) if entry.training_data and frame_size else None
-        if size is not None and size == tuple(frame_size):
-            matches.append(Match(entry, 1, f"trained on {entry.trained_on}, whose frames have the size of {subject}'s "
-                                           f"({size[0]}×{size[1]} px): most likely the same camera"))
-            continue
-        matches.append(Match(entry, 2, f"no model was trained on {subject}'s data or scene"))
-    matches.sort(key=lambda m: (m.tier, *_fit_key(m.entry)))
-    return matches
-
-
-def why_chosen(match: Match, others: int) -> str:
-    """One sentence: why the first of `rank_checkpoints` was chosen ("others": how many share its tier)."""
-    entry = match.entry
-    score = (f"micro AUC {entry.auc:.3f}" + (f" ({entry.protocol})" if entry.protocol else "")
-             + (f" on {_short_data(entry.eval_data)}" if entry.eval_data else "")) if entry.auc is not None else None
-    if match.tier == 2:
-        return (f"**{entry.name}**: {match.reason}, so the lab picked the best-scoring model of the zoo"
-                + (f" ({score})" if score else "") + ". Its verdicts on another scene may not hold.")
-    best = (f"; the best of the {others + 1} such models" + (f" by {score}" if score else "")) if others else \
-        (f"; {score}" if score else "")
-    return f"**{entry.name}**: {match.reason}{best}."
+    """`vadlab.zoo.rank_checkpoints` on the session's device, with the cached frame sizes."""
+    return zoo.rank_checkpoints(entries, dataset, clip_path, frame_size, subject, on_gpu=_scoring_on_gpu(),
+                                frame_size_of=data_frame_size)
 
 
 def best_checkpoints(dataset: Optional[str] = None, clip: Optional[ClipSource] = None,
                      count: int = 1) -> tuple[list[CheckpointEntry], str]:
-    """The `count` usable checkpoints that fit a clip (or a dataset spec) best, and the sentence
-    that says why the first was chosen (empty when the zoo is empty)."""
-    entries = usable_checkpoints()
-    if not entries:
-        return [], ""
+    """The `count` usable checkpoints of the zoo that fit a clip (or a dataset spec) best, and the
+    sentence that says why the first was chosen (empty when the zoo is empty):
+    `vadlab.zoo.best_checkpoints` on the session's device, with the cached frame sizes."""
     clip_path = None
     if clip is not None:
         dataset = dataset or clip.dataset
         clip_path = clip.path
-    subject = "this clip" if clip is not None else "this dataset"
-    ranked = rank_checkpoints(entries, dataset, clip_path, None, subject)
-    if ranked[0].tier != 0:  # nothing from the same dataset: compare frame sizes (the camera)
-        size = clip_frame_size(clip) if clip is not None else _dataset_frame_size(dataset)
-        ranked = rank_checkpoints(entries, dataset, clip_path, size, subject)
-    first = ranked[0]
-    others = sum(1 for m in ranked[1:] if m.tier == first.tier)
-    return [m.entry for m in ranked[:count]], why_chosen(first, others)
-
-
-def _dataset_frame_size(spec: Optional[str]) -> Optional[tuple[int, int]]:
-    return data_frame_size(spec) if spec else None
+    return zoo.best_checkpoints(
+        zoo.usable_checkpoints(), dataset, clip_path, count, "this clip" if clip is not None else "this dataset",
+        subject_frame_size=lambda: clip_frame_size(clip) if clip is not None else (data_frame_size(dataset) if dataset else None),
+        on_gpu=_scoring_on_gpu(), frame_size_of=data_frame_size)
 
 
 def current_device() -> str:
@@ -471,45 +223,10 @@ def checkpoint_key(entry: CheckpointEntry | str, device: Optional[str] = None) -
 
 
 # ------------------------------------------------------------------------------------- the store
-class ResultStore:
-    """A small thread-safe LRU of computed results (scores), shared by all sessions."""
-
-    def __init__(self, max_entries: int = 32):
-        self.max_entries = max_entries
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: Hashable, value: Any) -> Any:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-        return value
-
-    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        hit = self.get(key)
-        return hit if hit is not None else self.put(key, compute())
-
-    def keys(self) -> list[Hashable]:
-        with self._lock:
-            return list(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
 @st.cache_resource
-def result_store() -> ResultStore:
-    """The process-wide result store."""
-    return ResultStore()
+def result_store() -> store.ResultStore:
+    """The process-wide result store (`vadlab.store.ResultStore`), shared by every session."""
+    return store.ResultStore()
 
 
 def _progress_bar(text: str) -> tuple[Any, Callable[[float], None]]:
@@ -632,128 +349,27 @@ def _confined_tree(path: Path, allowed: tuple[Path, ...]) -> None:
     links = [path] + ([e for e in path.iterdir() if e.is_symlink()] if path.is_dir() else [])
     for link in links:
         resolved = link.resolve()
-        if not any(_inside(resolved, root) for root in allowed):
+        if not any(paths.inside(resolved, root) for root in allowed):
             raise paths.PathNotAllowedError(f"{link.name}: a link to a file outside the folders the app reads "
                                             f"({', '.join(paths.display_path(r) for r in allowed)}); it is not followed")
 
 
 def _dataset_identity(ds: VideoDataset) -> str:
     root = Path(ds.root)
-    return file_identity(root) if root.exists() else ""
+    return store.file_identity(root) if root.exists() else ""
 
 
 # ------------------------------------------------------------------------ dataset scores on disk
-CACHE_DIR_ENV = "VADLAB_CACHE_DIR"
-CACHE_FORMAT = 1
-
-
-def score_cache_dir() -> Path:
-    """Where dataset scores are kept between sessions and restarts: $VADLAB_CACHE_DIR, else
-    `data_cache/scores/` in the repository (git-ignored). Created when first written."""
-    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return Path(configured).expanduser() if configured else paths.REPO_ROOT / "data_cache" / "scores"
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _code_digest(family: str) -> str:
-    """The code that turns frames into scores (the family's module, scoring, clips): a change to it
-    must not serve stale scores."""
-    import vadlab
-
-    root = Path(vadlab.__file__).parent
-    files = [root / "models" / f"{family}.py", root / "scoring.py", root / "data" / "clips.py", root / "models" / "layers.py"]
-    return _sha("|".join(hashlib.sha256(f.read_bytes()).hexdigest() if f.is_file() else f.name for f in files))
-
-
 def checkpoint_digest(entry: CheckpointEntry) -> str:
-    """The checkpoint's identity for the disk cache: its recorded weights digest (sha256), the
-    scoring code's digest and the device kind."""
+    """`vadlab.store.checkpoint_digest` of a checkpoint as loaded here: its recorded weights digest
+    (sha256), the scoring code's digest and the device kind."""
     meta = load_model(entry).metadata
     weights = str(meta.get("weights_sha256") or meta.get("digest") or checkpoint_key(entry))
-    device = str(load_model(entry).device).split(":")[0]
-    return _sha(f"{weights}|{_code_digest(entry.family)}|{device}|{CACHE_FORMAT}")
-
-
-def dataset_digest(ds: VideoDataset) -> str:
-    """A labelled test split's identity: every video's file identity (path, mtime, size or frame
-    count) and its labels."""
-    parts = [ds.name]
-    for record in ds.test:
-        if record.labels is None:
-            continue
-        labels = hashlib.sha256(np.asarray(record.labels, np.uint8).tobytes()).hexdigest()
-        parts.append(f"{record.name}:{file_identity(Path(record.source))}:{record.n_frames}:{labels}")
-    return _sha("\n".join(parts))
+    return store.checkpoint_digest(weights, entry.family, str(load_model(entry).device).split(":")[0])
 
 
 def _cache_stem(entry: CheckpointEntry, ds: VideoDataset) -> Path:
-    return score_cache_dir() / f"{checkpoint_digest(entry)[:24]}_{dataset_digest(ds)[:24]}"
-
-
-def _save_scores(stem: Path, scored: api.DatasetScores, summary: dict) -> None:
-    """Write per-video scores (no maps) as one .npz, atomically, and a small JSON summary beside it."""
-    arrays: dict[str, np.ndarray] = {}
-    videos = []
-    for i, (name, fs) in enumerate(scored.scores.items()):
-        videos.append({"name": name, "video": fs.video, "score_kind": fs.score_kind, "fps": fs.fps,
-                       "pooled": sorted(fs.pooled)})
-        arrays[f"{i}.scores"], arrays[f"{i}.raw"] = np.asarray(fs.scores), np.asarray(fs.raw)
-        arrays[f"{i}.scored"], arrays[f"{i}.labels"] = np.asarray(fs.scored), np.asarray(scored.labels[name], np.uint8)
-        for key, values in fs.pooled.items():
-            arrays[f"{i}.pooled.{key}"] = np.asarray(values)
-    meta = {"format": CACHE_FORMAT, "videos": videos, "decode_seconds": scored.decode_seconds,
-            "score_seconds": scored.score_seconds, "n_frames": scored.n_frames}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stem.with_name(stem.name + f".{os.getpid()}.{threading.get_ident()}.tmp.npz")
-    try:
-        np.savez_compressed(tmp, **arrays)
-        commit(tmp, stem.with_suffix(".npz"))
-        atomic_write(stem.with_suffix(".json"), json.dumps(summary, indent=1))
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _load_scores(stem: Path) -> Optional[api.DatasetScores]:
-    """The cached scores of `_save_scores`, or None (absent, or unreadable: scored again)."""
-    path = stem.with_suffix(".npz")
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path) as data:
-            meta = json.loads(bytes(data["meta"]).decode())
-            if meta.get("format") != CACHE_FORMAT:
-                return None
-            scores, labels = {}, {}
-            for i, video in enumerate(meta["videos"]):
-                name = video["name"]
-                labels[name] = data[f"{i}.labels"]
-                scores[name] = FrameScores(
-                    video=video["video"], scores=data[f"{i}.scores"], raw=data[f"{i}.raw"], scored=data[f"{i}.scored"],
-                    score_kind=video["score_kind"], fps=float(video["fps"]), labels=labels[name],
-                    pooled={key: data[f"{i}.pooled.{key}"] for key in video["pooled"]})
-    except Exception:  # noqa: BLE001 - a damaged cache file is just a miss
-        return None
-    return api.DatasetScores(scores, labels, decode_seconds=float(meta["decode_seconds"]),
-                             score_seconds=float(meta["score_seconds"]), n_frames=int(meta["n_frames"]))
-
-
-def cached_evaluations() -> list[dict]:
-    """Summaries of every dataset evaluation kept on disk (checkpoint digest and name, dataset,
-    micro / macro AUC under the paper protocol): the zoo shows them beside the stored metrics."""
-    folder = score_cache_dir()
-    rows = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            rows.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue
-    return rows
+    return store.cache_stem(checkpoint_digest(entry), store.dataset_digest(ds))
 
 
 def _reusable_clip_scores(entry: CheckpointEntry, record, ds: VideoDataset, spec: str) -> Optional[FrameScores]:
@@ -819,7 +435,7 @@ def dataset_scores(entry: CheckpointEntry, spec: str, keep_maps: bool = False) -
         return hit
     stem = _cache_stem(entry, ds)
     if not keep_maps:
-        hit = _load_scores(stem)
+        hit = store.load_scores(stem)
         if hit is not None:
             return result_store().put(key, hit)
     scored = _score_dataset(entry, spec, ds, keep_maps)
@@ -828,9 +444,9 @@ def dataset_scores(entry: CheckpointEntry, spec: str, keep_maps: bool = False) -
         result = api.evaluate_scored(ds, scored, protocol=PAPER, calibration=checkpoint_calibration(entry))
         summary = {"checkpoint": entry.name, "path": entry.path, "checkpoint_digest": checkpoint_digest(entry),
                    "weights_sha256": load_model(entry).metadata.get("weights_sha256"), "dataset_spec": spec,
-                   "dataset": display_spec(spec), "dataset_kind": ds.name, "micro_auc": _finite(result.micro_auc),
-                   "macro_auc": _finite(result.macro_auc), "protocol": PAPER.short(), "n_frames": scored.n_frames}
-        _save_scores(stem, scored, summary)
+                   "dataset": display_spec(spec), "dataset_kind": ds.name, "micro_auc": zoo.finite(result.micro_auc),
+                   "macro_auc": zoo.finite(result.macro_auc), "protocol": PAPER.short(), "n_frames": scored.n_frames}
+        store.save_scores(stem, scored, summary)
     except OSError:  # a read-only disk: the cache is an optimisation
         pass
     return scored

@@ -16,8 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from vadlab import paths
 from vadlab.plots import COLORS
-from vadlab.ui import paths, state
+from vadlab.ui import state
 from vadlab.ui.cache import ClipSource, dataset, decode, display_spec, forget_datasets, result_store
 from vadlab.ui.errors import ERROR_ICON, user_errors
 from vadlab.userdata import (

@@ -10,8 +10,9 @@ import streamlit as st
 
 from vadlab import explain
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, result_store, scores_key
+from vadlab.ui.cache import ClipSource, checkpoint_calibration, result_store, scores_key
 from vadlab.ui.verdict_view import Flagged, flag
+from vadlab.zoo import CheckpointEntry
 
 TOOLBAR_ROOM = 30  # px above subplot titles, so plotly's toolbar (top right) never covers them
 

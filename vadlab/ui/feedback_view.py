@@ -9,12 +9,13 @@ from typing import Optional
 
 import streamlit as st
 
-from vadlab import feedback
+from vadlab import feedback, paths
 from vadlab.data.video import Video
-from vadlab.ui import paths, state
-from vadlab.ui.cache import CheckpointEntry, ClipSource, current_device, forget_datasets, forget_models
+from vadlab.ui import state
+from vadlab.ui.cache import ClipSource, current_device, forget_datasets, forget_models
 from vadlab.ui.errors import user_errors
 from vadlab.ui.verdict_view import Flagged
+from vadlab.zoo import CheckpointEntry
 
 NOTICE = "feedback.notice"  # (what was done, events before, the recalibrated checkpoint) for the next run
 

@@ -3,64 +3,15 @@ visible and sortable) and the one-click demo (the best model of the sample scene
 shines, with what to look at)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Optional
 
 import streamlit as st
 
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, checkpoint_calibration, scores_key
+from vadlab.ui.cache import checkpoint_calibration, scores_key
 from vadlab.ui.verdict_view import Flagged, alert_banner, flag
 from vadlab.ui.views import frame_panels, timeline_with_slider
-
-
-def _dataset_label(spec: str) -> str:
-    """A short column label for an evaluation dataset: its kind ("ped2", "synthetic"), or the
-    folder's name for plain folders."""
-    kind, _, rest = str(spec).partition(":")
-    if kind == "folder" and rest:
-        return rest.rstrip("/").split("/")[-1]
-    return kind or str(spec)
-
-
-def zoo_rows(entries: Sequence[CheckpointEntry], cached: Sequence[dict] = ()) -> tuple[list[dict], list[str]]:
-    """The zoo table's rows, and its evaluation datasets (column groups): for every checkpoint its
-    micro and macro AUC on each dataset it was evaluated on (its stored metrics, and evaluations
-    this lab kept on disk for the same weights), under the protocol named in `protocol`."""
-    evaluations: dict[str, dict[str, dict]] = {}  # checkpoint path -> dataset label -> numbers
-    for entry in entries:
-        if entry.auc is not None and entry.eval_data:
-            evaluations.setdefault(entry.path, {})[_dataset_label(entry.eval_data)] = {
-                "micro": entry.auc, "macro": entry.macro_auc, "protocol": entry.protocol}
-    by_weights = {e.weights_sha256: e for e in entries if e.weights_sha256}
-    for row in cached:
-        entry = by_weights.get(row.get("weights_sha256"))
-        label = _dataset_label(row.get("dataset_spec") or row.get("dataset") or "")
-        if entry is None or row.get("micro_auc") is None or label in evaluations.get(entry.path, {}):
-            continue
-        evaluations.setdefault(entry.path, {})[label] = {"micro": row["micro_auc"], "macro": row.get("macro_auc"),
-                                                         "protocol": row.get("protocol")}
-    datasets = sorted({label for per in evaluations.values() for label in per},
-                      key=lambda label: (label != "synthetic", label))
-    rows = []
-    for e in entries:
-        per = evaluations.get(e.path, {})
-        row: dict = {"checkpoint": e.name, "family": e.family, "trained on": e.trained_on}
-        for label in datasets:
-            row[f"micro AUC · {label}"] = per.get(label, {}).get("micro")
-            row[f"macro AUC · {label}"] = per.get(label, {}).get("macro")
-        protocols = sorted({str(v.get("protocol")) for v in per.values() if v.get("protocol")})
-        row["protocol"] = (", ".join(protocols) if protocols else "not recorded") if per else (
-            "supervised: see cross-validation" if e.supervised else "not evaluated" if e.error is None else "")
-        row.update({"calibrated": e.calibrated, "input (C×H×W)": e.input_size, "window": e.window,
-                    "trained with": e.trained_with,
-                    "CPU frames/s": (f"{e.cpu_fps:g} (too slow for a CPU default)" if e.too_slow_for_cpu
-                                     else f"{e.cpu_fps:g}" if e.cpu_fps is not None else ""),
-                    "size (MB)": e.size_mb, "origin": e.origin, "problem": e.error or ""})
-        rows.append(row)
-    if not any(r["problem"] for r in rows):
-        for r in rows:
-            del r["problem"]
-    return rows, datasets
+from vadlab.zoo import CheckpointEntry
 
 
 def zoo_table() -> None:
@@ -69,13 +20,13 @@ def zoo_table() -> None:
     invalid ones with their error. Every row visible (no inner scrolling), every column sortable."""
     import pandas as pd
 
-    from vadlab.ui.cache import cached_evaluations, list_checkpoints
+    from vadlab import store, zoo
 
-    entries = list_checkpoints()
+    entries = zoo.list_checkpoints()
     if not entries:
         st.info("No checkpoints yet: train one on the Train page.")
         return
-    rows, datasets = zoo_rows(entries, cached_evaluations())
+    rows, datasets = zoo.zoo_rows(entries, store.cached_evaluations())
     frame = pd.DataFrame(rows)
     auc_columns = [c for c in frame.columns if " AUC · " in c]
     config = {c: st.column_config.NumberColumn(f"{c.split(' · ')[1]} {c.split(' · ')[0]}", format="%.4f",

@@ -25,9 +25,10 @@ from vadlab.live import (LiveSession, LiveSnapshot, LiveSourceChoice, WebcamFeed
                          overlay)
 from vadlab.stream import StreamSettings
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, load_model
+from vadlab.ui.cache import load_model
 from vadlab.ui.errors import ERROR_ICON, user_errors
 from vadlab.ui.widgets import FAR_CHOICES, alert_rules, sample_clips
+from vadlab.zoo import CheckpointEntry
 
 PAGE = "live"
 SESSION_KEY = state.widget_key(PAGE, "session")  # the browser session's LiveSession

@@ -11,10 +11,10 @@ import re
 
 import streamlit as st
 
-from vadlab import explain, notebook
+from vadlab import explain, notebook, paths, zoo
 from vadlab.calibration import format_far
-from vadlab.ui import paths, state
-from vadlab.ui.cache import ClipSource, best_checkpoints, usable_checkpoints
+from vadlab.ui import state
+from vadlab.ui.cache import ClipSource, best_checkpoints
 from vadlab.ui.errors import user_errors
 from vadlab.ui.explain_view import attribution_params, seed
 from vadlab.ui.verdict_view import note_warnings
@@ -56,7 +56,7 @@ def sample_paths() -> list[str]:
 
 
 def checkpoint_paths() -> list[str]:
-    return [repo_path(e.path) for e in usable_checkpoints()]
+    return [repo_path(e.path) for e in zoo.usable_checkpoints()]
 
 
 def starter() -> notebook.Notebook:

@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, MutableMapping, Optional
 
-from vadlab import api
 from vadlab.jobs import TrainingProcess
 from vadlab.registry import get_spec, list_models
 from vadlab.train import TrainConfig, TrainEvent

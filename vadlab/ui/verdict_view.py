@@ -19,8 +19,9 @@ from vadlab import export
 from vadlab.calibration import NO_CALIBRATION, Calibration, VerdictRule, assess, format_far
 from vadlab.metrics import smooth_scores, threshold_metrics
 from vadlab.outputs import Event, FrameScores
-from vadlab.ui.cache import CheckpointEntry, ClipSource, checkpoint_calibration, scores_key
+from vadlab.ui.cache import ClipSource, checkpoint_calibration, scores_key
 from vadlab.ui.widgets import VerdictSettings, default_threshold, threshold_slider
+from vadlab.zoo import CheckpointEntry
 
 SCALE_MINMAX_CHOSEN = ("per-video min-max (the benchmark protocol): 0 = this clip's lowest score, 1 = its highest; "
                        "every clip peaks at 1, so even a normal clip crosses a threshold on it")

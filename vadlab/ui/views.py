@@ -28,9 +28,10 @@ from vadlab.data.video import Video
 from vadlab.metrics import postprocess
 from vadlab.outputs import FrameScores
 from vadlab.ui import state
-from vadlab.ui.cache import CheckpointEntry, result_store
+from vadlab.ui.cache import result_store
 from vadlab.ui.errors import ERROR_ICON
 from vadlab.ui.verdict_view import Flagged, verdict_meta
+from vadlab.zoo import CheckpointEntry
 
 
 # --------------------------------------------------------------------------------------- analysis

@@ -13,13 +13,15 @@ import numpy as np
 import streamlit as st
 
 from vadlab import device as devices
+from vadlab import paths, zoo
 from vadlab.calibration import DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH, Calibration, format_far
 from vadlab.data.datasets import KNOWN_KINDS
 from vadlab.data.video import VIDEO_EXTENSIONS
 from vadlab.protocol import DEFAULT_POOLINGS, Protocol
-from vadlab.ui import paths, state
-from vadlab.ui.cache import (CheckpointEntry, ClipSource, best_checkpoints, clip_frame_size, data_frame_size, dataset,
-                             decode, display_spec, list_checkpoints, rank_checkpoints, samples_spec, usable_checkpoints)
+from vadlab.ui import state
+from vadlab.ui.cache import (ClipSource, best_checkpoints, clip_frame_size, data_frame_size, dataset, decode, display_spec,
+                             rank_checkpoints, samples_spec)
+from vadlab.zoo import CheckpointEntry
 from vadlab.ui.errors import user_errors
 
 UPLOAD_TYPES = [e.lstrip(".") for e in VIDEO_EXTENSIONS] + ["zip"]
@@ -48,7 +50,7 @@ def sidebar() -> None:
         st.selectbox("Device", device_choices(), key=state.DEVICE,
                      help="Where models run. 'auto' uses a GPU when there is one, else the CPU.")
         st.caption(f"In use: **{device_description()}**")
-        entries = list_checkpoints()
+        entries = zoo.list_checkpoints()
         valid = sum(e.error is None for e in entries)
         st.caption(f"Model zoo: **{valid} checkpoint{'s' if valid != 1 else ''}**"
                    + (f" ({len(entries) - valid} invalid)" if valid != len(entries) else ""))
@@ -123,7 +125,7 @@ def checkpoint_picker(page: str, label: str = "Checkpoint", clip: Optional[ClipS
     """One checkpoint from the zoo (stops the page with a hint when the zoo is empty). It starts from
     the working context's model (the one shown in detail on Score), else the model that fits the
     clip (or dataset) best, and says why."""
-    entries = {e.path: e for e in usable_checkpoints()}
+    entries = {e.path: e for e in zoo.usable_checkpoints()}
     if not entries:
         _no_checkpoints()
     chosen = _chosen_models(entries)
@@ -146,7 +148,7 @@ def checkpoints_picker(page: str, label: str = "Checkpoints", default_count: int
     """One or more checkpoints from the zoo. They start from the working context's models (what
     the user chose on any page), else the `default_count` models that fit the clip (or dataset)
     best; the page says why it chose them."""
-    entries = {e.path: e for e in usable_checkpoints()}
+    entries = {e.path: e for e in zoo.usable_checkpoints()}
     if not entries:
         _no_checkpoints()
     chosen = _chosen_models(entries)

@@ -1,7 +1,9 @@
-"""Where the app may read and write: configured roots, and confinement of paths typed by users.
+"""Where vadlab's files live: the repository root, the shipped and user folders (checkpoints,
+sample videos, user data, datasets), and the confinement of paths typed by users of the app.
 
-A served lab must not become a way to read arbitrary files, so every folder a user types (a dataset
-folder, a checkpoint folder) is resolved (symlinks and `..` followed) and must lie inside one of the
+The CLI, the notebook, `bench/` and the app all find the zoo and the data here. A served lab must
+not become a way to read arbitrary files, so every folder a user types (a dataset folder, a
+checkpoint folder) is resolved (symlinks and `..` followed) and must lie inside one of the
 configured roots:
 
   * the repository's `sample_videos/` and `checkpoints/` (shipped demo data and models; other
@@ -15,7 +17,7 @@ configured roots:
     exists). Several data roots can be given, separated by `os.pathsep` (':' on Linux).
 
 Relative paths typed by the user are taken relative to the data root first, then the repository.
-This module does not import Streamlit (it is tested on its own).
+No Streamlit here.
 """
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 USER_CHECKPOINTS_ENV = "VADLAB_USER_CHECKPOINTS"
-USER_DATA_ENV = "VADLAB_USER_DATA"  # as vadlab.userdata.USER_DATA_ENV (the core reads it)
+USER_DATA_ENV = "VADLAB_USER_DATA"
 DATA_ROOT_ENV = "VADLAB_DATA_ROOT"
 SAMPLES_ENV = "VADLAB_SAMPLE_VIDEOS"
 CHECKPOINTS_ENV = "VADLAB_CHECKPOINTS"
@@ -76,9 +78,7 @@ def user_checkpoints_dir() -> Path:
 def user_data_dir() -> Path:
     """Where the Data page keeps the user's datasets: $VADLAB_USER_DATA or `user_data/` in the
     repository (git-ignored). Not created here."""
-    from vadlab.userdata import default_root
-
-    return default_root()
+    return _env_path(USER_DATA_ENV) or REPO_ROOT / "user_data"
 
 
 def data_roots() -> tuple[Path, ...]:
@@ -102,7 +102,8 @@ def roots() -> Roots:
     )
 
 
-def _inside(path: Path, root: Path) -> bool:
+def inside(path: Path, root: Path) -> bool:
+    """Whether the (resolved) `path` is `root` or lies below it."""
     return path == root or root in path.parents
 
 
@@ -128,12 +129,12 @@ def confine(text: str | os.PathLike, allowed: Optional[Sequence[Path]] = None, m
         candidates = [base / candidate for base in bases]
     resolved_candidates = [c.resolve() for c in candidates]
     for resolved in resolved_candidates:
-        if any(_inside(resolved, root) for root in allowed_roots) and (resolved.exists() or not must_exist):
+        if any(inside(resolved, root) for root in allowed_roots) and (resolved.exists() or not must_exist):
             return resolved
-    inside = [r for r in resolved_candidates if any(_inside(r, root) for root in allowed_roots)]
+    within = [r for r in resolved_candidates if any(inside(r, root) for root in allowed_roots)]
     listing = ", ".join(str(r) for r in allowed_roots) or "(none configured)"
-    if inside:
-        raise PathNotAllowedError(f"{raw}: no such file or folder (looked at {inside[0]})")
+    if within:
+        raise PathNotAllowedError(f"{raw}: no such file or folder (looked at {within[0]})")
     raise PathNotAllowedError(
         f"{raw}: outside the folders this lab may read. Allowed roots: {listing}. "
         f"Set {DATA_ROOT_ENV} to add a data folder."
