@@ -10,40 +10,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Optional, Sequence
-
-
-
-def _parse_scalar(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
-def _parse_value(text: str) -> Any:
-    """'3' -> 3, '1e-4' -> 0.0001, 'true' -> True, '32,16,8' -> (32, 16, 8); anything else stays a
-    string (so 'rect:0,0,0.5,1' reaches the config's own parser whole)."""
-    if "," in text:
-        parts = [_parse_scalar(t.strip()) for t in text.split(",")]
-        if all(not isinstance(p, str) for p in parts):
-            return tuple(parts)
-        return text
-    return _parse_scalar(text)
-
-
-def _parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set expects KEY=VALUE, got '{item}'")
-        k, v = item.split("=", 1)
-        out[k.strip()] = _parse_value(v.strip())
-    return out
+from typing import Optional, Sequence
 
 
 def cmd_samples(args) -> int:
@@ -106,6 +73,7 @@ def cmd_train(args) -> int:
     from tqdm import tqdm
 
     from vadlab import api
+    from vadlab.overrides import parse_overrides
     from vadlab.train import TrainConfig
 
     cfg = TrainConfig(batch_size=args.batch_size, seed=args.seed, stride=args.stride, threads=args.threads,
@@ -129,7 +97,7 @@ def cmd_train(args) -> int:
             bar["bar"].close()
 
     loaded, result = api.train(args.model, args.data, args.out, preset=args.preset, epochs=args.epochs,
-                               device=args.device, init_from=args.init_from, overrides=_parse_overrides(args.set),
+                               device=args.device, init_from=args.init_from, overrides=parse_overrides(args.set),
                                train_config=cfg, on_event=on_event, half=args.half, resume=args.resume,
                                evaluate_after=not args.no_eval, command=shlex.join(["vadlab"] + sys.argv[1:]),
                                monitor_test=args.monitor_test)
@@ -147,7 +115,6 @@ def cmd_score(args) -> int:
     from vadlab import api
     from vadlab.calibration import NO_CALIBRATION, format_far
     from vadlab.export import scores_to_csv
-    from vadlab.protocol import pooling_key
     from vadlab.stream import score_file
 
     if args.out and Path(args.out).is_dir():
@@ -162,7 +129,6 @@ def cmd_score(args) -> int:
     calibration = loaded.calibration
     if args.normalize == "calibrated" and calibration is None:
         print(f"note: {NO_CALIBRATION}", file=sys.stderr)
-    key = pooling_key(args.pooling, args.patch, args.topk) if args.pooling else None  # None: the checkpoint's rule
     rows, scored, failed = [], [], []
     for path in paths:
         # the streaming path: decoded chunk by chunk, so a clip of any length is scored whole
@@ -175,8 +141,7 @@ def cmd_score(args) -> int:
             print(f"error: {path.name}: not scored: {exc}", file=sys.stderr)
             continue
         scored.append(path)
-        v = api.verdict(loaded, fs, far=args.far, key=key, smooth_sigma=args.smooth, min_length=args.min_length,
-                        merge_gap=args.merge_gap, threshold=args.threshold, normalize=args.normalize)
+        v = api.verdict(loaded, fs, **rule_overrides(args), threshold=args.threshold, normalize=args.normalize)
         meta = {
             "checkpoint": str(loaded.path), "video": str(path), "fps": fs.fps,
             "protocol": {"pooling": v.rule.key, "normalize": "calibrated" if v.calibrated else
@@ -233,61 +198,6 @@ def _is_frame_folder(p: Path) -> bool:
     return p.is_dir() and any(x.suffix.lower() in (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp") for x in p.iterdir())
 
 
-class _ScoresWriter:
-    """`vadlab watch --scores FILE`: one row per judged frame, written as it comes (CSV with `# key:
-    value` comment lines first, or JSON lines when FILE ends in .jsonl / .ndjson).
-
-    Nothing is opened until the first row: an existing FILE survives a source that never opens.
-    The rows go to a temporary file beside FILE, which replaces FILE once the first rows are in it
-    (the later rows are appended to the same file, so FILE grows as frames are judged)."""
-
-    COLUMNS = ("frame", "time_s", "score", "value", "threshold", "anomalous", "decided", "scored", "gap", "latency_ms")
-
-    def __init__(self, path: str, meta: dict):
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise ValueError(f"--scores {path} is a folder; give a file name, e.g. {self.path / 'scores.csv'}")
-        self.jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
-        self.meta = meta
-        self.handle = None
-        self._tmp: Optional[Path] = None
-
-    def _open(self) -> None:
-        from vadlab.files import temporary_name
-
-        tmp = temporary_name(self.path)
-        self.handle = open(tmp, "x")
-        if not self.jsonl:
-            from vadlab.export import csv_comment_lines
-
-            self.handle.write(csv_comment_lines(self.meta))
-            self.handle.write(",".join(self.COLUMNS) + "\n")
-        self._tmp = tmp
-
-    def write(self, verdicts) -> None:
-        verdicts = list(verdicts)
-        if not verdicts:
-            return
-        if self.handle is None:
-            self._open()
-        for v in verdicts:
-            row = v.row()
-            if self.jsonl:
-                self.handle.write(json.dumps(row) + "\n")
-            else:
-                self.handle.write(",".join("" if row[c] is None else str(row[c]) for c in self.COLUMNS) + "\n")
-        self.handle.flush()
-        if self._tmp is not None:  # the first rows are in: now the file replaces FILE
-            from vadlab.files import commit
-
-            commit(self._tmp, self.path)
-            self._tmp = None
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-
-
 class _StatusLine:
     """The live status line on stderr: redrawn in place on a terminal (every 0.5 s), else one line
     every `every` seconds (0: none)."""
@@ -323,15 +233,13 @@ def cmd_watch(args) -> int:
     from vadlab import api
     from vadlab.calibration import format_far
     from vadlab.data.sources import open_source
-    from vadlab.protocol import pooling_key
+    from vadlab.export import ScoresWriter
     from vadlab.export import EventClips
     from vadlab.live import LiveStream
     from vadlab.stream import StreamSettings, event_json
 
     loaded = api.load(args.checkpoint, device=args.device)
-    rule = api.verdict_rule(loaded, far=args.far, smooth_sigma=args.smooth, min_length=args.min_length,
-                            merge_gap=args.merge_gap,
-                            key=pooling_key(args.pooling, args.patch, args.topk) if args.pooling else None)
+    rule = api.verdict_rule(loaded, **rule_overrides(args))
     settings = StreamSettings(key=rule.key, far=rule.far,
                               threshold=args.threshold, smooth_sigma=rule.smooth_sigma, smoothing=args.smoothing,
                               min_length=rule.min_length, merge_gap=rule.merge_gap, batch_size=args.batch_size,
@@ -353,7 +261,7 @@ def cmd_watch(args) -> int:
     notes_shown = len(stream.notes)
     meta = {"checkpoint": str(loaded.path), "source": args.source, "scale": judge.scale_description,
             "threshold": judge.threshold, "settings": {k: v for k, v in vars(settings).items() if k != "keep_frames"}}
-    writer = _ScoresWriter(args.scores, meta) if args.scores else None
+    writer = ScoresWriter(args.scores, meta) if args.scores else None
     clips: Optional[EventClips] = None
     status = _StatusLine(args.status_every)
     ended = "the source ended"
@@ -452,11 +360,9 @@ def cmd_feedback(args) -> int:
 
 def cmd_eval(args) -> int:
     from vadlab import api
-    from vadlab.protocol import Protocol
 
     loaded = api.load(args.checkpoint, device=args.device)
-    protocol = Protocol(pooling=args.pooling, patch=args.patch, topk=args.topk, normalize=args.normalize,
-                        smooth_sigma=args.smooth, drop_undecidable=not args.keep_undecidable)
+    protocol = protocol_from_args(args)
     in_sample = loaded.in_sample_on
     warning = (f"IN-SAMPLE: {loaded.name} is supervised and was trained on the labelled videos of {in_sample}; "
                f"these figures are not a generalisation figure. Use `vadlab cv --model {loaded.spec.name} "
@@ -504,17 +410,65 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _verdict_rule_flags(s: argparse.ArgumentParser) -> None:
-    """The verdict rule's flags (`vadlab score`, `vadlab watch`): each overrides one field of the
-    checkpoint's own rule (stored with its calibration; `vadlab info` shows it), which applies when
-    a flag is not given."""
-    rule = "default: the checkpoint's verdict rule"
-    s.add_argument("--far", type=float, default=None,
-                   help=f"target false-alarm rate per normal frame for the calibrated threshold ({rule})")
-    s.add_argument("--pooling", default=None, choices=["mean", "patch", "topk"], help=f"pooled score judged ({rule})")
-    s.add_argument("--smooth", type=float, default=None, help=f"smoothing sigma in frames ({rule})")
-    s.add_argument("--min-length", type=int, default=None, help=f"frames an alert event must last ({rule})")
-    s.add_argument("--merge-gap", type=int, default=None, help=f"alerts this close are one event ({rule})")
+_RULE = "default: the checkpoint's verdict rule"
+_NORMALIZE = {  # the scale a verdict (score) or a benchmark figure (eval) is read on
+    "score": dict(default="calibrated", choices=["calibrated", "minmax", "none"],
+                  help="verdict scale: calibrated against the checkpoint's normal data (default; falls back to "
+                       "minmax, with a note, when it has no calibration), per-video min-max (the benchmark "
+                       "protocol: every clip peaks at 1), or raw scores (needs --threshold)"),
+    "eval": dict(default="minmax", choices=["minmax", "none", "calibrated", "zscore"],
+                 help="per-video min-max (default: the papers' protocol), none, calibrated, zscore"),
+}
+_THRESHOLD = {
+    "score": "alert threshold on the chosen scale (default: from the false-alarm rate when calibrated, 0.5 for minmax)",
+    "watch": "alert threshold on the verdict scale",
+}
+
+
+def add_judging_flags(s: argparse.ArgumentParser, command: str) -> None:
+    """The verdict / protocol flags of `score`, `watch` and `eval`, declared once.
+
+    score and watch judge clips with the checkpoint's own verdict rule (stored with its calibration;
+    `vadlab info` shows it): each flag given overrides one of its fields (`rule_overrides`). eval
+    computes benchmark figures under a `Protocol` whose defaults are the papers' (`protocol_from_args`).
+    watch also has its live scale's flags (running statistics before or instead of a calibration)."""
+    if command in _NORMALIZE:
+        s.add_argument("--normalize", **_NORMALIZE[command])
+    if command == "eval":
+        s.add_argument("--smooth", type=float, default=0.0, help="Gaussian smoothing sigma in frames (default 0)")
+        s.add_argument("--pooling", default="mean", choices=["mean", "patch", "topk"],
+                       help="frame score from the error map: the family's frame mean (default), max over patches, top-k pixels")
+    else:
+        s.add_argument("--far", type=float, default=None,
+                       help=f"target false-alarm rate per normal frame for the calibrated threshold ({_RULE})")
+        s.add_argument("--pooling", default=None, choices=["mean", "patch", "topk"], help=f"pooled score judged ({_RULE})")
+        s.add_argument("--smooth", type=float, default=None, help=f"smoothing sigma in frames ({_RULE})")
+        s.add_argument("--min-length", type=int, default=None, help=f"frames an alert event must last ({_RULE})")
+        s.add_argument("--merge-gap", type=int, default=None, help=f"alerts this close are one event ({_RULE})")
+        s.add_argument("--threshold", type=float, default=None, help=_THRESHOLD[command])
+    if command == "watch":  # the live scale: running statistics until a calibration, or instead of it
+        s.add_argument("--no-calibration", action="store_true",
+                       help="use per-stream running statistics even when the checkpoint is calibrated")
+        s.add_argument("--warmup", type=int, default=50, help="frames before the first verdict without a calibration")
+    s.add_argument("--patch", type=int, default=16, help="patch side in model pixels (--pooling patch)")
+    s.add_argument("--topk", type=float, default=0.01, help="fraction of pixels (--pooling topk)")
+
+
+def rule_overrides(args: argparse.Namespace) -> dict:
+    """The verdict-rule fields the `score` / `watch` flags set (None: the checkpoint's own), as
+    `api.verdict` and `api.verdict_rule` take them."""
+    from vadlab.protocol import pooling_key
+
+    return {"far": args.far, "key": pooling_key(args.pooling, args.patch, args.topk) if args.pooling else None,
+            "smooth_sigma": args.smooth, "min_length": args.min_length, "merge_gap": args.merge_gap}
+
+
+def protocol_from_args(args: argparse.Namespace):
+    """The `eval` flags as a `vadlab.protocol.Protocol`."""
+    from vadlab.protocol import Protocol
+
+    return Protocol(pooling=args.pooling, patch=args.patch, topk=args.topk, normalize=args.normalize,
+                    smooth_sigma=args.smooth, drop_undecidable=not args.keep_undecidable)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -568,16 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--video", required=True)
     s.add_argument("--out", default=None)
     s.add_argument("--device", default="auto")
-    s.add_argument("--normalize", default="calibrated", choices=["calibrated", "minmax", "none"],
-                   help="verdict scale: calibrated against the checkpoint's normal data (default; falls back to "
-                        "minmax, with a note, when it has no calibration), per-video min-max (the benchmark "
-                        "protocol: every clip peaks at 1), or raw scores (needs --threshold)")
-    _verdict_rule_flags(s)
-    s.add_argument("--threshold", type=float, default=None,
-                   help="alert threshold on the chosen scale (default: from the false-alarm rate when calibrated, "
-                        "0.5 for minmax)")
-    s.add_argument("--patch", type=int, default=16)
-    s.add_argument("--topk", type=float, default=0.01)
+    add_judging_flags(s, "score")
     s.add_argument("--batch-size", type=int, default=32)
     s.set_defaults(func=cmd_score)
 
@@ -596,13 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write an annotated mp4 per event (with --clip-seconds before and after) into DIR")
     s.add_argument("--clip-seconds", type=float, default=2.0)
     s.add_argument("--device", default="auto")
-    _verdict_rule_flags(s)
-    s.add_argument("--threshold", type=float, default=None, help="alert threshold on the verdict scale")
-    s.add_argument("--no-calibration", action="store_true",
-                   help="use per-stream running statistics even when the checkpoint is calibrated")
-    s.add_argument("--warmup", type=int, default=50, help="frames before the first verdict without a calibration")
-    s.add_argument("--patch", type=int, default=16)
-    s.add_argument("--topk", type=float, default=0.01)
+    add_judging_flags(s, "watch")
     s.add_argument("--smoothing", default="causal", choices=["causal", "centered"],
                    help="causal: exponential, no delay (live default); centered: the Gaussian of `vadlab score`, "
                         "exactly, each verdict round(4 sigma) frames later")
@@ -651,13 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--data", required=True)
     s.add_argument("--device", default="auto")
-    s.add_argument("--normalize", default="minmax", choices=["minmax", "none", "calibrated", "zscore"],
-                   help="per-video min-max (default: the papers' protocol), none, calibrated, zscore")
-    s.add_argument("--smooth", type=float, default=0.0, help="Gaussian smoothing sigma in frames (default 0)")
-    s.add_argument("--pooling", default="mean", choices=["mean", "patch", "topk"],
-                   help="frame score from the error map: the family's frame mean (default), max over patches, top-k pixels")
-    s.add_argument("--patch", type=int, default=16, help="patch side in model pixels (--pooling patch)")
-    s.add_argument("--topk", type=float, default=0.01, help="fraction of pixels (--pooling topk)")
+    add_judging_flags(s, "eval")
     s.add_argument("--keep-undecidable", action="store_true",
                    help="keep the first frames no full window covers (they copy the first score); dropped by default")
     s.add_argument("--protocols", action="store_true",

@@ -497,3 +497,56 @@ def scores_to_json(
         "frames": rows,
     }
     return json.dumps(document, allow_nan=False)
+
+
+class ScoresWriter:
+    """`vadlab watch --scores FILE`: one row per judged frame, written as it comes (CSV with `# key:
+    value` comment lines first, or JSON lines when FILE ends in .jsonl / .ndjson).
+
+    Nothing is opened until the first row: an existing FILE survives a source that never opens.
+    The rows go to a temporary file beside FILE, which replaces FILE once the first rows are in it
+    (the later rows are appended to the same file, so FILE grows as frames are judged)."""
+
+    COLUMNS = ("frame", "time_s", "score", "value", "threshold", "anomalous", "decided", "scored", "gap", "latency_ms")
+
+    def __init__(self, path: str, meta: dict):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ValueError(f"--scores {path} is a folder; give a file name, e.g. {self.path / 'scores.csv'}")
+        self.jsonl = self.path.suffix.lower() in (".jsonl", ".ndjson")
+        self.meta = meta
+        self.handle = None
+        self._tmp: Optional[Path] = None
+
+    def _open(self) -> None:
+        from vadlab.files import temporary_name
+
+        tmp = temporary_name(self.path)
+        self.handle = open(tmp, "x")
+        if not self.jsonl:
+            self.handle.write(csv_comment_lines(self.meta))
+            self.handle.write(",".join(self.COLUMNS) + "\n")
+        self._tmp = tmp
+
+    def write(self, verdicts) -> None:
+        verdicts = list(verdicts)
+        if not verdicts:
+            return
+        if self.handle is None:
+            self._open()
+        for v in verdicts:
+            row = v.row()
+            if self.jsonl:
+                self.handle.write(json.dumps(row) + "\n")
+            else:
+                self.handle.write(",".join("" if row[c] is None else str(row[c]) for c in self.COLUMNS) + "\n")
+        self.handle.flush()
+        if self._tmp is not None:  # the first rows are in: now the file replaces FILE
+            from vadlab.files import commit
+
+            commit(self._tmp, self.path)
+            self._tmp = None
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()

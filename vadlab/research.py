@@ -34,6 +34,7 @@ from vadlab.data.clips import WindowDataset, collate_windows
 from vadlab.data.datasets import load_dataset
 from vadlab.files import atomic_write
 from vadlab.metrics import auc_score, threshold_metrics
+from vadlab.overrides import parse_grid, parse_overrides  # noqa: F401  (parse_grid: research's own name too)
 from vadlab.registry import create_model, get_spec
 from vadlab.train import TrainConfig, fit
 
@@ -41,19 +42,6 @@ from vadlab.train import TrainConfig, fit
 # ------------------------------------------------------------------------------------------------
 # sweep
 # ------------------------------------------------------------------------------------------------
-def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
-    """["lr=1e-4,2e-4", "use_svd_loss=true,false"] -> {"lr": [1e-4, 2e-4], "use_svd_loss": [True, False]}."""
-    from vadlab.cli import _parse_value
-
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--grid expects KEY=V1,V2,..., got '{item}'")
-        key, values = item.split("=", 1)
-        grid[key.strip()] = [_parse_value(v.strip()) for v in values.split(",") if v.strip()]
-    return grid
-
-
 SELECTION_RULE = ("selection criterion: val_loss, lowest mean over seeds (the loss on the held-out tail of the "
                   "NORMAL training videos); test AUC and EER are reported, never used to select")
 METRICS = ("val_loss", "micro_auc", "macro_auc", "eer")
@@ -131,6 +119,11 @@ def run_trial(trial: SweepTrial) -> dict:
             "macro_auc": m.get("macro_auc"), "eer": m.get("eer"), "seconds": round(result.seconds, 1)}
 
 
+def run_trial_fields(fields: dict) -> dict:
+    """`run_trial` of the trial with these fields (what a Ray Tune worker runs: `scale.tune_sweep`)."""
+    return run_trial(SweepTrial(**fields))
+
+
 def failed_row(trial: SweepTrial, error: BaseException | str) -> dict:
     """The row of a trial that raised: its params, seed and the error (reported, never dropped)."""
     message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
@@ -193,7 +186,7 @@ def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tin
             if on_row:
                 on_row(trial, row, False)
 
-        tune_sweep(todo, finished, address=ray_address, cpus_per_trial=cpus_per_trial,
+        tune_sweep(todo, finished, run_trial_fields, failed_row, address=ray_address, cpus_per_trial=cpus_per_trial,
                    gpus_per_trial=gpus_per_trial, ray_cpus=ray_cpus)
     else:
         for trial in todo:
@@ -473,9 +466,7 @@ def _cmd_cv(args) -> int:
                            train_config=_train_config(args))
         print(json.dumps(res, indent=2))
         return 0
-    from vadlab.cli import _parse_overrides
-
-    common = _parse_overrides(args.set)
+    common = parse_overrides(args.set)
     variants = {"GAN+LRCN": {**common, "pretrain_gan": True}, "LRCN (scratch)": {**common, "pretrain_gan": False}}
     res = cross_validate(args.model, args.data, folds=args.folds, preset=args.preset, epochs=args.epochs,
                          device=args.device, variants=variants, train_config=_train_config(args), on_fold=_print_fold)

@@ -64,16 +64,14 @@ def ray_cluster(address: Optional[str] = None, num_cpus: Optional[int] = None) -
         ray.shutdown()
 
 
-def _tune_trainable(config: dict, trials: dict, cwd: str) -> None:
-    """One Ray Tune trial: train the `SweepTrial` named config["trial_name"] (`trials`: name ->
-    its fields) in the driver's working directory `cwd` (relative data paths mean the same there),
-    and report its row as JSON."""
+def _tune_trainable(config: dict, trials: dict, cwd: str, run: Callable[[dict], dict]) -> None:
+    """One Ray Tune trial: `run` the trial named config["trial_name"] (`trials`: name -> its fields;
+    `research.run_trial_fields` for a sweep) in the driver's working directory `cwd` (relative data
+    paths mean the same there), and report its row as JSON."""
     from ray import tune
 
-    from vadlab.research import SweepTrial, run_trial
-
     os.chdir(cwd)
-    row = run_trial(SweepTrial(**trials[config["trial_name"]]))
+    row = run(trials[config["trial_name"]])
     tune.report({"row_json": json.dumps(row), "val_loss": row["val_loss"]})
 
 
@@ -85,18 +83,19 @@ def gpus_when_present(ray: Any, gpus: Optional[float], device: str) -> float:
     return 1.0 if device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
 
-def tune_sweep(trials: Sequence[Any], on_row: Callable[[Any, dict], None], address: Optional[str] = None,
-               cpus_per_trial: float = 1, gpus_per_trial: Optional[float] = None, ray_cpus: Optional[int] = None) -> None:
+def tune_sweep(trials: Sequence[Any], on_row: Callable[[Any, dict], None], run: Callable[[dict], dict],
+               failed_row: Callable[[Any, str], dict], address: Optional[str] = None, cpus_per_trial: float = 1,
+               gpus_per_trial: Optional[float] = None, ray_cpus: Optional[int] = None) -> None:
     """Run `trials` (`vadlab.research.SweepTrial`s) as Ray Tune trials, each reserving
     `cpus_per_trial` CPUs and `gpus_per_trial` GPUs (None: one GPU when the cluster has GPUs,
-    see `gpus_when_present`), as many at once as the cluster holds.
+    see `gpus_when_present`), as many at once as the cluster holds. A trial runs `run(its fields)`
+    (a module-level function, so a worker imports it by name: `research.run_trial_fields`).
     `on_row(trial, row)` is called for each as it ends: its row, or for a failed trial
-    `research.failed_row` with the error (Tune does not retry it). Tune's own records go to
-    `<out_dir>/tune/<sweep id>`."""
+    `failed_row(trial, error)` (`research.failed_row`; Tune does not retry it). Tune's own records go
+    to `<out_dir>/tune/<sweep id>`. (The research functions come in as arguments: this module never
+    imports `vadlab.research`, which imports it.)"""
     if not trials:
         return
-    from vadlab.research import failed_row
-
     by_name = {t.name: t for t in trials}
     out_dir = Path(trials[0].checkpoint).parent
     sweep_id = hashlib.sha1(json.dumps([t.identity() for t in trials], sort_keys=True).encode()).hexdigest()[:10]
@@ -121,7 +120,7 @@ def tune_sweep(trials: Sequence[Any], on_row: Callable[[Any, dict], None], addre
 
         trainable = tune.with_resources(
             tune.with_parameters(_tune_trainable, trials={t.name: dataclasses.asdict(t) for t in trials},
-                                 cwd=os.getcwd()),
+                                 cwd=os.getcwd(), run=run),
             {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
         space = {"trial_name": tune.grid_search([t.name for t in trials])}
         tuner = tune.Tuner(
