@@ -220,7 +220,7 @@ def test_a_resume_state_is_never_torn_and_names_its_tensors(tmp_path):
     """Each epoch's tensors go to their own file and the JSON, written last, names it with its
     sha256: a run killed after writing new tensors but before the JSON resumes from the previous
     complete epoch (never trains an epoch twice on mixed state), and tampered tensors are refused."""
-    from vadlab.train import TrainStateError, save_train_state
+    from vadlab.trainstate import TrainStateError, save_train_state
 
     state = tmp_path / "run.trainstate"
     m1 = create_model("conv_ae", "tiny")

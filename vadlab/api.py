@@ -33,7 +33,8 @@ from vadlab.outputs import EvalResult, FrameScores
 from vadlab.protocol import PAPER, Protocol
 from vadlab.registry import ModelSpec, create_model, get_spec
 from vadlab.scoring import score_frames, synchronize
-from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, remove_train_state, seed_everything, split_train_val
+from vadlab.train import TrainConfig, TrainEvent, TrainResult, fit, seed_everything, split_train_val
+from vadlab.trainstate import check_train_state, remove_train_state
 
 
 @dataclass
@@ -501,26 +502,6 @@ def _one_run_per_out(train_function: Callable) -> Callable:
     return locked
 
 
-def _check_train_state(state_path: Path) -> None:
-    """Refuse to resume from a resume state whose JSON is empty or not a JSON object (a run killed
-    while writing it), naming the file and what to do, before any training starts."""
-    import json
-
-    meta_path = Path(str(state_path) + ".json")
-    if not meta_path.exists():
-        return
-    try:
-        state = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        state = None
-    if isinstance(state, dict) and isinstance(state.get("epoch"), int):
-        return
-    what = ("empty (0 bytes)" if meta_path.stat().st_size == 0 else "not valid JSON" if state is None
-            else "JSON without an 'epoch'")
-    raise ValueError(f"{meta_path}: the resume state is {what}; the run was probably killed while saving it: delete "
-                     f"{meta_path.name} and {state_path.name}.safetensors to start over, or train without --resume")
-
-
 @_one_run_per_out
 def train(
     family: str,
@@ -565,7 +546,7 @@ def train(
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path = out.parent / (out.name + ".trainstate")
     if resume:
-        _check_train_state(state_path)
+        check_train_state(state_path)
     monitor: Optional[Callable[[AnomalyModel], dict]] = None
     if monitor_test and not spec.supervised and any(r.labels is not None for r in ds.test):
         probe = LoadedModel(model=model, spec=spec, metadata={}, path=None)
