@@ -7,6 +7,9 @@ so a kill at any moment leaves either the old file or the new one, never a trunc
         handle.write(...)
     tmp = temporary_name(path); library_save(tmp); commit(tmp, path)   # a library that writes to a path
 
+A kill leaves at most a hidden temporary file (`.NAME.PID.XXXXXXXX.tmp`) beside the old target; the
+next successful write of the same target removes the temporaries of processes that no longer run.
+
 Files get the permissions a plain new file gets (0666 minus the umask, e.g. 0644), whatever the
 library that wrote the temporary file chose, so a checkpoint's two files are readable alike.
 """
@@ -24,6 +27,28 @@ PathLike = Union[str, os.PathLike]
 def temporary_name(target: Path) -> Path:
     """A fresh hidden name next to `target` (same folder, so the final rename is atomic)."""
     return target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists (another user's), or we cannot tell: keep its file
+    return True
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove the temporaries of `target` left by processes that were killed while writing it (never
+    this process's: another of its threads may be writing). Returns what was removed."""
+    removed = []
+    for tmp in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
 
 
 def _umask() -> int:
@@ -57,12 +82,14 @@ def fsync_folder(folder: Path) -> None:
 
 
 def commit(tmp: Path, target: Path) -> None:
-    """fsync `tmp`, give it a plain file's mode, rename it over `target`, fsync the folder."""
+    """fsync `tmp`, give it a plain file's mode, rename it over `target`, fsync the folder; then
+    remove what killed writers of `target` left behind."""
     with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.chmod(tmp, file_mode())
     os.replace(tmp, target)
     fsync_folder(target.parent)
+    remove_stale_temporaries(target)
 
 
 @contextmanager
