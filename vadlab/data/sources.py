@@ -167,8 +167,6 @@ class FrameSource:
         self.closed = True
 
     def _incident(self, kind: str, **fields) -> None:
-        import time
-
         self.incidents.append({"event": kind, "source": self.name, **fields, "at": time.monotonic()})
 
     def frames(self) -> Iterator[SourceFrame]:  # pragma: no cover - interface
@@ -180,8 +178,6 @@ class FrameSource:
 
     def _decode(self, container, first_index: int) -> Iterator[SourceFrame]:
         """Frames of an open PyAV container, numbered from first_index."""
-        import time
-
         stream = container.streams.video[0]
         # slice threads only: frame threading would hold back (threads - 1) frames, i.e. latency
         stream.thread_type = "SLICE"
@@ -202,13 +198,9 @@ class Clock:
     """The clock a replay paces itself by: `now()` in seconds (time.monotonic) and `sleep(s)`."""
 
     def now(self) -> float:
-        import time
-
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        import time
-
         time.sleep(seconds)
 
 
@@ -327,15 +319,11 @@ class UrlSource(FrameSource):
 
     def _wait(self, seconds: float) -> None:
         """Sleep between attempts, waking at once when the source is closed."""
-        import time
-
         deadline = time.monotonic() + seconds
         while not self.closed and time.monotonic() < deadline:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def frames(self) -> Iterator[SourceFrame]:
-        import time
-
         index = 0  # the next frame's number
         failures = 0  # consecutive attempts that gave no frame
         first_try = time.monotonic()
@@ -431,8 +419,6 @@ class _GrowingReader:
     reports the end once the file has not grown for `idle_timeout` seconds."""
 
     def __init__(self, path: Path, idle_timeout: float, source: "FollowSource"):
-        import time
-
         self.handle = open(path, "rb")
         self.idle_timeout = idle_timeout
         self.source = source
@@ -440,8 +426,6 @@ class _GrowingReader:
         self.ended = False  # sticky: the demuxer may ask again after the end, and must not wait again
 
     def read(self, size: int = -1) -> bytes:
-        import time
-
         size = size if size and size > 0 else 65536
         while not self.ended:
             data = self.handle.read(size)
@@ -481,8 +465,6 @@ class FollowSource(FrameSource):
         self.folder_fps = folder_fps
 
     def _wait_for_path(self) -> None:
-        import time
-
         deadline = time.monotonic() + self.idle_timeout
         while not self.path.exists():
             if self.closed:
@@ -502,8 +484,6 @@ class FollowSource(FrameSource):
             yield from self._file_frames()
 
     def _folder_frames(self) -> Iterator[SourceFrame]:
-        import time
-
         from PIL import Image
 
         self.fps = self.folder_fps
