@@ -351,6 +351,53 @@ def assess(fs: FrameScores, calibration: Optional[Calibration], far: Optional[fl
                    far=far if calibrated else None, out_of_scene=out_of_scene, notes=notes, rule=rule)
 
 
+@dataclass(frozen=True)
+class VerdictSettings:
+    """How one clip's scores become a verdict, as the app's verdict controls return it: the scale and
+    the overrides of the checkpoint's verdict rule (`vadlab score`'s --normalize --far --smooth
+    --min-length --merge-gap; None: the rule's own)."""
+
+    normalize: str = "calibrated"
+    far: Optional[float] = None  # None (and below): each checkpoint's own verdict rule
+    smooth_sigma: Optional[float] = None
+    min_length: Optional[int] = None
+    merge_gap: Optional[int] = None
+
+    @property
+    def by_hand(self) -> bool:
+        return any(v is not None for v in (self.far, self.smooth_sigma, self.min_length, self.merge_gap))
+
+    def flag_args(self) -> dict:
+        """The keyword arguments of `assess` (and `ui.flag`) these settings fix (None: the model's rule)."""
+        return {"normalize": self.normalize, "far": self.far, "smooth_sigma": self.smooth_sigma,
+                "min_length": self.min_length, "merge_gap": self.merge_gap}
+
+
+def verdict_scale(normalize: str, calibration: Optional[Calibration]) -> str:
+    """The scale a verdict is drawn on: "calibrated" only when asked for and the checkpoint has a
+    calibration (else it falls back to "minmax"), otherwise the chosen normalisation."""
+    if normalize == "calibrated":
+        return "calibrated" if calibration is not None else "minmax"
+    return normalize
+
+
+def default_threshold(values: np.ndarray, normalize: str, calibration: Optional[Calibration] = None,
+                      far: Optional[float] = None, key: Optional[str] = None) -> float:
+    """The alert threshold before anyone moves the slider: the calibrated threshold of pooled score
+    `key` for `far` (None: the checkpoint's verdict rule's), 0.5 on min-max (and on the fallback), 2
+    on a per-video z-score, mid-range on raw scores."""
+    scale = verdict_scale(normalize, calibration)
+    if scale == "calibrated":
+        rule = calibration.verdict_rule
+        return float(calibration.for_key(key or rule.key).threshold(far if far is not None else rule.far))
+    if scale == "minmax":
+        return 0.5
+    if scale == "zscore":
+        return 2.0
+    values = np.asarray(values, dtype=np.float64)
+    return float((values.min() + values.max()) / 2) if values.size else 0.5
+
+
 def calm_level(fs: FrameScores, calibration: Calibration) -> Optional[float]:
     """How unusual a clip's CALMEST frames are: the `CALM_QUANTILE` quantile of its calibrated frame
     scores (the family's own score, unsmoothed, decided frames only), in σ above normal; None

@@ -54,3 +54,8 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} ({device})"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def choices() -> list[str]:
+    """"auto", "cpu" and every CUDA device present (what a device picker offers)."""
+    return ["auto", "cpu"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]

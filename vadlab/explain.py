@@ -144,6 +144,19 @@ def resize_map(values: np.ndarray, height: int, width: int) -> np.ndarray:
     return x[0, 0].numpy()
 
 
+def output_image(frame_scores: "FrameScores", index: int, size: tuple[int, int]) -> Optional[np.ndarray]:
+    """The model's reconstruction / prediction of frame `index` as uint8 (H, W, 3) at `size` (H, W)."""
+    from PIL import Image
+
+    if frame_scores.outputs is None:
+        return None
+    output = np.asarray(frame_scores.outputs[index])  # (C, h, w)
+    image = np.transpose(output, (1, 2, 0))  # (h, w, C)
+    if image.shape[2] == 1:
+        image = np.repeat(image, 3, axis=2)  # (h, w, 3)
+    return np.asarray(Image.fromarray(image[..., :3]).resize((size[1], size[0]), Image.BILINEAR))
+
+
 def error_heatmap(error_map: np.ndarray, frame: np.ndarray, alpha: float = 0.5, scale: Optional[float] = None) -> np.ndarray:
     """Blend an error / attribution map on a frame.
 

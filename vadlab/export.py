@@ -168,6 +168,37 @@ def format_score(value: float, calibrated: bool) -> str:
     return f"{float(value):.2f} σ" if calibrated else f"{float(value):.3f}"
 
 
+def bar_scale(values: np.ndarray, threshold: float, scale: str) -> tuple[np.ndarray, float]:
+    """(values, threshold) mapped into [0, 1] for the score bar of `annotate_frames`, which is drawn
+    on [0, 1]: values on the "minmax" scale as they are; other scales by one affine map over the
+    clip's values and the threshold (monotone, so exactly the same frames are flagged)."""
+    values, threshold = np.asarray(values, dtype=np.float64), float(threshold)
+    if scale == "minmax":
+        return values, threshold
+    low, high = min(float(values.min()), threshold), max(float(values.max()), threshold)
+    if high <= low:
+        return np.zeros_like(values), 0.0
+    return (values - low) / (high - low), (threshold - low) / (high - low)
+
+
+def fps_text(fps: float, assumed: bool) -> str:
+    """"10 fps", or "25 fps (assumed: frame images carry no rate)"."""
+    return f"{fps:g} fps" + (" (assumed: frame images carry no frame rate)" if assumed else "")
+
+
+def thumbnail_url(frame: np.ndarray, width: int = 120) -> str:
+    """A PNG data URL of a uint8 (H, W, 3) frame shrunk to `width` px (for image columns of tables)."""
+    import base64
+
+    from PIL import Image
+
+    image = Image.fromarray(np.asarray(frame))
+    height = max(1, round(image.height * width / image.width))
+    buffer = io.BytesIO()
+    image.resize((width, height), Image.BILINEAR).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
 def _label_font():
     """A font that has σ (DejaVu Sans, where installed), else PIL's default with σ spelled "sd"."""
     from PIL import ImageFont

@@ -39,6 +39,8 @@ __all__ = [
     "svd_figure",
     "frame_panels_figure",
     "scored_frame_figure",
+    "clickable",
+    "label_figure",
 ]
 
 # One palette for every figure (colour-blind friendly, Okabe-Ito based).
@@ -386,6 +388,52 @@ def image_figure(image: np.ndarray, title: str = "", height: int = 300) -> go.Fi
     _base_layout(fig, title, height)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
+    return fig
+
+
+# ---------------------------------------------------------------------------------- interaction
+def clickable(figure: go.Figure) -> go.Figure:
+    """Make every frame of a timeline clickable: an invisible marker over each point of every line
+    trace (plotly selects markers, not lines), carrying the line's hover text, so a click on any
+    frame selects it, with or without the true/false-positive markers of ground truth."""
+    for trace in list(figure.data):
+        if getattr(trace, "mode", None) != "lines" or trace.x is None or len(trace.x) < 2:
+            continue
+        figure.add_trace(go.Scatter(
+            x=trace.x, y=trace.y, mode="markers", name=f"{trace.name} · frames", showlegend=False,
+            marker=dict(size=9, color="rgba(0,0,0,0)"), customdata=trace.customdata, hovertemplate=trace.hovertemplate,
+            selected=dict(marker=dict(color="rgba(0,0,0,0)")), unselected=dict(marker=dict(opacity=0)),
+        ))
+        trace.hoverinfo, trace.hovertemplate = "skip", None  # the markers answer hover and clicks
+    return figure
+
+
+# ------------------------------------------------------------------------------------ labelling
+def label_figure(change: np.ndarray, spans: list[tuple[int, int]], n_frames: int, current: int, fps: float,
+                 pending: Optional[int] = None) -> go.Figure:
+    """The labelling timeline: frame-to-frame change per frame, the anomalous spans as a shaded
+    ground-truth band, the current frame (dotted) and a span start waiting for its end (dashed)."""
+    fig = go.Figure()
+    for start, end in spans:
+        fig.add_vrect(x0=start - 0.5, x1=end + 0.5, fillcolor="rgba(230, 159, 0, 0.18)", line_width=0, layer="below")
+        fig.add_vrect(x0=start - 0.5, x1=end + 0.5, y0=0.0, y1=0.08, fillcolor=COLORS["ground_truth"], line_width=0,
+                      layer="below")
+    if spans:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="anomalous (ground truth)",
+                                 marker=dict(symbol="square", size=12, color=COLORS["ground_truth"]), hoverinfo="skip"))
+    frames = np.arange(len(change))
+    fig.add_trace(go.Scatter(
+        x=frames, y=change, mode="lines+markers", name="change from the previous frame",
+        line=dict(color=COLORS["score"], width=1.5), marker=dict(size=3), customdata=frames / fps,
+        hovertemplate="frame %{x}<br>t = %{customdata:.2f} s<extra></extra>"))
+    fig.add_vline(x=int(current), line=dict(color=COLORS["current"], width=1.5, dash="dot"))
+    if pending is not None:
+        fig.add_vline(x=int(pending), line=dict(color=COLORS["tn"], width=2, dash="dash"),
+                      annotation_text="span start", annotation_position="top right")
+    fig.update_layout(height=300, margin=dict(l=50, r=20, t=30, b=40), template="plotly_white", dragmode="select",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0.0), hovermode="closest")
+    fig.update_xaxes(title_text=f"frame ({fps:g} fps)", range=[-0.5, max(n_frames - 0.5, 0.5)])
+    fig.update_yaxes(title_text="change", range=[0, 1.05])
     return fig
 
 

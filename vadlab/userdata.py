@@ -128,6 +128,18 @@ def spans_to_labels(spans: Iterable[Sequence[int]], n_frames: int, label: str = 
     return labels
 
 
+def frame_changes(frames: np.ndarray) -> np.ndarray:
+    """(N,) how much each frame of uint8 (T, H, W, 3) `frames` differs from the one before (mean
+    absolute grey difference over a shrunk frame, scaled to [0, 1]): a guide to where things happen
+    in a clip, for labelling it."""
+    step = max(1, max(frames.shape[1:3]) // 64)
+    grey = frames[:, ::step, ::step].mean(axis=3, dtype=np.float32)  # (T, h, w)
+    change = np.zeros(len(grey), np.float32)
+    change[1:] = np.abs(np.diff(grey, axis=0)).mean(axis=(1, 2))
+    top = float(change.max())
+    return change / top if top > 0 else change
+
+
 # ---------------------------------------------------------------------------------------- records
 @dataclass(frozen=True)
 class ClipInfo:

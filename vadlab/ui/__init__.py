@@ -3,10 +3,11 @@
 Pages import this package (`from vadlab import ui`) and nothing below it: cached loaders
 (`ui.decode`, `ui.score`, `ui.load_model`, `ui.checkpoint_calibration`, `ui.evaluate_dataset`), widget
 groups bound to the session's working context (`ui.checkpoints_picker`, `ui.video_source_picker`,
-`ui.verdict_controls`, `ui.protocol_controls`, ...; the context itself is `ui.state.context()`), the
-model that fits a clip (`ui.best_checkpoints`), views (`ui.clip_verdicts`, `ui.alert_banner`,
-`ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in `views`, `verdict_view`,
-`evaluation_view` and `presenter_view`), attribution widgets (`ui.attribution_params`),
+`ui.verdict_controls`, `ui.protocol_controls`, ...; in `model_picker`, `source_picker` and `widgets`;
+the context itself is `ui.state.context()`), the model that fits a clip (`ui.best_checkpoints`), views
+(`ui.clip_verdicts`, `ui.alert_banner`, `ui.timeline_with_slider`, `ui.protocol_explorer`, ...; in
+`views`, `timeline_view`, `verdict_view`, `evaluation_view`, `presenter_view` and `training_view`; the
+Data page's in `data_view` and `labelling_view`), attribution widgets (`ui.attribution_params`),
 the Lab notebook's sections (`ui.notebook_cells`, ...), error display (`ui.user_errors`), session-state
 keys (`ui.state`) and background training (`ui.training`). The core's folders and zoo are here too, for the
 pages: `ui.paths` is `vadlab.paths` (confined paths), `ui.zoo` is `vadlab.zoo`.
@@ -72,45 +73,35 @@ from vadlab.ui.verdict_view import (
 from vadlab.ui.feedback_view import false_alarm_feedback
 from vadlab.ui.home_view import demo, demo_choice, start_here, zoo_table
 from vadlab.ui.presenter_view import presenter_chrome, presenter_toggle, presenter_view
+from vadlab.ui.timeline_view import overlay_key, overlay_timeline, overlay_timeline_with_slider, timeline_with_slider
+from vadlab.ui.training_view import loss_chart, training_progress_foreground, training_status
 from vadlab.ui.views import (
     annotated_video,
-    clickable,
     clip_comparison_table,
     compare_panels,
     downloads,
     events_table,
     frame_panels,
-    loss_chart,
-    overlay_key,
-    overlay_timeline,
-    overlay_timeline_with_slider,
-    postprocessed,
     presenter_downloads,
     scores_csv,
-    timeline_with_slider,
-    training_progress_foreground,
-    training_status,
     video_notes,
 )
-from vadlab.ui.widgets import (
-    VerdictSettings,
-    alert_rules,
-    checkpoint_picker,
-    checkpoints_picker,
+from vadlab.ui.model_picker import checkpoint_picker, checkpoints_picker, detail_picker
+from vadlab.ui.source_picker import (
     dataset_folder_picker,
     dataset_picker,
-    default_threshold,
-    detail_picker,
-    device_choices,
-    device_description,
     labels_upload,
-    protocol_controls,
     sample_clips,
     sample_kinds,
     sample_source,
+    video_source_picker,
+)
+from vadlab.ui.widgets import (
+    alert_rules,
+    device_description,
+    protocol_controls,
     sidebar,
     threshold_slider,
     verdict_controls,
-    verdict_scale,
-    video_source_picker,
 )
+from vadlab.device import choices as device_choices  # the pages' device pickers

@@ -31,7 +31,7 @@ def explain_timeline(page: str, frame_scores, entry: CheckpointEntry, source: Cl
     shows for that frame: one score language). Starts at the frame last looked at on this clip with
     this model (from Score, say), else at the clip's most anomalous frame; another model starts
     again at its own most anomalous frame."""
-    from vadlab.ui.views import timeline_with_slider
+    from vadlab.ui.timeline_view import timeline_with_slider
 
     # the Score page's rule: the model's own unless set by hand there (None = the model's rule)
     by_hand = bool(state.recall("verdict.by_hand", False))

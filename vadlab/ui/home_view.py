@@ -10,7 +10,8 @@ import streamlit as st
 from vadlab.ui import state
 from vadlab.ui.cache import checkpoint_calibration, scores_key
 from vadlab.ui.verdict_view import Flagged, alert_banner, flag
-from vadlab.ui.views import frame_panels, timeline_with_slider
+from vadlab.ui.timeline_view import timeline_with_slider
+from vadlab.ui.views import frame_panels
 from vadlab.zoo import CheckpointEntry
 
 
@@ -85,7 +86,7 @@ def demo_choice() -> Optional[tuple[CheckpointEntry, object, Flagged]]:
     None when the zoo or the samples are missing. Scores are cached: the choice costs one scoring
     pass per clip tried, once per server."""
     from vadlab.ui.cache import best_checkpoints, samples_spec, score
-    from vadlab.ui.widgets import sample_clips, sample_source
+    from vadlab.ui.source_picker import sample_clips, sample_source
 
     entries, _ = best_checkpoints(samples_spec())
     clips = [name for name in sample_clips() if name.startswith("testing/")]
@@ -109,7 +110,7 @@ def demo() -> None:
     the frame panels of the chosen frame (initially the peak)."""
     from vadlab.ui.cache import decode
     from vadlab.ui.errors import user_errors
-    from vadlab.ui.widgets import sample_kinds
+    from vadlab.ui.source_picker import sample_kinds
 
     with user_errors("Demo"):
         chosen = demo_choice()

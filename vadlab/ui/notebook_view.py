@@ -11,15 +11,16 @@ import re
 
 import streamlit as st
 
-from vadlab import explain, notebook, paths, zoo
+from vadlab import explain, notebook, paths, plots, zoo
 from vadlab.calibration import format_far
+from vadlab.device import choices as device_choices
 from vadlab.ui import state
 from vadlab.ui.cache import ClipSource, best_checkpoints
 from vadlab.ui.errors import user_errors
 from vadlab.ui.explain_view import attribution_params, seed
 from vadlab.ui.verdict_view import note_warnings
-from vadlab.ui.views import clickable, click_to_frame
-from vadlab.ui.widgets import device_choices, sample_clips, sample_source
+from vadlab.ui.timeline_view import click_to_frame
+from vadlab.ui.source_picker import sample_clips, sample_source
 
 DOC = "notebook.doc"  # the Notebook being edited
 CACHE = "notebook.cache"  # its NotebookCache (cell outputs by key)
@@ -230,7 +231,7 @@ def show_output(cell: notebook.Cell, out: dict) -> None:
         import plotly.graph_objects as go
 
         # a copy: the cached figure is shared; a click on a frame moves the inspect cell below
-        st.plotly_chart(clickable(go.Figure(out["figure"])), key=timeline_key(cell), on_select="rerun",
+        st.plotly_chart(plots.clickable(go.Figure(out["figure"])), key=timeline_key(cell), on_select="rerun",
                         selection_mode="points")
         st.caption("Click any point to inspect that frame in the inspect cell below.")
         lead = next((v for v in verdicts.values() if v.calibrated), next(iter(verdicts.values())))

@@ -16,11 +16,12 @@ import numpy as np
 import streamlit as st
 
 from vadlab import export
-from vadlab.calibration import NO_CALIBRATION, Calibration, VerdictRule, assess, format_far
+from vadlab.calibration import (NO_CALIBRATION, Calibration, VerdictRule, VerdictSettings, assess, default_threshold,
+                                format_far)
 from vadlab.metrics import smooth_scores, threshold_metrics
 from vadlab.outputs import Event, FrameScores
 from vadlab.ui.cache import ClipSource, checkpoint_calibration, scores_key
-from vadlab.ui.widgets import VerdictSettings, default_threshold, threshold_slider
+from vadlab.ui.widgets import threshold_slider
 from vadlab.zoo import CheckpointEntry
 
 SCALE_MINMAX_CHOSEN = ("per-video min-max (the benchmark protocol): 0 = this clip's lowest score, 1 = its highest; "
@@ -131,7 +132,7 @@ def flag(frame_scores: FrameScores, key: str, normalize: str = "calibrated", smo
     calibration, threshold (when None) the calibrated one for the false-alarm rate `far`; without a
     calibration it falls back to per-video min-max at 0.5 and says so in `notes`. "minmax" /
     "zscore" / "none": `assess` on that scale. threshold None: the scale's default
-    (`widgets.default_threshold`)."""
+    (`calibration.default_threshold`)."""
     if normalize == "none" and threshold is None:
         threshold = default_threshold(smooth_scores(frame_scores.scores, smooth_sigma or 0.0), "none")
     verdict = assess(frame_scores, calibration, far=far, smooth_sigma=smooth_sigma, min_length=min_length,
