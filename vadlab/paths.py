@@ -141,6 +141,17 @@ def confine(text: str | os.PathLike, allowed: Optional[Sequence[Path]] = None, m
     )
 
 
+def confine_links(path: Path, allowed: Sequence[Path]) -> None:
+    """Refuse `path`, or a linked entry of the folder `path`, that resolves outside the roots
+    `allowed` (PathNotAllowedError naming the link): a link inside an allowed folder is no way out."""
+    links = [path] + ([e for e in path.iterdir() if e.is_symlink()] if path.is_dir() else [])
+    for link in links:
+        resolved = link.resolve()
+        if not any(inside(resolved, root) for root in allowed):
+            raise PathNotAllowedError(f"{link.name}: a link to a file outside the folders the app reads "
+                                      f"({', '.join(display_path(r) for r in allowed)}); it is not followed")
+
+
 def display_path(path: str | os.PathLike) -> str:
     """A path shown to users: relative to the repository when inside it, else absolute."""
     p = Path(path).resolve()

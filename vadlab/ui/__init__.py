@@ -20,19 +20,12 @@ from vadlab.ui.cache import (
     ClipSource,
     best_checkpoints,
     checkpoint_calibration,
-    clip_dataset_scores,
     dataset,
-    clip_scores_and_labels,
-    dataset_scores,
     decode,
     display_spec,
-    evaluate_clip,
-    evaluate_dataset,
-    has_dataset_scores,
     has_scores,
     in_sample_on,
     load_model,
-    protocol_table,
     rank_checkpoints,
     result_store,
     samples_spec,
@@ -40,6 +33,15 @@ from vadlab.ui.cache import (
     scores_key,
 )
 from vadlab.ui.errors import ERROR_ICON, error_message, user_errors
+from vadlab.ui.evaluation_cache import (
+    clip_dataset_scores,
+    clip_scores_and_labels,
+    dataset_scores,
+    evaluate_clip,
+    evaluate_dataset,
+    has_dataset_scores,
+    protocol_table,
+)
 from vadlab.ui.explain_view import attribution_on_demand, attribution_params, explain_timeline, panels_chart
 from vadlab.ui.notebook_view import (
     notebook_add_cell,

@@ -17,7 +17,8 @@ from vadlab.metrics import postprocess, threshold_metrics
 from vadlab.outputs import EvalResult
 from vadlab.protocol import Protocol
 from vadlab.ui import state
-from vadlab.ui.cache import evaluate_dataset, in_sample_on, protocol_table
+from vadlab.ui.cache import in_sample_on
+from vadlab.ui.evaluation_cache import evaluate_dataset, protocol_table
 from vadlab.zoo import CheckpointEntry
 
 def pooled(scores: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], normalize: str,

@@ -11,7 +11,7 @@ import re
 
 import streamlit as st
 
-from vadlab import explain, notebook, paths, plots, zoo
+from vadlab import explain, notebook, notebook_export, paths, plots, zoo
 from vadlab.calibration import format_far
 from vadlab.device import choices as device_choices
 from vadlab.ui import state
@@ -354,7 +354,7 @@ def notebook_downloads(nb: notebook.Notebook, results: list) -> None:
     download buttons; their contents are also kept in SAVED_JSON, SCRIPT and SCORES_CSV."""
     with user_errors("Export", stop=False):
         saved = nb.to_json()
-        script = notebook.export_python(nb)
+        script = notebook_export.export_python(nb)
         st.session_state[SAVED_JSON] = saved
         st.session_state[SCRIPT] = script
         scores = notebook.last_scores(results)
@@ -366,7 +366,7 @@ def notebook_downloads(nb: notebook.Notebook, results: list) -> None:
                                  key="notebook.save")
         col_py.download_button("Export as Python script", script, file_name=f"{stem}.py", mime="text/x-python",
                                key="notebook.export_py")
-        col_ipynb.download_button("Export as Jupyter notebook", notebook.export_ipynb(nb), file_name=f"{stem}.ipynb",
+        col_ipynb.download_button("Export as Jupyter notebook", notebook_export.export_ipynb(nb), file_name=f"{stem}.ipynb",
                                   mime="application/x-ipynb+json", key="notebook.export_ipynb")
         st.caption("The script runs the same vadlab calls: `python notebook.py scores.csv` writes the per-frame scores "
                    "of the last score cell (the numbers above); set VADLAB_FIGURES to a folder to save the figures.")
