@@ -52,3 +52,48 @@ def test_the_webcam_source_counts_the_frames_it_has_to_let_go():
     frames = source.frames()
     assert source.lost == 2 and [next(frames).index for _ in range(4)] == [2, 3, 4, 5]
     source.close()
+
+
+@pytest.mark.parametrize("how", ["truncated", "replaced"])
+def test_a_followed_recording_truncated_or_replaced_ends_at_once_and_says_so(tmp_path, how):
+    """`watch --follow` on a file that a recorder starts again: the reader must not carry on into the
+    middle of the new recording (its demuxer would skip the new start) nor wait out the timeout."""
+    import os
+
+    from vadlab.data.sources import _GrowingReader
+
+    class Following:
+        closed = False
+
+    path = tmp_path / "recording.ts"
+    path.write_bytes(b"a" * 1000)
+    reader = _GrowingReader(path, idle_timeout=600, source=Following())  # never reached: ends at once
+    assert reader.read(4096) == b"a" * 1000
+    if how == "truncated":
+        path.write_bytes(b"b" * 10)  # cut in place (same inode), shorter than what was read
+    else:
+        (tmp_path / "new.ts").write_bytes(b"c" * 5000)
+        os.replace(tmp_path / "new.ts", path)
+    while reader.read(4096):
+        pass
+    assert reader.restarted == how and reader.ended
+    reader.close()
+
+
+def test_a_followed_recording_that_only_grows_is_read_to_its_end(tmp_path):
+    from vadlab.data.sources import _GrowingReader
+
+    class Following:
+        closed = False
+
+    path = tmp_path / "recording.ts"
+    path.write_bytes(b"a" * 1000)
+    source = Following()
+    reader = _GrowingReader(path, idle_timeout=600, source=source)
+    assert reader.read(4096) == b"a" * 1000
+    with open(path, "ab") as recorder:
+        recorder.write(b"a" * 500)
+    assert reader.read(4096) == b"a" * 500 and reader.restarted is None
+    source.closed = True  # the watcher stops
+    assert reader.read(4096) == b"" and reader.restarted is None
+    reader.close()

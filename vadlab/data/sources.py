@@ -416,14 +416,33 @@ class DeviceSource(UrlSource):
 
 class _GrowingReader:
     """A file-like object over a file that is still being written: `read` waits for more bytes and
-    reports the end once the file has not grown for `idle_timeout` seconds."""
+    reports the end once the file has not grown for `idle_timeout` seconds, or at once when the
+    file shrank (truncated: shorter than what was read) or was replaced by another file under its
+    name: a new recording, which this reader's demuxer cannot continue into (`restarted` says
+    which). Checked whenever the reader has caught up with the writer, so a recorder that cuts the
+    file and writes past the read position before the next look is not seen (the first bytes are
+    not compared: Matroska muxers rewrite their header when they finish)."""
 
     def __init__(self, path: Path, idle_timeout: float, source: "FollowSource"):
+        self.path = path
         self.handle = open(path, "rb")
+        self.inode = os.fstat(self.handle.fileno()).st_ino
         self.idle_timeout = idle_timeout
         self.source = source
         self.last_growth = time.monotonic()
         self.ended = False  # sticky: the demuxer may ask again after the end, and must not wait again
+        self.restarted: Optional[str] = None  # "truncated" | "replaced" once detected
+
+    def _restarted(self) -> Optional[str]:
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return None  # being replaced right now (or removed): look again
+        if now.st_ino != self.inode:
+            return "replaced"
+        if now.st_size < self.handle.tell():
+            return "truncated"
+        return None
 
     def read(self, size: int = -1) -> bytes:
         size = size if size and size > 0 else 65536
@@ -432,7 +451,8 @@ class _GrowingReader:
             if data:
                 self.last_growth = time.monotonic()
                 return data
-            if self.source.closed or time.monotonic() - self.last_growth > self.idle_timeout:
+            self.restarted = self._restarted()
+            if self.restarted or self.source.closed or time.monotonic() - self.last_growth > self.idle_timeout:
                 self.ended = True
                 break
             time.sleep(0.02)
@@ -542,7 +562,9 @@ class FollowSource(FrameSource):
                 for frame in self._decode(container, 0):
                     yield frame
                     index += 1
-            self.note = f"the file stopped growing for {self.idle_timeout:g} s"
+            self.note = (f"the file was {reader.restarted} after frame {index - 1} (a new recording): watch it "
+                         "again to follow the new one" if reader.restarted else
+                         f"the file stopped growing for {self.idle_timeout:g} s")
         except StreamError:
             raise
         except Exception as exc:
