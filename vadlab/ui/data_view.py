@@ -17,6 +17,7 @@ from vadlab import paths
 from vadlab.ui import state
 from vadlab.ui.cache import display_spec, forget_datasets
 from vadlab.ui.errors import ERROR_ICON, user_errors
+from vadlab.ui.labelling_view import label_clip
 from vadlab.userdata import SPLIT_TITLES, UPLOAD_EXTENSIONS, DatasetInfo, UserData, UserDataError
 
 PAGE = "data"
@@ -238,12 +239,10 @@ def data_page() -> None:
     info = next(i for i in infos if i.name == name)
     clips_table(info)
     manage(info)
-    from vadlab.ui.labelling_view import label_clip  # (it imports this module)
-
     st.subheader(f"Label the test clips of {info.name}")
     st.caption("Mark where the anomalies are; the labels are saved as the dataset's testing/labels.json and used by "
                "the Evaluate page (ROC curves on your own footage).")
-    label_clip(info)
+    label_clip(info, data)
 
 
 __all__ = ["UserDataError", "data_page", "store", "user_dataset_picker", "user_dataset_specs"]

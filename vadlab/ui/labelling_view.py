@@ -13,11 +13,11 @@ import streamlit as st
 from vadlab import paths, plots
 from vadlab.ui import state
 from vadlab.ui.cache import ClipSource, decode, forget_datasets, result_store
-from vadlab.ui.data_view import PAGE, store
 from vadlab.ui.errors import ERROR_ICON, user_errors
-from vadlab.userdata import ClipInfo, DatasetInfo, labels_to_spans, spans_to_labels
+from vadlab.userdata import ClipInfo, DatasetInfo, UserData, labels_to_spans, spans_to_labels
 from vadlab.userdata import frame_changes as frame_change_values
 
+PAGE = "data"  # the Data page (data_view.PAGE): widget keys "data.<name>"
 LABEL_TYPES = ["csv", "txt", "json", "npy", "mat", "m"]
 LABEL_NOTICE = "data.label_notice"  # a one-off success message for the next run, in the labelling section
 SPAN_IDS = "data.span_ids"  # counter: every span row gets its own widget keys
@@ -60,9 +60,8 @@ def _selected_frames(selection: object) -> list[int]:
     return sorted(set(xs))
 
 
-def label_clip(info: DatasetInfo) -> None:
+def label_clip(info: DatasetInfo, data: UserData) -> None:
     """Label one test clip: frame slider + timeline, spans as an editable list, save; labels files."""
-    data = store()
     test = [c for c in info.split("testing") if c.error is None]
     if not test:
         st.info(f"{info.name} has no test clips yet: add some above, then mark their anomalous spans here. "
@@ -175,7 +174,7 @@ def label_clip(info: DatasetInfo) -> None:
         col_state.warning("Unsaved changes.")
     else:
         col_state.caption(f"Saved in {paths.display_path(data.labels_path(info.name))}.")
-    labels_files(info, clip)
+    labels_files(info, clip, data)
 
 
 def _span_rows(spans: list[dict], key: str, last: int) -> list[str]:
@@ -200,9 +199,8 @@ def _span_rows(spans: list[dict], key: str, last: int) -> list[str]:
     return problems
 
 
-def labels_files(info: DatasetInfo, clip: ClipInfo) -> None:
+def labels_files(info: DatasetInfo, clip: ClipInfo, data: UserData) -> None:
     """Upload a labels file (CSV/JSON/npy/.mat/.m) for the dataset's test clips; download them."""
-    data = store()
     with st.expander("Labels files: upload or download"):
         upload = st.file_uploader(
             "Labels file", type=LABEL_TYPES, key=state.widget_key(PAGE, "labels_upload"),
