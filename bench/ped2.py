@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from vadlab import api  # noqa: E402
 from vadlab import device as devices  # noqa: E402
+from vadlab.overrides import recipe_overrides  # noqa: E402
 from vadlab.registry import get_spec, list_models  # noqa: E402
 from vadlab.train import TrainConfig  # noqa: E402
 
@@ -51,8 +52,9 @@ def run_one(name: str, args, dev) -> dict:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     cfg = TrainConfig(max_seconds=args.max_minutes * 60 if args.max_minutes else None, threads=args.threads,
-                      max_steps_per_epoch=args.max_steps, num_workers=args.workers, stride=args.stride)
+                      max_steps_per_epoch=args.max_steps, num_workers=args.workers)
     loaded, result = api.train(name, args.data, out, preset=preset, epochs=args.epochs, device=str(dev),
+                               overrides=recipe_overrides(stride=args.stride),
                                train_config=cfg, evaluate_after=True, half=args.half,
                                monitor_test=args.monitor_every, command=" ".join(["python", *sys.argv]))
     train_min = result.seconds / 60  # the training clock (monitoring excluded)

@@ -49,7 +49,7 @@ def app_checkpoints(app_samples, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("checkpoints")
     api.train("conv_ae", f"synthetic:{app_samples}", folder / "conv_ae_tiny", epochs=1, device="cpu",
-              train_config=TrainConfig(epochs=1, max_steps_per_epoch=2), evaluate_after=False)
+              train_config=TrainConfig(max_steps_per_epoch=2), evaluate_after=False)
     return folder
 
 
@@ -81,7 +81,7 @@ def calibrated_checkpoints(app_samples, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("calibrated_checkpoints")
     api.train("conv_ae", f"synthetic:{app_samples}", folder / "conv_ae_calibrated", epochs=1, device="cpu",
-              train_config=TrainConfig(epochs=1, max_steps_per_epoch=40), evaluate_after=False)
+              train_config=TrainConfig(max_steps_per_epoch=40), evaluate_after=False)
     for suffix in (".safetensors", ".json"):
         shutil.copyfile(folder / f"conv_ae_calibrated{suffix}", folder / f"conv_ae_uncalibrated{suffix}")
     update_metadata(folder / "conv_ae_uncalibrated", calibration=None)

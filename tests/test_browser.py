@@ -72,7 +72,7 @@ def checkpoints(samples, tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("checkpoints")
     api.train("conv_ae", f"synthetic:{samples}", folder / "conv_ae_tiny", epochs=1, device="cpu",
-              train_config=TrainConfig(epochs=1, max_steps_per_epoch=2), evaluate_after=False)
+              train_config=TrainConfig(max_steps_per_epoch=2), evaluate_after=False)
     return folder
 
 

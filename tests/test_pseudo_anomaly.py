@@ -104,8 +104,8 @@ def test_pseudo_anomaly_loss_pushes_pseudo_anomalies_away_from_normal():
     gaps = {}
     for probability in (0.0, 0.5):
         model = create_model("conv_ae", "tiny", height=32, width=32, window=4, pseudo_anomaly_prob=probability,
-                             pseudo_anomaly_skips=(3,), lr=3e-3)
-        fit(model, videos, TrainConfig(epochs=4, seed=0, val_fraction=0.0, batch_size=8), torch.device("cpu"), "window")
+                             pseudo_anomaly_skips=(3,), lr=3e-3, epochs=4, batch_size=8)
+        fit(model, videos, TrainConfig(seed=0, val_fraction=0.0), torch.device("cpu"), "window")
         gaps[probability] = _score_gap(model, held_out)
     assert gaps[0.5] > gaps[0.0] * 1.5 and gaps[0.5] > 0, gaps
 

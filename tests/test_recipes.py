@@ -59,8 +59,8 @@ def _videos(n=2, t=30, size=32):
 
 def _run(model_overrides):
     torch.manual_seed(0)
-    model = create_model("ffp", "tiny", height=32, width=32, **model_overrides)
-    fit(model, _videos(), TrainConfig(epochs=2, max_steps_per_epoch=3, seed=3), torch.device("cpu"), "next")
+    model = create_model("ffp", "tiny", height=32, width=32, epochs=2, **model_overrides)
+    fit(model, _videos(), TrainConfig(max_steps_per_epoch=3, seed=3), torch.device("cpu"), "next")
     return model.state_dict()
 
 
@@ -82,7 +82,7 @@ def test_train_follows_the_preset_epochs(samples_dir, tmp_path):
                                train_config=TrainConfig(max_steps_per_epoch=1), evaluate_after=False)
     assert len(result.history) == 2
     training = loaded.metadata["training"]
-    assert training["epochs_run"] == 2 and training["threads"] >= 1 and training["train_config"]["epochs"] == 2
+    assert training["epochs_run"] == 2 and training["threads"] >= 1 and loaded.metadata["config"]["epochs"] == 2
     assert training["steps"] == 2
 
 
@@ -98,8 +98,8 @@ def test_pseudo_anomaly_windows_play_the_clip_faster():
 
 def test_pseudo_anomaly_selection_keeps_the_epoch_with_the_best_pseudo_auc():
     torch.manual_seed(0)
-    model = create_model("conv_ae", "tiny", height=32, width=32, model_selection="pseudo_anomaly")
-    result = fit(model, _videos(2, 40), TrainConfig(epochs=3, max_steps_per_epoch=2, val_fraction=0.3),
+    model = create_model("conv_ae", "tiny", height=32, width=32, model_selection="pseudo_anomaly", epochs=3)
+    result = fit(model, _videos(2, 40), TrainConfig(max_steps_per_epoch=2, val_fraction=0.3),
                  torch.device("cpu"), "window")
     aucs = [h["pseudo_anomaly_auc"] for h in result.history]
     assert result.best_epoch == 1 + max(range(3), key=lambda i: (aucs[i], -i))

@@ -185,7 +185,7 @@ def test_sweep_command_passes_stride_and_time_cap_to_training(samples_dir, tmp_p
                  "--epochs", "1", "--device", "cpu", "--stride", "3", "--max-minutes", "5",
                  "--out-dir", str(tmp_path), "--csv", str(tmp_path / "s.csv")]) == 0
     meta = json.loads((tmp_path / "conv_ae_00.json").read_text())
-    assert meta["training"]["train_config"]["stride"] == 3
+    assert meta["config"]["train_stride"] == 3 and "stride" not in meta["training"]["train_config"]  # the recipe
     assert meta["training"]["train_config"]["max_seconds"] == 300
     assert "selection criterion: val_loss" in capsys.readouterr().out
 

@@ -79,10 +79,10 @@ def _same_weights(a: dict, b: dict) -> bool:
 
 
 def test_best_epoch_is_chosen_on_validation_loss_and_restored(tmp_path):
-    model = create_model("conv_ae", "tiny")
+    model = create_model("conv_ae", "tiny", epochs=3)
     events = []
     on_event = _snapshot_each_epoch(model, events)
-    result = fit(model, _videos(), TrainConfig(epochs=3, val_fraction=0.25, max_steps_per_epoch=2),
+    result = fit(model, _videos(), TrainConfig(val_fraction=0.25, max_steps_per_epoch=2),
                  torch.device("cpu"), "window", on_event=on_event)
     val = [h["val_loss"] for h in result.history]
     assert result.best_epoch == int(np.argmin(val)) + 1
@@ -95,7 +95,7 @@ def test_best_epoch_is_chosen_on_validation_loss_and_restored(tmp_path):
 def test_best_epoch_restored_when_it_is_not_the_last(tmp_path):
     """Validation losses scripted to 0.5, 0.2, 0.9: epoch 2 is the best and epoch 3 (the last)
     is worse, so `fit` must put epoch 2's weights back; keeping the last weights fails this."""
-    model = create_model("conv_ae", "tiny")
+    model = create_model("conv_ae", "tiny", epochs=3)
     scripted = [0.5, 0.2, 0.9]
     current = {"epoch": -1}
     on_epoch_start = model.on_epoch_start
@@ -108,7 +108,7 @@ def test_best_epoch_restored_when_it_is_not_the_last(tmp_path):
     model.validation_loss = lambda batch: scripted[current["epoch"]]
     events = []
     on_event = _snapshot_each_epoch(model, events)
-    result = fit(model, _videos(), TrainConfig(epochs=3, val_fraction=0.25, max_steps_per_epoch=2),
+    result = fit(model, _videos(), TrainConfig(val_fraction=0.25, max_steps_per_epoch=2),
                  torch.device("cpu"), "window", on_event=on_event)
     assert [h["val_loss"] for h in result.history] == pytest.approx(scripted)
     assert result.best_epoch == 2 and result.best_val_loss == pytest.approx(0.2)
@@ -121,11 +121,11 @@ def test_best_epoch_restored_when_it_is_not_the_last(tmp_path):
 
 def test_resume_continues_from_saved_state(tmp_path):
     state = tmp_path / "run.trainstate"
-    m1 = create_model("conv_ae", "tiny")
-    fit(m1, _videos(), TrainConfig(epochs=2, max_steps_per_epoch=1), torch.device("cpu"), "window", state_path=state)
+    m1 = create_model("conv_ae", "tiny", epochs=2)
+    fit(m1, _videos(), TrainConfig(max_steps_per_epoch=1), torch.device("cpu"), "window", state_path=state)
     assert Path(str(state) + ".json").exists()
-    m2 = create_model("conv_ae", "tiny")
-    res = fit(m2, _videos(), TrainConfig(epochs=3, max_steps_per_epoch=1), torch.device("cpu"), "window",
+    m2 = create_model("conv_ae", "tiny", epochs=3)
+    res = fit(m2, _videos(), TrainConfig(max_steps_per_epoch=1), torch.device("cpu"), "window",
               state_path=state, resume=True)
     assert [h["epoch"] for h in res.history] == [1, 2, 3]  # epochs 1-2 came from the state file
 
@@ -134,7 +134,7 @@ def test_cancel_raises():
     from vadlab.train import TrainingCancelled
 
     with pytest.raises(TrainingCancelled):
-        fit(create_model("conv_ae", "tiny"), _videos(), TrainConfig(epochs=1), torch.device("cpu"), "window",
+        fit(create_model("conv_ae", "tiny", epochs=1), _videos(), TrainConfig(), torch.device("cpu"), "window",
             should_stop=lambda: True)
 
 
@@ -148,8 +148,8 @@ def _ddp_worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     torch.manual_seed(rank)  # different init per rank: the loop must broadcast rank 0's weights
-    model = create_model("conv_ae", "tiny")
-    fit(model, _videos(2, 24), TrainConfig(epochs=1, val_fraction=0.0, max_steps_per_epoch=3, batch_size=4),
+    model = create_model("conv_ae", "tiny", epochs=1, batch_size=4)
+    fit(model, _videos(2, 24), TrainConfig(val_fraction=0.0, max_steps_per_epoch=3),
         torch.device("cpu"), "window")
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
     torch.save(flat, Path(out_dir) / f"rank{rank}.pt")  # test-internal file, written by the test itself
@@ -185,8 +185,8 @@ def test_init_from_copies_weights_and_refuses_mismatches(tmp_path):
     """Knowledge transfer (`--init-from`): same family and shapes -> every tensor copied; else a clear error."""
     from vadlab.checkpoint import save_checkpoint
 
-    source = create_model("st_dcgan", "tiny")
-    fit(source, _videos(), TrainConfig(epochs=1, max_steps_per_epoch=1), torch.device("cpu"), "window")
+    source = create_model("st_dcgan", "tiny", epochs=1)
+    fit(source, _videos(), TrainConfig(max_steps_per_epoch=1), torch.device("cpu"), "window")
     save_checkpoint(tmp_path / "src", source, window=4, target="window", score_kind="mse")
 
     target = create_model("st_dcgan", "tiny")
@@ -223,8 +223,8 @@ def test_a_resume_state_is_never_torn_and_names_its_tensors(tmp_path):
     from vadlab.trainstate import TrainStateError, save_train_state
 
     state = tmp_path / "run.trainstate"
-    m1 = create_model("conv_ae", "tiny")
-    fit(m1, _videos(), TrainConfig(epochs=2, max_steps_per_epoch=1), torch.device("cpu"), "window", state_path=state)
+    m1 = create_model("conv_ae", "tiny", epochs=2)
+    fit(m1, _videos(), TrainConfig(max_steps_per_epoch=1), torch.device("cpu"), "window", state_path=state)
     meta = json.loads(Path(str(state) + ".json").read_text())
     assert meta["epoch"] == 1 and meta["tensors"] == "run.trainstate.e0001.safetensors"
     assert sorted(p.name for p in tmp_path.glob("*.safetensors")) == ["run.trainstate.e0001.safetensors"]
@@ -232,15 +232,15 @@ def test_a_resume_state_is_never_torn_and_names_its_tensors(tmp_path):
     stray = create_model("conv_ae", "tiny")
     save_train_state(tmp_path / "other.trainstate", stray, stray.configure_optimizers(), 2, [], {})
     (tmp_path / "other.trainstate.e0002.safetensors").rename(tmp_path / "run.trainstate.e0002.safetensors")
-    m2 = create_model("conv_ae", "tiny")
-    res = fit(m2, _videos(), TrainConfig(epochs=3, max_steps_per_epoch=1), torch.device("cpu"), "window",
+    m2 = create_model("conv_ae", "tiny", epochs=3)
+    res = fit(m2, _videos(), TrainConfig(max_steps_per_epoch=1), torch.device("cpu"), "window",
               state_path=state, resume=True)
     assert [h["epoch"] for h in res.history] == [1, 2, 3]  # resumed after epoch 2 of 3 (0-based 1), once
     # tampered tensors: refused, naming the file
     tensors = tmp_path / json.loads(Path(str(state) + ".json").read_text())["tensors"]
     tensors.write_bytes(tensors.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(TrainStateError, match=tensors.name):
-        fit(create_model("conv_ae", "tiny"), _videos(), TrainConfig(epochs=4, max_steps_per_epoch=1),
+        fit(create_model("conv_ae", "tiny", epochs=4), _videos(), TrainConfig(max_steps_per_epoch=1),
             torch.device("cpu"), "window", state_path=state, resume=True)
 
 
@@ -251,14 +251,14 @@ def test_device_resident_windows_train_exactly_as_the_host_path():
     weights = []
     for resident in (False, True):
         torch.manual_seed(0)  # the same initial weights
-        model = create_model("conv_ae", "tiny", pseudo_anomaly_prob=0.5)
-        fit(model, _videos(3, 30), TrainConfig(epochs=2, seed=1, resident_windows=resident, fused_optimizers=False),
+        model = create_model("conv_ae", "tiny", pseudo_anomaly_prob=0.5, epochs=2)
+        fit(model, _videos(3, 30), TrainConfig(seed=1, resident_windows=resident, fused_optimizers=False),
             torch.device("cpu"), "window")
         weights.append(model.state_dict())
     for key in weights[0]:
         assert torch.equal(weights[0][key], weights[1][key]), key
-    fused = create_model("conv_ae", "tiny")
-    result = fit(fused, _videos(3, 30), TrainConfig(epochs=2, seed=1, resident_windows=True, fused_optimizers=True),
+    fused = create_model("conv_ae", "tiny", epochs=2)
+    result = fit(fused, _videos(3, 30), TrainConfig(seed=1, resident_windows=True, fused_optimizers=True),
                  torch.device("cpu"), "window")
     assert result.history[-1]["reconstruction"] < result.history[0]["reconstruction"]
     assert fused.configure_optimizers  # the model itself is untouched by the optimizer choice

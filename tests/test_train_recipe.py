@@ -60,3 +60,37 @@ def test_the_train_page_and_vadlab_train_train_with_the_same_recipe(tmp_path, sa
     assert page["config"] == cli["config"]  # the same config dataclass, field for field
     assert page["training"]["train_config"] == cli["training"]["train_config"]  # and the same TrainConfig
     assert page["training"]["epochs_run"] == cli["training"]["epochs_run"] == get_spec("conv_ae").config("tiny").epochs
+
+
+def test_the_recipe_flags_are_overrides_of_the_config_recorded_once(tmp_path, samples_dir):
+    """`--epochs / --batch-size / --stride` are `--set epochs= batch_size= train_stride=`: the same weights,
+    bit for bit, and the numbers recorded once, in the checkpoint's config (not in its TrainConfig)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from vadlab.cli import main
+
+    common = ["train", "--model", "conv_ae", "--preset", "tiny", "--data", f"synthetic:{samples_dir}", "--max-steps",
+              "2", "--threads", "1", "--no-eval", "--quiet", "--out"]
+    assert main(common + [str(tmp_path / "flags"), "--epochs", "2", "--batch-size", "4", "--stride", "2"]) == 0
+    assert main(common + [str(tmp_path / "set"), "--set", "epochs=2", "batch_size=4", "train_stride=2"]) == 0
+    flags, by_set = (load_file(str(tmp_path / f"{name}.safetensors")) for name in ("flags", "set"))
+    assert flags.keys() == by_set.keys() and all(torch.equal(flags[k], by_set[k]) for k in flags)
+    meta = json.loads((tmp_path / "flags.json").read_text())
+    assert {k: meta["config"][k] for k in ("epochs", "batch_size", "train_stride")} == {
+        "epochs": 2, "batch_size": 4, "train_stride": 2}
+    assert not {"epochs", "batch_size", "stride"} & set(meta["training"]["train_config"])
+    assert meta["training"]["epochs_run"] == 2 and meta["training"]["steps"] == 4
+
+
+def test_a_checkpoint_whose_train_config_holds_the_recipe_still_loads_and_shows(capsys):
+    """Checkpoints written before the recipe left TrainConfig record epochs / batch_size / stride there."""
+    from vadlab import api
+    from vadlab.cli import main
+
+    old = ROOT / "checkpoints" / "conv_ae_synthetic"
+    if not old.with_suffix(".json").exists():
+        pytest.skip("no shipped checkpoint")
+    assert "epochs" in json.loads(old.with_suffix(".json").read_text())["training"]["train_config"]
+    assert api.load(old, device="cpu").metadata["training"]["train_config"]["epochs"] > 0
+    assert main(["info", str(old)]) == 0 and "model:      conv_ae" in capsys.readouterr().out

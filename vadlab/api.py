@@ -523,6 +523,8 @@ def train(
 ) -> tuple[LoadedModel, TrainResult]:
     """Train a family on a dataset spec and save a checkpoint at `out` (.safetensors + .json).
 
+    The recipe is the preset's config with `overrides` (config fields: `epochs`, `batch_size`,
+    `train_stride`, ...; `epochs`, when given, is one more); `train_config` is the run's mechanics.
     The checkpoint's metrics are the test-split evaluation when the dataset has labelled test
     videos (reported, never used for model selection). Returns the loaded model and the history.
     """
@@ -532,10 +534,8 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)  # the initial weights too: the same command gives the same model
-    model = create_model(family, preset, **(overrides or {}))
-    # the preset is the recipe: its epochs and window stride unless the caller overrides them
-    cfg = dataclasses.replace(cfg, epochs=epochs if epochs is not None else model.config.epochs,
-                              stride=cfg.stride or model.config.train_stride)
+    overrides = {**(overrides or {}), **({} if epochs is None else {"epochs": epochs})}
+    model = create_model(family, preset, **overrides)  # the recipe: the preset's unless overridden
     if init_from:
         init_from_checkpoint(model, init_from)
     ds = load_dataset(data)
@@ -557,7 +557,7 @@ def train(
             # a learning curve: test AUC every `every` epochs, MONITORING ONLY (the best epoch is
             # chosen on held-out normal frames); paper protocol, micro and macro
             count["epochs"] += 1
-            if count["epochs"] % every and count["epochs"] != cfg.epochs:
+            if count["epochs"] % every and count["epochs"] != model.config.epochs:
                 return {}
             res = evaluate(probe, ds)
             return {"monitor_test_micro_auc": res.micro_auc, "monitor_test_macro_auc": res.macro_auc}
@@ -576,7 +576,7 @@ def train(
         "videos": len(manifest),
         "frames": int(sum(n for _, n in manifest)),
         "preset": preset,
-        "overrides": overrides or {},
+        "overrides": overrides,
         "init_from": str(init_from) if init_from else None,
         "train_config": dataclasses.asdict(cfg),
         "device": devices.describe(dev),

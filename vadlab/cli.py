@@ -73,11 +73,10 @@ def cmd_train(args) -> int:
     from tqdm import tqdm
 
     from vadlab import api
-    from vadlab.overrides import parse_overrides
+    from vadlab.overrides import parse_overrides, recipe_overrides
     from vadlab.train import TrainConfig
 
-    cfg = TrainConfig(batch_size=args.batch_size, seed=args.seed, stride=args.stride, threads=args.threads,
-                      channels_last=args.channels_last,
+    cfg = TrainConfig(seed=args.seed, threads=args.threads, channels_last=args.channels_last,
                       max_steps_per_epoch=args.max_steps, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                       num_workers=args.workers)
     bar: dict[str, Optional[tqdm]] = {"bar": None}
@@ -96,8 +95,10 @@ def cmd_train(args) -> int:
         elif ev.kind == "done" and bar["bar"] is not None:
             bar["bar"].close()
 
-    loaded, result = api.train(args.model, args.data, args.out, preset=args.preset, epochs=args.epochs,
-                               device=args.device, init_from=args.init_from, overrides=parse_overrides(args.set),
+    # --epochs / --batch-size / --stride override the preset's recipe, like --set (and after it)
+    overrides = {**parse_overrides(args.set), **recipe_overrides(args.epochs, args.batch_size, args.stride)}
+    loaded, result = api.train(args.model, args.data, args.out, preset=args.preset, overrides=overrides,
+                               device=args.device, init_from=args.init_from,
                                train_config=cfg, on_event=on_event, half=args.half, resume=args.resume,
                                evaluate_after=not args.no_eval, command=shlex.join(["vadlab"] + sys.argv[1:]),
                                monitor_test=args.monitor_test)
@@ -498,7 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--device", default="auto")
     s.add_argument("--init-from", default=None, help="checkpoint to fine-tune from (knowledge transfer)")
-    s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--batch-size", type=int, default=None, help="windows per training batch (default: the preset's)")
     s.add_argument("--stride", type=int, default=None, help="step between training windows (default: the preset's)")
     s.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     s.add_argument("--channels-last", action="store_true",

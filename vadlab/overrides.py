@@ -6,7 +6,7 @@ any other front end read overrides here, so a value means the same thing everywh
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 
 def _parse_scalar(text: str) -> Any:
@@ -51,3 +51,11 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         key, values = item.split("=", 1)
         grid[key.strip()] = [parse_value(v.strip()) for v in values.split(",") if v.strip()]
     return grid
+
+
+def recipe_overrides(epochs: Optional[int] = None, batch_size: Optional[int] = None,
+                     stride: Optional[int] = None) -> dict[str, Any]:
+    """The `--epochs`, `--batch-size` and `--stride` flags as overrides of the model config's recipe
+    (`epochs`, `batch_size`, `train_stride`); a flag not given (None, or 0 for a size) keeps the preset's."""
+    return {**({} if epochs is None else {"epochs": epochs}), **({"batch_size": batch_size} if batch_size else {}),
+            **({"train_stride": stride} if stride else {})}

@@ -34,7 +34,7 @@ from vadlab.data.clips import WindowDataset, collate_windows
 from vadlab.data.datasets import load_dataset
 from vadlab.files import atomic_write
 from vadlab.metrics import auc_score, threshold_metrics
-from vadlab.overrides import parse_grid, parse_overrides  # noqa: F401  (parse_grid: research's own name too)
+from vadlab.overrides import parse_grid, parse_overrides, recipe_overrides  # noqa: F401  (parse_grid: research's own name too)
 from vadlab.registry import create_model, get_spec
 from vadlab.train import TrainConfig, fit
 
@@ -66,6 +66,7 @@ class SweepTrial:
     replicate: int  # 0 .. seeds-1
     checkpoint: str
     train_config: dict  # dataclasses.asdict(TrainConfig) with this trial's seed
+    overrides: dict = dataclasses.field(default_factory=dict)  # config overrides of every trial (--stride)
 
     @property
     def name(self) -> str:
@@ -78,9 +79,11 @@ class SweepTrial:
 
 def sweep_trials(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tiny", epochs: int = 3,
                  device: str = "auto", out_dir: str | Path = "runs/sweep", train_config: Optional[TrainConfig] = None,
-                 seeds: int = 1) -> list[SweepTrial]:
+                 seeds: int = 1, overrides: Optional[dict] = None) -> list[SweepTrial]:
     """The trials of a sweep: every grid point x `seeds` seeds (train_config.seed, +1, ...), grid
-    points in `itertools.product` order. Raises ValueError for a field the family's config lacks."""
+    points in `itertools.product` order; `overrides` (config fields: `vadlab sweep --stride`'s
+    train_stride) apply to every trial, over the grid point's values (as `--stride` always did).
+    Raises ValueError for a field the family's config lacks."""
     spec = get_spec(family)
     fields = {f.name for f in dataclasses.fields(spec.config_class)}
     unknown = [k for k in grid if k not in fields and k != "epochs"]
@@ -100,7 +103,7 @@ def sweep_trials(family: str, data: str, grid: dict[str, list[Any]], preset: str
             name = f"{family}_{point:02d}" + (f"_s{seed}" if replicate else "")
             trials.append(SweepTrial(family=family, data=data, preset=preset, epochs=int(params.get("epochs", epochs)),
                                      device=device, point=point, params=params, seed=seed, replicate=replicate,
-                                     checkpoint=str(out_dir / name),
+                                     checkpoint=str(out_dir / name), overrides=dict(overrides or {}),
                                      train_config=dataclasses.asdict(dataclasses.replace(cfg, seed=seed))))
     return trials
 
@@ -111,7 +114,7 @@ def run_trial(trial: SweepTrial) -> dict:
     (same seed, same threads: `train_config["threads"]`)."""
     from vadlab import api
 
-    overrides = {k: v for k, v in trial.params.items() if k != "epochs"}
+    overrides = {**{k: v for k, v in trial.params.items() if k != "epochs"}, **trial.overrides}
     loaded, result = api.train(trial.family, trial.data, trial.checkpoint, preset=trial.preset, epochs=trial.epochs,
                                device=trial.device, overrides=overrides, train_config=TrainConfig(**trial.train_config))
     m = loaded.metadata.get("metrics") or {}
@@ -156,7 +159,7 @@ def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tin
           device: str = "auto", out_dir: str | Path = "runs/sweep", train_config: Optional[TrainConfig] = None,
           on_row=None, seeds: int = 1, resume: bool = False, ray_address: Optional[str] = None,
           use_ray: bool = False, cpus_per_trial: float = 1, gpus_per_trial: Optional[float] = None,
-          ray_cpus: Optional[int] = None) -> list[dict]:
+          ray_cpus: Optional[int] = None, overrides: Optional[dict] = None) -> list[dict]:
     """Train one model per grid point and seed; rows of {params..., seed, val_loss, micro_auc,
     macro_auc, eer, seconds} (a failed trial: {params..., seed, error}) in trial order.
 
@@ -165,7 +168,7 @@ def sweep(family: str, data: str, grid: dict[str, list[Any]], preset: str = "tin
     `ray_address` (a new local one when None), each with `cpus_per_trial` CPUs / `gpus_per_trial`
     GPUs (None: one when the cluster has GPUs); the rows are the serial loop's (same trials, same
     seeds, same threads: same numbers)."""
-    trials = sweep_trials(family, data, grid, preset, epochs, device, out_dir, train_config, seeds)
+    trials = sweep_trials(family, data, grid, preset, epochs, device, out_dir, train_config, seeds, overrides)
     rows: dict[str, dict] = {}
     todo = []
     for trial in trials:
@@ -299,7 +302,8 @@ def _window_predictions(model, videos, labels, window: int, device) -> tuple[np.
 
 def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny", epochs: int = 5,
                    device: str = "auto", variants: Optional[dict[str, dict]] = None, seed: int = 0,
-                   train_config: Optional[TrainConfig] = None, on_fold=None) -> dict[str, dict]:
+                   train_config: Optional[TrainConfig] = None, on_fold=None,
+                   recipe: Optional[dict] = None) -> dict[str, dict]:
     """Blocked k-fold CV of a supervised family on a dataset's labelled videos.
 
     variants: name -> config overrides; default for lrcn_gan: {"GAN+LRCN": {"pretrain_gan": True},
@@ -323,8 +327,8 @@ def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny"
     probe = create_model(family, preset)
     videos, labels, _ = api.load_training_videos(ds, probe, supervised=True)
     window = probe.config.window
-    cfg = train_config or TrainConfig(seed=seed)
-    cfg = dataclasses.replace(cfg, epochs=epochs, val_fraction=0.0)
+    cfg = dataclasses.replace(train_config or TrainConfig(seed=seed), val_fraction=0.0)
+    recipe = {**(recipe or {}), "epochs": epochs}  # over every variant's overrides
     results: dict[str, dict] = {}
     for vname, overrides in variants.items():
         fold_rows = []
@@ -338,7 +342,7 @@ def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny"
                     tr_v.append(v[s:e]); tr_l.append(l[s:e])  # noqa: E702
                 te_v.append(v[a:b]); te_l.append(l[a:b])  # noqa: E702
             torch.manual_seed(seed + k)
-            model = create_model(family, preset, **overrides)
+            model = create_model(family, preset, **{**overrides, **recipe})
             res = fit(model, tr_v, dataclasses.replace(cfg, seed=seed + k), dev, spec.target, labels=tr_l)
             gan_epochs = [h for h in res.history if "cosine_similarity" in h]
             gan_stats = {}
@@ -380,7 +384,7 @@ def cross_validate(family: str, data: str, folds: int = 10, preset: str = "tiny"
 
 def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs: int = 5,
                  device: str = "auto", overrides: Optional[dict] = None, seed: int = 0,
-                 train_config: Optional[TrainConfig] = None) -> dict:
+                 train_config: Optional[TrainConfig] = None, recipe: Optional[dict] = None) -> dict:
     """Robustness (S2): train a supervised family on labelled videos WITHOUT anomaly `kind` and
     report window accuracy / recall on the videos that contain it. Needs the synthetic layout's
     `testing/kinds.json` ({video: [kinds]})."""
@@ -397,10 +401,10 @@ def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs
         raise ValueError(f"no test video contains anomaly kind '{kind}'; kinds: {sorted({k for v in kinds.values() for k in v})}")
     dev = devices.resolve(device)
     torch.manual_seed(seed)
-    model = create_model(family, preset, **(overrides or {}))
+    model = create_model(family, preset, **{**(overrides or {}), **(recipe or {}), "epochs": epochs})
     train_ds = dataclasses.replace(ds, test=[r for r in ds.test if r not in held])
     videos, labels, _ = api.load_training_videos(train_ds, model, supervised=True)
-    cfg = dataclasses.replace(train_config or TrainConfig(), epochs=epochs, seed=seed, val_fraction=0.0)
+    cfg = dataclasses.replace(train_config or TrainConfig(), seed=seed, val_fraction=0.0)
     fit(model, videos, cfg, dev, spec.target, labels=labels)
     test_held = dataclasses.replace(ds, train=[], test=held)
     hv, hl, _ = api.load_training_videos(test_held, model, supervised=True)
@@ -414,8 +418,8 @@ def holdout_kind(family: str, data: str, kind: str, preset: str = "tiny", epochs
 # CLI
 # ------------------------------------------------------------------------------------------------
 def _train_config(args) -> TrainConfig:
-    """The training-loop options sweep and cv share (window stride, a time cap per trained model)."""
-    return TrainConfig(stride=args.stride, max_seconds=args.max_minutes * 60 if args.max_minutes else None)
+    """The run mechanics sweep and cv share (a time cap per trained model); `--stride` is a recipe override."""
+    return TrainConfig(max_seconds=args.max_minutes * 60 if args.max_minutes else None)
 
 
 def _cmd_sweep(args) -> int:
@@ -435,6 +439,7 @@ def _cmd_sweep(args) -> int:
     rows = sweep(args.model, args.data, grid, preset=args.preset, epochs=args.epochs, device=args.device,
                  out_dir=args.out_dir, train_config=cfg, on_row=report, seeds=args.seeds, resume=not args.fresh,
                  use_ray=use_ray, ray_address=args.ray or None, cpus_per_trial=args.cpus_per_trial,
+                 overrides=recipe_overrides(stride=args.stride),
                  gpus_per_trial=args.gpus_per_trial, ray_cpus=args.ray_cpus)
     keys = list(grid)
     print()
@@ -463,13 +468,14 @@ def _print_fold(variant: str, row: dict) -> None:
 def _cmd_cv(args) -> int:
     if args.holdout_kind:
         res = holdout_kind(args.model, args.data, args.holdout_kind, preset=args.preset, epochs=args.epochs, device=args.device,
-                           train_config=_train_config(args))
+                           train_config=_train_config(args), recipe=recipe_overrides(stride=args.stride))
         print(json.dumps(res, indent=2))
         return 0
     common = parse_overrides(args.set)
     variants = {"GAN+LRCN": {**common, "pretrain_gan": True}, "LRCN (scratch)": {**common, "pretrain_gan": False}}
     res = cross_validate(args.model, args.data, folds=args.folds, preset=args.preset, epochs=args.epochs,
-                         device=args.device, variants=variants, train_config=_train_config(args), on_fold=_print_fold)
+                         device=args.device, variants=variants, train_config=_train_config(args), on_fold=_print_fold,
+                         recipe=recipe_overrides(stride=args.stride))
     print(f"\n{args.folds}-fold blocked cross-validation, window level, threshold 0.5")
     print(f"{'variant':16s} {'recall':>14s} {'precision':>14s} {'accuracy':>14s} {'F1':>14s}")
     for name, r in res.items():

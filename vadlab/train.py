@@ -39,9 +39,10 @@ from vadlab.trainstate import has_train_state, load_train_state, save_train_stat
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
-    batch_size: Optional[int] = None  # None: the model config's batch_size
-    stride: Optional[int] = None  # window stride over training videos (None: the model config's train_stride)
+    """How a run is carried out, never what is learned: seed, threads, workers, AMP, budget, the
+    validation share. The recipe (epochs, batch size, window stride, schedule) is the model's config
+    (`BaseConfig`, a preset with overrides), so a checkpoint records each of its numbers once."""
+
     threads: Optional[int] = None  # CPU threads for torch (None: torch's default)
     channels_last: bool = False  # 2-D conv weights in channels-last layout (ffp ped2_cpu step: -9% time on this CPU)
     val_fraction: float = 0.1  # tail of each training video held out for validation (0 = none)
@@ -356,7 +357,7 @@ def _train_epoch(run: _Run, epoch: int, should_stop: Optional[Callable[[], bool]
     Returns (mean loss per name, batches run, whether the budget cut the epoch)."""
     model, config, cfg_model = run.model, run.config, run.model.config
     model.train()
-    model.on_epoch_start(epoch, config.epochs)
+    model.on_epoch_start(epoch, cfg_model.epochs)
     sums: dict[str, float] = {}
     n_batches = 0
     epoch_cut = False
@@ -433,7 +434,7 @@ def _finish(run: _Run, data: TrainingWindows, history: list, best: dict, stopped
         model.prepare_for_scoring(b.to(device) for b in prepare_loader)
     seconds = run.clock.train_seconds()
     if run.rank == 0:
-        run.emit(TrainEvent("done", epoch=run.config.epochs, step=run.step, total_steps=run.total_steps,
+        run.emit(TrainEvent("done", epoch=model.config.epochs, step=run.step, total_steps=run.total_steps,
                             best_epoch=best["epoch"] + 1, val_loss=best["loss"], seconds=seconds))
     # under the pseudo-anomaly policy best["loss"] holds -AUC: report the kept epoch's validation loss
     best_val = next((float(h["val_loss"]) for h in history
@@ -455,7 +456,8 @@ def fit(
     resume: bool = False,
     monitor: Optional[Callable[[AnomalyModel], dict]] = None,
 ) -> TrainResult:
-    """Train `model` on windows of `videos` (uint8 (T, C, H, W) tensors at model resolution).
+    """Train `model` on windows of `videos` (uint8 (T, C, H, W) tensors at model resolution), with
+    the recipe of its config (epochs, batch size, window stride, schedule) and `config`'s mechanics.
 
     target: "window" or "next" (the family's spec). labels: per-frame 0/1 arrays for supervised
     families. Returns the history; the model ends holding the BEST epoch's weights (lowest
@@ -470,9 +472,8 @@ def fit(
     rank, world = distributed_env()
     seed_everything(config.seed)
     _place_model(model, config, device, distributed)
-    cfg_model = model.config
-    batch_size = config.batch_size or cfg_model.batch_size
-    stride = config.stride or getattr(cfg_model, "train_stride", 1)
+    cfg_model = model.config  # the recipe: epochs, batch size, window stride, schedule
+    epochs, batch_size, stride = cfg_model.epochs, cfg_model.batch_size, cfg_model.train_stride
     if config.threads:
         torch.set_num_threads(config.threads)
     data = training_windows(videos, labels, config.val_fraction, cfg_model.window, target, stride)
@@ -481,7 +482,7 @@ def fit(
     batches = EpochBatches(data.train, config, cfg_model, device, batch_size, labels is not None, rank, world)
     steps_per_epoch = batches.steps_per_epoch()
     run = _Run(model=model, optimizers=optimizers, config=config, device=device, target=target, batch_size=batch_size,
-               batches=batches, steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * config.epochs,
+               batches=batches, steps_per_epoch=steps_per_epoch, total_steps=steps_per_epoch * epochs,
                clock=TrainingClock(config.max_seconds, distributed, device), emit=on_event or (lambda e: None),
                rank=rank, distributed=distributed, step=start_epoch * steps_per_epoch,
                base_lrs={name: [g["lr"] for g in opt.param_groups] for name, opt in optimizers.items()},
@@ -494,7 +495,7 @@ def fit(
     stopped_early = False
     sample_batch = collate_windows([data.val[len(data.val) // 2]]) if data.val is not None and len(data.val) else None
 
-    for epoch in range(start_epoch, config.epochs):
+    for epoch in range(start_epoch, epochs):
         epoch_losses, n_batches, epoch_cut = _train_epoch(run, epoch, should_stop)
         stopped_early = stopped_early or epoch_cut
         val_loss, pseudo, best = _validate_and_select(run, data, epoch, best)
@@ -516,7 +517,7 @@ def fit(
             if state_path is not None:
                 save_train_state(Path(state_path), model, optimizers if not distributed else
                                  {k: v.optimizer for k, v in optimizers.items()}, epoch, history, best)
-        if epoch_cut or (run.clock.over_budget() and epoch + 1 < config.epochs):
+        if epoch_cut or (run.clock.over_budget() and epoch + 1 < epochs):
             stopped_early = True
             break
 
