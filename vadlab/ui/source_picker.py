@@ -1,7 +1,7 @@
 """The data pickers the pages share: the video source (a shipped sample, an upload, a clip of your
 datasets or of a dataset folder), the dataset picker and an uploaded labels file. Each is bound to the
 session's working context and returns plain values (a ClipSource, a dataset spec, labels), never
-widgets. The sample videos' layout is read by `vadlab.data.synthetic`."""
+widgets. The sample videos' layout is read by `vadlab.data.samples`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from vadlab import paths
-from vadlab.data import synthetic
+from vadlab.data import samples
 from vadlab.data.datasets import KNOWN_KINDS
 from vadlab.data.video import VIDEO_EXTENSIONS
 from vadlab.ui import state
@@ -110,12 +110,12 @@ def dataset_picker(page: str, allow_folder: bool = True) -> Optional[str]:
 # --------------------------------------------------------------------------------- video source
 def sample_clips() -> dict[str, Path]:
     """The app's shipped sample videos: "testing/test_01" -> path (test clips first)."""
-    return synthetic.sample_clips(paths.sample_videos_dir())
+    return samples.sample_clips(paths.sample_videos_dir())
 
 
 def sample_kinds() -> dict[str, list[str]]:
     """The anomaly kinds of the app's shipped test clips ({"test_01": ["fast_object"]}), when recorded."""
-    return synthetic.sample_kinds(paths.sample_videos_dir())
+    return samples.sample_kinds(paths.sample_videos_dir())
 
 
 def sample_source(name: Optional[str] = None) -> Optional[ClipSource]:
@@ -125,7 +125,7 @@ def sample_source(name: Optional[str] = None) -> Optional[ClipSource]:
         return None
     key = name if name in clips else next(iter(clips))
     path = clips[key]
-    labels = synthetic.sample_labels(paths.sample_videos_dir()).get(path.stem) if key.startswith("testing/") else None
+    labels = samples.sample_labels(paths.sample_videos_dir()).get(path.stem) if key.startswith("testing/") else None
     return ClipSource.from_path(path, "sample", labels=None if labels is None else np.asarray(labels, np.uint8),
                                 dataset=samples_spec())
 
