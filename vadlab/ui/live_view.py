@@ -27,7 +27,8 @@ from vadlab.stream import StreamSettings
 from vadlab.ui import state
 from vadlab.ui.cache import load_model
 from vadlab.ui.errors import ERROR_ICON, user_errors
-from vadlab.ui.widgets import FAR_CHOICES, alert_rules, sample_clips
+from vadlab.ui.source_picker import sample_clips
+from vadlab.ui.widgets import FAR_CHOICES, alert_rules
 from vadlab.zoo import CheckpointEntry
 
 PAGE = "live"

@@ -16,7 +16,6 @@ from vadlab.calibration import (DEFAULT_FAR, DEFAULT_MIN_LENGTH, DEFAULT_SMOOTH,
                                 default_threshold, format_far, verdict_scale)
 from vadlab.protocol import DEFAULT_POOLINGS, Protocol
 from vadlab.ui import state
-from vadlab.ui.source_picker import sample_clips  # noqa: F401  (ui.live_view imports it from here)
 
 
 # -------------------------------------------------------------------------------------- sidebar
