@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from vadlab.archive import score_archive  # noqa: E402
 from vadlab.data.synthetic import ANOMALY_KINDS, generate_clip  # noqa: E402
-from vadlab.data.video import write_video  # noqa: E402
+from vadlab.data.writer import write_video  # noqa: E402
 
 
 def make_archive(folder: Path, minutes: float, clip_minutes: float, fps: float) -> list[Path]:

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from vadlab.data.datasets import load_dataset
 from vadlab.data.synthetic import generate_clip
-from vadlab.data.video import write_video
+from vadlab.data.writer import write_video
 from vadlab import paths
 from vadlab.ui.errors import ERROR_ICON
 from vadlab.userdata import UserData, labels_to_spans

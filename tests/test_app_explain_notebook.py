@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from vadlab.checkpoint import save_checkpoint
 from vadlab.data.synthetic import generate_clip
-from vadlab.export import write_video
+from vadlab.data.writer import write_video
 from vadlab.registry import create_model, get_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -105,7 +105,7 @@ def test_c_explain_and_presenter_show_the_calibrated_number_score_shows(tmp_path
 def small_clips(folder, specs):
     """mp4 files of small synthetic clips: {name: (seed, scene_seed)} -> {name: path}."""
     from vadlab.data.synthetic import generate_clip
-    from vadlab.data.video import write_video
+    from vadlab.data.writer import write_video
 
     folder.mkdir(parents=True, exist_ok=True)
     return {name: write_video(folder / f"{name}.mp4", generate_clip(seed, n_frames=48, width=96, height=72,

@@ -46,7 +46,7 @@ EPOCHS = 6
 def footage(tmp_path_factory) -> dict:
     """Three normal clips and one anomalous clip of one scene, as a researcher's mp4 files."""
     from vadlab.data.synthetic import generate_clip
-    from vadlab.data.video import write_video
+    from vadlab.data.writer import write_video
 
     folder = tmp_path_factory.mktemp("footage")
     normal = []

@@ -230,3 +230,30 @@ def test_event_clips_one_per_event_named_as_the_table_with_every_frame_dropped_o
     for event, path in zip(closed, clips.written):
         first, last = max(0, event.start - 10), min(119, event.end + 10)
         assert read_video(path).n_frames == last - first + 1, (event, path)
+
+
+def test_a_video_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    """write_video encodes to a hidden temporary file and renames it: an encoder that dies midway
+    leaves the previous file and no temporary."""
+    import av
+    import numpy as np
+
+    from vadlab.data.video import read_video
+    from vadlab.data.writer import write_video
+
+    frames = np.zeros((6, 32, 48, 3), np.uint8)
+    path = write_video(tmp_path / "clip.mp4", frames, fps=10)
+    before = path.read_bytes()
+    assert read_video(path).frames.shape[0] == 6
+
+    real_open = av.open
+
+    def dying_open(*args, **kwargs):
+        real_open(*args, **kwargs).close()  # the output file exists (its header written), then the encoder dies
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(av, "open", dying_open)
+    with pytest.raises(OSError, match="disk gone"):
+        write_video(path, frames + 255, fps=10)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

@@ -59,7 +59,7 @@ def test_frames_outside_the_clip_are_refused(tmp_path):
 
 def test_the_cli_marks_a_false_alarm_and_shows_the_log(tmp_path, false_alarm):
     from vadlab.cli import main
-    from vadlab.data.video import write_video
+    from vadlab.data.writer import write_video
 
     shipped, clip, event = false_alarm
     video = write_video(tmp_path / "cam.mp4", clip.frames, fps=10.0, crf=18)

@@ -16,7 +16,7 @@ import torch
 from vadlab import metrics
 from vadlab.checkpoint import save_checkpoint
 from vadlab.data.synthetic import generate_clip
-from vadlab.export import write_video
+from vadlab.data.writer import write_video
 from vadlab.notebook import Notebook, NotebookCache, NotebookError, last_scores, run, scores_csv, starter_notebook
 from vadlab.notebook_export import export_ipynb, export_python
 from vadlab.registry import create_model, get_spec

@@ -84,7 +84,7 @@ ARCHIVE_BATCH = ["--batch-size", "8"]  # Ray segments of 64 windows: an 80-frame
 def archive(tmp_path_factory) -> Path:
     """Two tiny synthetic clips (one in a sub-folder, one with an anomaly) and a corrupt file."""
     from vadlab.data.synthetic import generate_clip
-    from vadlab.data.video import write_video
+    from vadlab.data.writer import write_video
 
     root = tmp_path_factory.mktemp("archive")
     (root / "cam2").mkdir()

@@ -19,7 +19,7 @@ from PIL import Image
 
 from vadlab.data.datasets import load_dataset
 from vadlab.data.synthetic import generate_clip
-from vadlab.data.video import write_video
+from vadlab.data.writer import write_video
 from vadlab.userdata import (
     Limits,
     UserData,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vadlab.data.video import _check_frames, write_video  # noqa: F401  (re-exported: writing lives with decoding)
+from vadlab.data.writer import check_frames, write_video
 from vadlab.outputs import FrameScores
 from vadlab.files import commit
 
@@ -101,7 +101,7 @@ def annotate_frames(
     scores as the app shows them (`format_score`; calibrated: σ above normal), default `scores`.
     Returns (T, H, W, 3) uint8.
     """
-    frames = _check_frames(frames)
+    frames = check_frames(frames)
     n, height, width, _ = frames.shape
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != (n,):

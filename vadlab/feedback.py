@@ -56,7 +56,7 @@ def keep_as_normal(store: UserData, dataset: str, frames: np.ndarray, fps: float
     as a normal (training) clip of `dataset` (created when missing). frames: uint8 (N, H, W, 3), the
     clip's frames; source: where they came from (recorded in the clip's name and the log).
     Returns the stored clip and the (first, last) frame kept."""
-    from vadlab.export import write_video
+    from vadlab.data.writer import write_video
 
     n = int(frames.shape[0])
     if not 0 <= start <= end < n:

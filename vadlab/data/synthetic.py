@@ -640,7 +640,7 @@ def write_normal_clips(out_dir: str | Path, seed: int = 0, n: int = 8, first: in
     (`normal_XX.mp4`), with clip seeds that `write_samples` never uses (seed * 1000 + first + i):
     unseen normal footage of the same camera, e.g. to calibrate a model trained on the samples
     (`vadlab calibrate --data synthetic:OUT --frames all`)."""
-    from vadlab.data.video import write_video
+    from vadlab.data.writer import write_video
 
     out = Path(out_dir)
     (out / "training").mkdir(parents=True, exist_ok=True)
@@ -671,7 +671,7 @@ def write_samples(
     """
     # Imported here, not at module level: encoding is an export concern and data must not depend
     # on export at import time (export sits above data in the dependency order).
-    from vadlab.data.video import write_video
+    from vadlab.data.writer import write_video
 
     if n_train < 0 or n_test < 0:
         raise ValueError(f"n_train and n_test must be >= 0, got {n_train}, {n_test}")

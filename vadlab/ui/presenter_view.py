@@ -23,8 +23,8 @@ from typing import Optional
 import numpy as np
 import streamlit as st
 
-from vadlab import export
 from vadlab.data.video import Video
+from vadlab.data.writer import write_video
 from vadlab.ui import state
 from vadlab.ui.cache import result_store
 from vadlab.ui.verdict_view import Flagged
@@ -63,7 +63,7 @@ def _encode(frames: np.ndarray, fps: float) -> bytes:
     fd, path = tempfile.mkstemp(suffix=".mp4", prefix="vadlab_plain_")
     os.close(fd)
     try:
-        export.write_video(path, frames, fps=fps)
+        write_video(path, frames, fps=fps)
         with open(path, "rb") as fh:
             return fh.read()
     finally:
