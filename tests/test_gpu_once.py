@@ -21,11 +21,15 @@ spec.loader.exec_module(gpu_once)
 MiB = 2**20
 
 
+BUDGET_MINUTES = 3.0  # ample for the tiny preset: the rehearsal checks the mechanics, not this machine's speed
+# (0.6 min made it fail on a loaded machine: evaluation ran past the family's slot)
+
+
 def test_gpu_once_rehearsal_on_cpu(samples_dir, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "gpu_once.py"), "--out", str(out), "--data", f"synthetic:{samples_dir}",
-         "--preset", "tiny", "--device", "cpu", "--families", "conv_ae,lrcn_gan", "--budget-minutes", "0.6",
+         "--preset", "tiny", "--device", "cpu", "--families", "conv_ae,lrcn_gan", "--budget-minutes", str(BUDGET_MINUTES),
          "--file-limit-mib", "0.05"],
         capture_output=True, text=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -35,7 +39,7 @@ def test_gpu_once_rehearsal_on_cpu(samples_dir, tmp_path):
     held = out / "held" / "checkpoints" / "all"
     meta = json.loads((held / "conv_ae_tiny.json").read_text())
     assert rows[0]["micro_auc"] == meta["metrics"]["micro_auc"]
-    assert rows[0]["train_minutes"] * 60 <= 0.6 * 60  # inside its budget
+    assert rows[0]["train_minutes"] <= BUDGET_MINUTES  # inside its budget
     assert rows[0]["checkpoint"] == "returned"
     assert "| conv_ae | tiny |" in (out / "table.md").read_text()
     # what comes back: plain files at most two folders down, under the file limit, at most 8
