@@ -3,7 +3,7 @@
     python bench/bombs.py                 # the sizes (a 2 GiB zip entry, 12000 x 12000 PNGs, 8000 x 8000 mp4)
     python bench/bombs.py --small         # a tenth of the zip entry, frames just over the pixel limit (quick)
 
-Starts the app (`streamlit run app.py` on 127.0.0.1, as tests/test_browser.py does), uploads each bomb
+Starts the app (`streamlit run app.py` on 127.0.0.1, as tests/browser/test_browser.py does), uploads each bomb
 in Debian Chromium through Playwright (Score page, and the Data page for the zips), waits for the
 page's one-line refusal, and prints per bomb: its file size, the wall time from the upload to the
 refusal and the server's peak memory (VmHWM-style: RSS sampled every 20 ms from /proc) above the idle
@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 from test_browser import chromium, require_browser, streamlit_server  # noqa: E402
 

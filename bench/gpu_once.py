@@ -3,7 +3,7 @@ a table to one folder (never a test; its logic is tested on the CPU at a tiny sc
 
     python bench/gpu_once.py --out $OUT --data folder:.data/ped2_videos --budget-minutes 8 --device cuda
     python bench/gpu_once.py --out /tmp/o --data synthetic:sample_videos --preset tiny --device cpu \\
-        --families conv_ae --budget-minutes 1          # the CPU rehearsal (tests/test_gpu_once.py)
+        --families conv_ae --budget-minutes 1          # the CPU rehearsal (tests/core/test_gpu_once.py)
     python bench/gpu_once.py --unpack /work/.device/.../files --into checkpoints/gpu   # here, afterwards
 
 The budget covers everything from the moment this script starts: data preparation (decoding once per

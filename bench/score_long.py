@@ -6,7 +6,7 @@ holding the clip's decoded frames would take.
     python bench/score_long.py                       # 10,000 frames of 160x120, the page's default model
     python bench/score_long.py --frames 4000 --out /tmp/long
 
-Needs Debian's Chromium and the Playwright package (as tests/test_browser.py).
+Needs Debian's Chromium and the Playwright package (as tests/browser/test_browser.py).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 
 def write_long_clip(path: Path, n_frames: int, width: int, height: int, fps: int = 25) -> None:

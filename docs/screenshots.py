@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from test_browser import CHROMIUM_ARGS, free_port, wait_until_healthy  # noqa: E402
 
 PAGES = ["home", "score", "presenter", "explain", "evaluate", "compare", "notebook", "train"]

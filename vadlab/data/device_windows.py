@@ -14,7 +14,7 @@ grey T 4 B 4: 1.0 / 1.4), so the training loop keeps the host path there.
 
 It gives exactly the batches of the host path for the same window indices (clip, target,
 frame_index, label, and for `PseudoAnomalyWindows` sources reference and pseudo: same values, dtypes
-and shapes; tests/test_device_windows.py): the frame numbers are taken from the host classes
+and shapes; tests/core/test_device_windows.py): the frame numbers are taken from the host classes
 themselves, run over "videos" whose pixels are their own frame numbers, so the window rules
 (stride, target frame, skip-frame pseudo-anomalies and their draws) live in one place, clips.py.
 

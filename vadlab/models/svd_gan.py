@@ -55,7 +55,7 @@ Deviations and choices, and why:
     gradient 4e-5 relative (Frobenius), rank-r approximations within 6e-5 (pixels in [-1, 1]); at
     64x64, r = 4: loss 5e-7, gradient 4e-6. Where sigma_{r+1}/sigma_r nears 1 (synthetic frames at
     0.99, uniform noise) the rank-r subspace is barely determined and the gradients differ by up to 1%
-    (loss < 1e-4; tests/test_svd_gan.py states the tolerances); the tangent-space gradient itself is
+    (loss < 1e-4; tests/core/test_svd_gan.py states the tolerances); the tangent-space gradient itself is
     off by more there. Measured effect, one CPU thread (this machine, torch 2.13, best of 2-5 runs):
     SVD loss forward + backward at the paper preset's size (768 frames 128x128, r = 10) 1079 -> 614 ms,
     at ped2_cpu's (64 frames 64x64, r = 4) 34 -> 21 ms; whole step (`bench/train_speed.py --families
