@@ -73,10 +73,18 @@ def seeds_table(paths: list[Path]) -> int:
 
 
 def main(argv=None) -> int:
-    argv = list(argv if argv is not None else sys.argv[1:])
-    if argv and argv[0] == "--seeds":
-        return seeds_table([Path(p) for p in argv[1:]])
-    paths = [Path(p) for p in argv]
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", action="store_true", help="the given files are seed runs: mean ± std per group")
+    p.add_argument("files", nargs="+", type=Path, help="checkpoint JSON files")
+    args = p.parse_args(argv)
+    missing = [str(f) for f in args.files if not f.is_file()]
+    if missing:
+        p.error(f"no such checkpoint JSON: {', '.join(missing)}")
+    if args.seeds:
+        return seeds_table(args.files)
+    paths = args.files
     print("| family | micro AUC | macro AUC | EER | paper (Ped2) | preset | epochs run (kept) | train min | threads "
           "| train samples/s | scoring frames/s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
