@@ -10,13 +10,23 @@ event that `api.train` polls between steps, exactly as the in-process loop was.
 The process ends with exactly one final event, ("finished", metrics), ("cancelled", why) or
 ("failed", why); a process that dies without one (killed, out of memory) is reported by
 `TrainingProcess.lost()` with its exit code, so a job never stays "running" forever.
+
+A spawned child re-runs the parent's main script unless told otherwise (multiprocessing reads
+`sys.modules["__main__"].__file__`), and under Streamlit `__main__` is the page script that last ran:
+the child would execute a page in bare mode (seen: the Live page's script crashed every training
+started after it). `TrainingProcess.start` therefore hides the main module while it starts the child.
 """
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import threading
+import types
 from typing import Any, Optional
 
 _CONTEXT = multiprocessing.get_context("spawn")
+_START_LOCK = threading.Lock()  # one start at a time swaps the main module
+_NO_MAIN = types.ModuleType("__main__")  # no __file__, no __spec__: the child runs no script
 
 
 def _train(kwargs: dict[str, Any], events, stop) -> None:
@@ -42,7 +52,15 @@ class TrainingProcess:
         self._process = _CONTEXT.Process(target=_train, args=(kwargs, self._events, self._stop), name=name, daemon=True)
 
     def start(self) -> "TrainingProcess":
-        self._process.start()
+        """Start the child with no main script to re-run (see the module's docstring)."""
+        with _START_LOCK:
+            main = sys.modules.get("__main__")
+            sys.modules["__main__"] = _NO_MAIN
+            try:
+                self._process.start()
+            finally:
+                if main is not None:
+                    sys.modules["__main__"] = main
         return self
 
     def cancel(self) -> None:

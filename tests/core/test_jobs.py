@@ -4,6 +4,8 @@ process that dies is reported, not left "running"."""
 from __future__ import annotations
 
 import json
+import sys
+import types
 
 import torch
 from safetensors.torch import load_file
@@ -66,3 +68,18 @@ def test_cancel_stops_the_training_process(tmp_path, samples_dir):
         job.poll(timeout=0.2)
     assert job.status == "cancelled", job.message
     assert not (tmp_path / "cancelled.json").exists()
+
+
+def test_a_training_started_under_a_page_script_never_runs_that_script(tmp_path, samples_dir, monkeypatch):
+    """Under Streamlit, `__main__` is the page script that ran last; a spawned child would re-run it
+    (the Live page, run in bare mode, crashed every training started after it in the full suite)."""
+    page = tmp_path / "page.py"
+    page.write_text("raise SystemExit('a page script ran in the training process')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    job = training.new_job(_request(samples_dir, tmp_path / "under_page")).start()
+    while job.running:
+        job.poll(timeout=0.2)
+    assert job.status == "done", job.message
+    assert sys.modules["__main__"] is main  # the page's main module is back
