@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Callable
+
+# Before torch (and its libgomp) load: OpenMP threads that wait sleep instead of spinning. With the
+# default (active) policy a waiting thread spins on its core; when the other core is busy (a training,
+# a served app, another CI job), torch's two threads keep preempting each other in every barrier:
+# tests/core/test_pseudo_anomaly.py's loss test took 115 s beside a one-thread training, 9.8 s with
+# OMP_WAIT_POLICY=PASSIVE (same machine, same minute). Subprocesses (the CLI, Streamlit servers) inherit it.
+assert "torch" not in sys.modules, "torch was imported before tests/conftest.py could set OMP_WAIT_POLICY"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import pytest
