@@ -23,12 +23,14 @@ is the instruction set, not slack for refactors: the goldens were made on an AVX
 AVX-512 Xeon oneDNN's kernels round float32 differently, so the same code moved the 7th significant
 digit (conv_ae_synthetic, test_01, frame 0: 0.002641732571646571 there vs 0.002641733270138502,
 2.6e-7 relative; frame 86's σ 0.0152459 vs 0.0152471); a change of the computation moves scores by
-far more (`test_the_comparison_catches_...` below). The run is single-threaded (`torch.set_num_threads(1)`) so that reductions run in one order.
+far more (`test_the_comparison_catches_...` below). The run is single-threaded
+(`torch.set_num_threads(1)`) so that reductions run in one order.
 Regenerate them ONLY on code known to produce the right outputs:
 `VADLAB_UPDATE_GOLDEN=1 python -m pytest tests/core/test_same_outputs.py`.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -68,10 +70,9 @@ def _check(name: str, text: str) -> None:
         path.write_text(text)
     assert path.is_file(), f"{path} missing: generate it with VADLAB_UPDATE_GOLDEN=1 on known-good code"
     expected = path.read_text()
-    now_lines, golden_lines = text.splitlines(), expected.splitlines()
+    golden_lines = expected.splitlines()
     scales = column_scales(golden_lines)
-    for i in range(max(len(now_lines), len(golden_lines))):
-        now, golden = (now_lines + [""] * i)[i], (golden_lines + [""] * i)[i]
+    for i, (now, golden) in enumerate(itertools.zip_longest(text.splitlines(), golden_lines, fillvalue="")):
         if not same_line(now, golden, scales):
             raise AssertionError(f"{name} differs from its golden file, first at line {i + 1}:\n"
                                  f"  now:    {now!r}\n  golden: {golden!r}")
