@@ -27,6 +27,13 @@ Measured on Ped2, `ped2_cpu` recipe, one CPU thread, seeds 0-2, paper protocol (
 --families conv_ae --pseudo both`): micro AUC 0.836 ± 0.042 with, 0.806 ± 0.038 without; paired
 difference +0.030 ± 0.051 (seed 0: +0.000, seed 1: +0.089, seed 2: +0.002): in the paper's
 direction, but within the seed spread at 64x64, where a walker moves under a pixel per frame.
+At 128x128 (`ped2_cpu_128`, the same recipe, fixed before its test figures; 2-3 minutes per run on
+one thread of an AVX-512 CPU), seeds 0-2: 0.835 ± 0.014 with, 0.786 ± 0.007 without; paired
+difference +0.049 ± 0.022 (seed 0: +0.051, seed 1: +0.026, seed 2: +0.069): the same sign on every
+seed and outside the spread once sped-up motion is visible (a walker moves about a pixel per frame).
+The level with them is no higher than at 64x64 (0.836): at 128x128 the plain autoencoder
+reconstructs more of everything, anomalies included (0.786 without them, 0.806 at 64x64), and the
+pseudo-anomalies win that back.
 """
 from __future__ import annotations
 
