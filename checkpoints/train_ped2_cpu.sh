@@ -14,7 +14,7 @@ train() { python -m vadlab train --preset ped2_cpu --data "$DATA" --threads 1 --
 train --model ffp        --out checkpoints/ffp_ped2_cpu        # 6 epochs, pseudo-anomalies (~27 min on a busy thread)
 train --model conv_ae    --out checkpoints/conv_ae_ped2_cpu    # pseudo-anomalies
 # The same ffp recipe at 128x128 (5 epochs, pseudo-anomalies; 19 min on one thread of an AVX-512 CPU):
-train --model ffp --preset ped2_cpu_128 --out checkpoints/ffp_ped2_cpu128
+train --model ffp --preset ped2_cpu_128 --out checkpoints/ffp_ped2_cpu128   # this --preset overrides the one in train()
 train --model svd_gan    --out checkpoints/svd_gan_ped2_cpu    # pseudo-anomalies
 train --model st_dcgan   --out checkpoints/st_dcgan_ped2_cpu   # pseudo-anomalies
 # Not retrained in this round (made before pseudo-anomaly training; recalibrated with a verdict rule):

@@ -37,7 +37,7 @@ pseudo-anomalies win that back.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -108,6 +108,12 @@ class ConvAE(WindowReconstructor):
 
 
 
+# The recipe of the shipped checkpoints/conv_ae_ped2_cpu (`vadlab train --model conv_ae --preset
+# ped2_cpu --threads 1 --seed 0`): the `cpu` network, 20 epochs, every second window, constant
+# lr, skip-frame pseudo-anomalies (p 0.2). Seeds 0-2: see the docstring and the README. The
+# larger-frame presets below are this recipe with only the frame size changed.
+_PED2_CPU = ConvAEConfig(height=64, width=64, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16,
+                         epochs=20, train_stride=2, pseudo_anomaly_prob=0.2)
 
 register_model(
     "conv_ae",
@@ -116,11 +122,7 @@ register_model(
         "tiny": ConvAEConfig(height=64, width=64, window=4, widths=(32, 16, 8), lr=1e-3, batch_size=16),
         # One CPU thread, minutes per Ped2 run (64x64 grey; about 1 min per epoch at most): `bench/ped2.py --preset cpu`.
         "cpu": ConvAEConfig(height=64, width=64, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16),
-        # The recipe of the shipped checkpoints/conv_ae_ped2_cpu (`vadlab train --model conv_ae --preset
-        # ped2_cpu --threads 1 --seed 0`): the `cpu` network, 20 epochs, every second window, constant
-        # lr, skip-frame pseudo-anomalies (p 0.2). Seeds 0-2: see the docstring and the README.
-        "ped2_cpu": ConvAEConfig(height=64, width=64, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16,
-                                 epochs=20, train_stride=2, pseudo_anomaly_prob=0.2),
+        "ped2_cpu": _PED2_CPU,
         # Measured, not shipped: the paper's widths (512-256-128) and window (T=10) at 64x64, cosine
         # from 1e-3, 8 epochs (10.4 min on one thread): Ped2 micro AUC 0.832 / macro 0.857 (the
         # shipped narrow recipe: 0.837 / 0.846), and 36.7 MB of weights, over the 16 MiB budget.
@@ -128,15 +130,13 @@ register_model(
                                       epochs=8, lr_schedule="cosine", warmup_steps=100, model_selection="pseudo_anomaly"),
         # The ped2_cpu recipe at 128x128 (4x the pixels, so that skip-frame pseudo-anomalies are
         # abnormal motion: a walker moves about a pixel per frame, a biker two to four), fixed before
-        # any test figure; about 4 minutes on one thread. Measured: see the docstring.
-        "ped2_cpu_128": ConvAEConfig(height=128, width=128, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16,
-                                     epochs=20, train_stride=2, pseudo_anomaly_prob=0.2),
+        # any test figure; 2-3 minutes on one thread. Measured: see the docstring.
+        "ped2_cpu_128": replace(_PED2_CPU, height=128, width=128),
         # Measured, not shipped: the ped2_cpu recipe at 160x240 (Ped2's aspect ratio, 9.4x the pixels:
         # a walker moves ~2.5x more pixels per frame), seed 0, `--max-minutes 33` on a machine loaded
         # by five other jobs: cut after 13 of 20 epochs, Ped2 micro AUC 0.824 / macro 0.852 (the
         # 64x64 seed-0 run: 0.789 / 0.806), within the 64x64 recipe's seed spread (0.789-0.869).
-        "ped2_cpu_160x240": ConvAEConfig(height=160, width=240, window=8, widths=(64, 32, 16), lr=1e-3, batch_size=16,
-                                         epochs=20, train_stride=2, pseudo_anomaly_prob=0.2),
+        "ped2_cpu_160x240": replace(_PED2_CPU, height=160, width=240),
     },
     score_kind="mse",
     target="window",
